@@ -1,0 +1,43 @@
+# One entry point for humans and CI. `make test` is exactly what .ci/run runs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint typecheck contracts pytest demo bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PY) -m pip --version >/dev/null 2>&1 || { echo "pip is missing for $(PY)"; exit 1; }
+	@if $(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install -q uv; then \
+	  $(PY) -m uv venv -q --allow-existing --python $(PY) $(VENV) && \
+	  $(PY) -m uv pip install -q --python $(BIN)/python -e '.[test,postgres]'; \
+	else \
+	  $(PY) -m venv $(VENV) && $(BIN)/pip install -q -e '.[test,postgres]'; \
+	fi
+	@touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff format --check image_automation tests bench
+	$(BIN)/ruff check image_automation tests bench
+
+typecheck: setup
+	$(BIN)/mypy image_automation
+
+contracts: setup
+	$(BIN)/lint-imports
+
+pytest: setup
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck contracts pytest
+
+demo: setup
+	$(BIN)/python -m image_automation.demo
+
+bench: setup
+	$(BIN)/python bench/policy_select.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

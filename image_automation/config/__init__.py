@@ -1,0 +1,1 @@
+"""Configuration: pydantic models for native and Flux kinds (models.py, a leaf) and loading."""

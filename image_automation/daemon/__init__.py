@@ -1,0 +1,1 @@
+"""The daemon: scheduler, HTTP server (health, metrics, hooks, status), lifecycle."""

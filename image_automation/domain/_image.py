@@ -1,0 +1,104 @@
+"""Image references: parse and normalise the way docker and Flux do.
+
+``nginx`` means ``docker.io/library/nginx``, served from ``registry-1.docker.io``. The first
+path component is a registry host only when it contains ``.`` or ``:`` or is ``localhost``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+# OCI distribution spec grammar.
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+DIGEST_RE = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+_HOST_RE = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
+)
+
+
+class InvalidReference(ValueError):
+    """The text is not a valid image reference; the message says which part and why."""
+
+
+def is_valid_tag(tag: str) -> bool:
+    """True when ``tag`` matches the OCI tag grammar ``[A-Za-z0-9_][A-Za-z0-9._-]{0,127}``."""
+    return TAG_RE.fullmatch(tag) is not None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ImageRef:
+    """A normalised image reference: ``registry/repository[:tag][@digest]``."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ImageRef:
+        """Parse ``text``; raise :class:`InvalidReference` naming the bad part."""
+        ref = text.strip()
+        if not ref:
+            raise InvalidReference("empty image reference")
+        digest: str | None = None
+        if "@" in ref:
+            ref, digest = ref.split("@", 1)
+            if not DIGEST_RE.fullmatch(digest):
+                raise InvalidReference(f"{text!r}: invalid digest {digest!r}")
+        tag: str | None = None
+        slash = ref.rfind("/")
+        colon = ref.rfind(":")
+        if colon > slash:
+            ref, tag = ref[:colon], ref[colon + 1 :]
+            if not is_valid_tag(tag):
+                raise InvalidReference(f"{text!r}: invalid tag {tag!r}")
+        registry, repository = _split_registry(ref, text)
+        return cls(registry=registry, repository=repository, tag=tag, digest=digest)
+
+    @property
+    def name(self) -> str:
+        """``registry/repository`` without tag or digest (the Flux ``:name`` value)."""
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def api_host(self) -> str:
+        """The host that serves the registry API (Docker Hub's differs from its name)."""
+        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+    def with_tag(self, tag: str | None, digest: str | None = None) -> ImageRef:
+        return ImageRef(self.registry, self.repository, tag, digest)
+
+    def __str__(self) -> str:
+        out = self.name
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+
+def _split_registry(ref: str, original: str) -> tuple[str, str]:
+    first, sep, rest = ref.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        if not _HOST_RE.fullmatch(first):
+            raise InvalidReference(f"{original!r}: invalid registry host {first!r}")
+        registry, path = first.lower(), rest
+    else:
+        registry, path = DOCKER_HUB, ref
+    if registry in _HUB_ALIASES:
+        registry = DOCKER_HUB
+        if "/" not in path:
+            path = f"library/{path}"
+    if not path:
+        raise InvalidReference(f"{original!r}: missing repository path")
+    for component in path.split("/"):
+        if not _COMPONENT_RE.fullmatch(component):
+            raise InvalidReference(f"{original!r}: invalid repository component {component!r}")
+    return registry, path

@@ -1,0 +1,1 @@
+"""The engine: the only layer that composes adapters (scan, reconcile, promote)."""

@@ -1,0 +1,122 @@
+"""One exception tree for the whole package.
+
+Callers catch at the level they can act on; adapters translate library errors into these,
+chaining the cause (``raise RegistryError(...) from exc``)::
+
+    ImageAutomationError
+    ├── TemporaryError(delay)       retrying later can help (5xx, 429, timeouts, push race)
+    │   ├── RegistryUnavailable
+    │   └── GitConflict
+    └── PermanentError              retrying the same input cannot help
+        ├── ConfigError             a policy/automation file is wrong (file:line: field: msg)
+        ├── PolicyError             a policy cannot select (bad range at run time, nothing fits)
+        │   └── NoCandidate         nothing qualifies; carries the Decision with the reasons
+        ├── RegistryError           auth refused, unknown repository, oversized body, ...
+        ├── ManifestError           a manifest could not be read or edited
+        ├── GitError                clone/commit/push failed for a reason retry cannot fix
+        ├── ForgeError              a forge API refused a request
+        └── StateError              the state store is unusable
+
+No message may contain a secret: adapters redact credentials before building one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ImageAutomationError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class TemporaryError(ImageAutomationError):
+    """The operation may succeed later; ``delay`` is the suggested wait in seconds."""
+
+    def __init__(self, message: str, *, delay: float = 0.0) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentError(ImageAutomationError):
+    """Retrying with the same input cannot help; a human must change something."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in which file a problem is; ``line`` is 1-based, 0 when unknown."""
+
+    file: str
+    line: int = 0
+    field: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}" if self.field else where
+
+
+class ConfigError(PermanentError):
+    """A configuration or policy document is invalid. ``str()`` is ``file:line: field: msg``."""
+
+    def __init__(self, message: str, *, location: Location | None = None) -> None:
+        self.location = location
+        self.message = message
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class PolicyError(PermanentError):
+    """A policy cannot be evaluated."""
+
+
+class NoCandidate(PolicyError):
+    """No tag qualifies; ``decision`` explains why each tag lost."""
+
+    def __init__(self, message: str, *, decision: Any) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+
+class RegistryError(PermanentError):
+    """A registry refused or answered something we cannot use."""
+
+
+class RegistryUnavailable(TemporaryError):
+    """A registry is down, slow or rate-limiting; try again after ``delay``."""
+
+
+class ManifestError(PermanentError):
+    """A manifest file could not be read, parsed or edited."""
+
+
+class GitError(PermanentError):
+    """A git operation failed in a way a retry cannot fix."""
+
+
+class GitConflict(TemporaryError):
+    """The remote moved while we worked; fetch, re-apply and push again."""
+
+
+class ForgeError(PermanentError):
+    """A forge (GitHub, GitLab, ...) API refused a request."""
+
+
+class StateError(PermanentError):
+    """The state store cannot be read or written."""
+
+
+__all__ = [
+    "ConfigError",
+    "ForgeError",
+    "GitConflict",
+    "GitError",
+    "ImageAutomationError",
+    "Location",
+    "ManifestError",
+    "NoCandidate",
+    "PermanentError",
+    "PolicyError",
+    "RegistryError",
+    "RegistryUnavailable",
+    "StateError",
+    "TemporaryError",
+]

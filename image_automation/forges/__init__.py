@@ -1,0 +1,1 @@
+"""Forge adapters (GitHub, GitLab, Gitea, Bitbucket) behind one protocol."""

@@ -1,0 +1,1 @@
+"""Git adapter: clone cache, commit, push with retry; commit messages (pure)."""

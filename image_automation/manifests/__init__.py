@@ -1,0 +1,1 @@
+"""Manifests: find setter markers and splice new values into bytes (pure), walk trees."""

@@ -1,0 +1,1 @@
+"""Pure selection: semver ranges, orderings, tag filters, exclusion, gates -> Decision."""

@@ -1,0 +1,1 @@
+"""Registry adapter: OCI distribution API client, auth flows, credentials, politeness."""

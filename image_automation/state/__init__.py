@@ -1,0 +1,1 @@
+"""State stores: tags, digests, first-seen times, decisions (SQLite default, PostgreSQL)."""
