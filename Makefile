@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck contracts pytest demo bench clean
+.PHONY: sysdeps setup test lint typecheck contracts pytest demo bench clean
 
 setup: $(STAMP)
 
@@ -28,12 +28,15 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
-pytest: setup
+sysdeps:
+	@bash .ci/system-deps
+
+pytest: setup sysdeps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck contracts pytest
 
-demo: setup
+demo: setup sysdeps
 	$(BIN)/python -m image_automation.demo
 
 bench: setup
