@@ -1,0 +1,123 @@
+"""Turn the tags that passed the name gates into ``(sort key, tag)`` pairs, one ordering each.
+
+Each ranker appends a reason to ``skipped`` for every tag it cannot use ("not semver", "outside
+range", "not a number", ...) and returns the rest. Pairs compare by key first and by tag bytes
+second, so the winner is deterministic whatever the input order: among equal keys the greater
+tag wins (``v1.0.0`` over ``1.0.0``, ``1.0.0+b`` over ``1.0.0+a``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from image_automation.domain import TagInfo
+from image_automation.policy._ranges import SemverRange
+from image_automation.policy._versions import FAST_RELEASE, RELEASE, VersionKey, parse_version
+
+# Go's strconv.ParseFloat in decimal form; no hex floats, infinities, NaN or underscores.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_MAX_NUMBER_LEN = 256
+
+NOT_STRICT = "not semver (three dot parts required)"
+NOT_SEMVER = "not semver"
+NOT_A_NUMBER = "not a number"
+PRERELEASE = "prerelease not allowed"
+NO_TIMESTAMP = "no timestamp (created, pushed or first seen)"
+
+
+def rank_semver(
+    *,
+    tags: Sequence[str],
+    values: Sequence[str],
+    semver_range: SemverRange,
+    strict: bool,
+    prereleases: bool,
+    skipped: dict[str, str],
+) -> list[tuple[VersionKey, str]]:
+    """``(version key, tag)`` for each tag whose value is a version inside the range."""
+    outside = f'outside range "{semver_range.text}"'
+    not_semver = NOT_STRICT if strict else NOT_SEMVER
+    pre_ok = prereleases or semver_range.admits_prereleases()
+    contains = semver_range.contains
+    bounds = semver_range.simple_bounds()
+    lo, hi = bounds if bounds is not None else (None, None)
+    fast = FAST_RELEASE.fullmatch
+    ranked: list[tuple[VersionKey, str]] = []
+    append = ranked.append
+    # One loop, no call per tag in the common case: a plain release parsed by one regex and
+    # checked by a chained tuple comparison; anything else takes the general path.
+    for tag, value in zip(tags, values, strict=True):
+        match = fast(value)
+        if match is not None and lo is not None:
+            key: VersionKey | None = (int(match[1]), int(match[2]), int(match[3]), RELEASE)
+            if lo <= key < hi:  # type: ignore[operator]
+                append((key, tag))  # type: ignore[arg-type]
+            else:
+                skipped[tag] = outside
+            continue
+        key = parse_version(value, strict=strict)
+        if key is None:
+            skipped[tag] = not_semver
+        elif contains(key, prereleases=prereleases):
+            append((key, tag))
+        elif key[3] != RELEASE and not pre_ok:
+            skipped[tag] = PRERELEASE
+        else:
+            skipped[tag] = outside
+    return ranked
+
+
+def rank_alphabetical(
+    *, tags: Sequence[str], values: Sequence[str], skipped: dict[str, str]
+) -> list[tuple[str, str]]:
+    """``(value, tag)``: Go compares strings by bytes, as Python compares code points."""
+    del skipped  # every string has a place in alphabetical order
+    return list(zip(values, tags, strict=True))
+
+
+def rank_numerical(
+    *, tags: Sequence[str], values: Sequence[str], skipped: dict[str, str]
+) -> list[tuple[float, str]]:
+    """``(number, tag)``; a value that is not a decimal number is skipped, never fatal."""
+    ranked: list[tuple[float, str]] = []
+    for tag, value in zip(tags, values, strict=True):
+        if len(value) <= _MAX_NUMBER_LEN and _NUMBER.fullmatch(value):
+            ranked.append((float(value), tag))
+        else:
+            skipped[tag] = NOT_A_NUMBER
+    return ranked
+
+
+def timestamp(info: TagInfo | None) -> datetime | None:
+    """The tag's build time, else push time, else when we first saw it."""
+    if info is None:
+        return None
+    return info.created or info.pushed or info.first_seen
+
+
+def rank_newest(
+    *, tags: Sequence[str], infos: Mapping[str, TagInfo], skipped: dict[str, str]
+) -> list[tuple[datetime, str]]:
+    """``(timestamp, tag)``; a tag with no timestamp (or a naive one) is skipped."""
+    ranked: list[tuple[datetime, str]] = []
+    for tag in tags:
+        when = timestamp(infos.get(tag))
+        if when is None:
+            skipped[tag] = NO_TIMESTAMP
+        elif when.tzinfo is None:
+            skipped[tag] = "timestamp has no time zone"
+        else:
+            ranked.append((when, tag))
+    return ranked
+
+
+def pick(ranked: Sequence[tuple[Any, str]], *, highest: bool) -> tuple[Any, str]:
+    """The winning ``(key, tag)``: highest (or lowest) key; among equal keys the greater tag."""
+    if highest:
+        best: tuple[Any, str] = max(ranked)
+        return best
+    low = min(key for key, _ in ranked)
+    return (low, max(tag for key, tag in ranked if key == low))
