@@ -8,6 +8,7 @@ tag wins (``v1.0.0`` over ``1.0.0``, ``1.0.0+b`` over ``1.0.0+a``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -84,10 +85,13 @@ def rank_numerical(
     """``(number, tag)``; a value that is not a decimal number is skipped, never fatal."""
     ranked: list[tuple[float, str]] = []
     for tag, value in zip(tags, values, strict=True):
-        if len(value) <= _MAX_NUMBER_LEN and _NUMBER.fullmatch(value):
-            ranked.append((float(value), tag))
-        else:
+        number = (
+            float(value) if len(value) <= _MAX_NUMBER_LEN and _NUMBER.fullmatch(value) else None
+        )
+        if number is None or math.isinf(number):  # Go's ParseFloat refuses "1e400" too
             skipped[tag] = NOT_A_NUMBER
+        else:
+            ranked.append((number, tag))
     return ranked
 
 

@@ -163,10 +163,16 @@ CASES = [
         id="numerical-desc-selects-the-lowest",
     ),
     pytest.param(
-        ["1e3", "999", "inf", "nan", "0x10", "1_000", " 5"],
+        ["1e3", "999", "inf", "nan", "0x10", "1_000", " 5", "1e400"],
         {"ordering": "numerical"},
         "1e3",
-        {"inf": "not a number", "nan": "not a number", "0x10": "not a number", " 5": "not a"},
+        {
+            "inf": "not a number",
+            "nan": "not a number",
+            "0x10": "not a number",
+            " 5": "not a",
+            "1e400": "not a",
+        },
         id="numerical-accepts-decimal-floats-only",
     ),
     pytest.param(
