@@ -137,7 +137,7 @@ def _parse_group(part: str, whole: str) -> _Group:
         segments = [s for s in match.group(2, 3, 4) if s is not None]
         pre = match.group(5) or ""
         has_pre = has_pre or bool(pre)
-        bounds = _comparator(op, segments, pre, match.group(0).strip())
+        bounds = _comparator(op, segments=segments, pre=pre, text=match.group(0).strip())
         if isinstance(bounds, _Exclusion):
             exclusions.append(bounds)
         else:
@@ -161,7 +161,7 @@ def _number(segment: str, comparator: str) -> int:
 
 
 def _comparator(
-    op: str, segments: list[str], pre: str, text: str
+    op: str, *, segments: list[str], pre: str, text: str
 ) -> tuple[VersionKey, VersionKey] | _Exclusion:
     """``(lo, hi)`` with ``lo`` inclusive and ``hi`` exclusive, or an exclusion for ``!=``."""
     # How many leading parts are concrete: 0 for `*`, 1 for `1.x`/`1`, 2 for `1.2.x`/`1.2`.

@@ -54,10 +54,10 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
     infos = _infos(items) if needs_infos and not only_names else {}
 
     skipped: dict[str, str] = {}
-    passed = _name_gates(compiled, names, skipped)
-    passed, values = _filter(compiled, passed, skipped)
+    passed = _name_gates(compiled, names=names, skipped=skipped)
+    passed, values = _filter(compiled, names=passed, skipped=skipped)
     considered = tuple(passed)
-    ranked = _rank(compiled, passed, values, infos, skipped)
+    ranked = _rank(compiled, tags=passed, values=values, infos=infos, skipped=skipped)
     if spec.min_age is not None:
         ranked = _age_gate(ranked, infos=infos, min_age=spec.min_age, now=now, skipped=skipped)
 
@@ -70,17 +70,7 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
         return Decision(
             policy=spec.name, tag=None, considered=considered, skipped=skipped, reasons=(why,)
         )
-    best_key, winner = pick(
-        ranked, highest=spec.ordering in ("semver", "newest_build") or spec.order == "asc"
-    )
-    lost = dict.fromkeys(
-        map(itemgetter(1), ranked), f"{_LOST_WORDS[spec.ordering, spec.order]} {winner}"
-    )
-    del lost[winner]
-    if list(map(itemgetter(0), ranked)).count(best_key) > 1:  # rare: look for the tied tags
-        for key, tag in ranked:
-            if key == best_key and tag != winner:
-                lost[tag] = f"ties with {winner}, which wins as the greater tag"
+    winner, lost = _winner(spec, ranked)
     info = infos.get(winner) or (None if only_names else _find(items, winner))
     return Decision(
         policy=spec.name,
@@ -90,6 +80,25 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
         lost=lost,
         digest=info.digest if info else None,
     )
+
+
+def _winner(spec: SelectionSpec, ranked: list[tuple[Any, str]]) -> tuple[str, dict[str, str]]:
+    """The winning tag and a reason for every other ranked tag.
+
+    Losers share one reason string (``older than 1.4.0``) built once, so 100,000 losers cost a
+    dict, not 100,000 formatted strings; only tags tied with the winner get their own.
+    """
+    highest = spec.ordering in ("semver", "newest_build") or spec.order == "asc"
+    best_key, winner = pick(ranked, highest=highest)
+    lost = dict.fromkeys(
+        map(itemgetter(1), ranked), f"{_LOST_WORDS[spec.ordering, spec.order]} {winner}"
+    )
+    del lost[winner]
+    if list(map(itemgetter(0), ranked)).count(best_key) > 1:  # rare: find the tied tags
+        for key, tag in ranked:
+            if key == best_key and tag != winner:
+                lost[tag] = f"ties with {winner}, which wins as the greater tag"
+    return winner, lost
 
 
 def _name(tag: TagInfo | str) -> str:
@@ -112,27 +121,30 @@ def _infos(items: Sequence[TagInfo | str]) -> dict[str, TagInfo]:
     return infos
 
 
-def _name_gates(compiled: CompiledSpec, names: list[str], skipped: dict[str, str]) -> list[str]:
+def _name_gates(compiled: CompiledSpec, *, names: list[str], skipped: dict[str, str]) -> list[str]:
     """Exclusion, deny and allow: the gates that look at the tag name alone."""
     joined = "\n".join(names) + "\n" if any(m.suffix for m in compiled.exclusion) else ""
     for matcher in compiled.exclusion:
         hits = matcher.hits(names, joined=joined)
         if hits:
-            names = _drop(names, hits, f"excluded by {matcher.pattern}", skipped)
+            names = _drop(
+                names, hits=hits, reason=f"excluded by {matcher.pattern}", skipped=skipped
+            )
     for matcher in compiled.deny:
         hits = matcher.hits(names, joined="")
         if hits:
-            names = _drop(names, hits, f"denied by {matcher.pattern}", skipped)
+            names = _drop(names, hits=hits, reason=f"denied by {matcher.pattern}", skipped=skipped)
     if compiled.allow:
         allowed = {t for m in compiled.allow for t in m.hits(names, joined="")}
         refused = [t for t in names if t not in allowed]
         if refused:
             which = ", ".join(m.pattern for m in compiled.allow)
-            names = _drop(names, refused, f"not allowed (matches none of: {which})", skipped)
+            reason = f"not allowed (matches none of: {which})"
+            names = _drop(names, hits=refused, reason=reason, skipped=skipped)
     return names
 
 
-def _drop(names: list[str], hits: list[str], reason: str, skipped: dict[str, str]) -> list[str]:
+def _drop(names: list[str], *, hits: list[str], reason: str, skipped: dict[str, str]) -> list[str]:
     for tag in hits:
         skipped.setdefault(tag, reason)
     gone = set(hits)
@@ -140,7 +152,7 @@ def _drop(names: list[str], hits: list[str], reason: str, skipped: dict[str, str
 
 
 def _filter(
-    compiled: CompiledSpec, names: list[str], skipped: dict[str, str]
+    compiled: CompiledSpec, *, names: list[str], skipped: dict[str, str]
 ) -> tuple[list[str], list[str]]:
     """Filter pattern, extract template and suffix: the tags that remain and their values."""
     spec = compiled.spec
@@ -179,6 +191,7 @@ def _filter(
 
 def _rank(
     compiled: CompiledSpec,
+    *,
     tags: list[str],
     values: list[str],
     infos: dict[str, TagInfo],

@@ -113,14 +113,14 @@ def _pattern_problems(field: str, pattern: str) -> list[str]:
 
 def _filter_problems(spec: SelectionSpec) -> list[str]:
     if spec.filter_pattern is None:
-        if spec.extract is not None:
+        if spec.extract:
             return ["policy.filterTags.extract: needs policy.filterTags.pattern"]
         return []
     try:
         compiled = compile_pattern(spec.filter_pattern)
     except InvalidPattern as exc:
         return [f"policy.filterTags.pattern: {exc}"]
-    if spec.extract is None:
+    if not spec.extract:
         return []
     template = parse_template(spec.extract, groups=compiled.groups, names=compiled.groupindex)
     return [
@@ -152,7 +152,7 @@ def compile_spec(spec: SelectionSpec) -> CompiledSpec:
     if spec.filter_pattern is not None:
         compiled = compile_pattern(spec.filter_pattern)
         filter_search = compiled.search
-        if spec.extract is not None:
+        if spec.extract:  # Flux: an empty template means "no extraction"
             template = parse_template(
                 spec.extract, groups=compiled.groups, names=compiled.groupindex
             )

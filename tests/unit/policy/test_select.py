@@ -252,3 +252,18 @@ def test_winner_carries_its_digest() -> None:
 def test_invalid_spec_raises_before_looking_at_tags() -> None:
     with pytest.raises(InvalidSpec, match=r"policy\.semver\.range"):
         decide(["1.0.0"], ordering="semver", semver_range="nope")
+
+
+def test_empty_extract_means_no_extraction_as_in_flux() -> None:
+    spec = {"ordering": "alphabetical", "filter_pattern": r"^build-", "extract": ""}
+    decision = decide(["build-2", "build-10", "other"], **spec)
+    assert decision.tag == "build-2"
+    assert decision.skipped == {"other": "does not match filter ^build-"}
+
+
+def test_tags_may_be_any_iterable_of_names_and_infos() -> None:
+    tags = (t for t in [TagInfo("1.0.0", digest="sha256:aa"), "1.1.0"])
+    decision = decide(tags, **SEMVER)  # type: ignore[arg-type]
+    assert decision.tag == "1.1.0"
+    assert decision.digest is None
+    assert decision.lost == {"1.0.0": "older than 1.1.0"}
