@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from operator import itemgetter
-from typing import Any
 
 from image_automation.domain import Decision, TagInfo
 from image_automation.policy._ranking import (
-    pick,
+    Ranked,
     rank_alphabetical,
     rank_newest,
     rank_numerical,
@@ -82,20 +80,18 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
     )
 
 
-def _winner(spec: SelectionSpec, ranked: list[tuple[Any, str]]) -> tuple[str, dict[str, str]]:
+def _winner(spec: SelectionSpec, ranked: Ranked) -> tuple[str, dict[str, str]]:
     """The winning tag and a reason for every other ranked tag.
 
     Losers share one reason string (``older than 1.4.0``) built once, so 100,000 losers cost a
     dict, not 100,000 formatted strings; only tags tied with the winner get their own.
     """
     highest = spec.ordering in ("semver", "newest_build") or spec.order == "asc"
-    best_key, winner = pick(ranked, highest=highest)
-    lost = dict.fromkeys(
-        map(itemgetter(1), ranked), f"{_LOST_WORDS[spec.ordering, spec.order]} {winner}"
-    )
+    best_key, winner = ranked.pick(highest=highest)
+    lost = dict.fromkeys(ranked.tags, f"{_LOST_WORDS[spec.ordering, spec.order]} {winner}")
     del lost[winner]
-    if list(map(itemgetter(0), ranked)).count(best_key) > 1:  # rare: find the tied tags
-        for key, tag in ranked:
+    if ranked.keys.count(best_key) > 1:  # rare: find the tied tags
+        for key, tag in zip(ranked.keys, ranked.tags, strict=True):
             if key == best_key and tag != winner:
                 lost[tag] = f"ties with {winner}, which wins as the greater tag"
     return winner, lost
@@ -196,7 +192,7 @@ def _rank(
     values: list[str],
     infos: dict[str, TagInfo],
     skipped: dict[str, str],
-) -> list[tuple[Any, str]]:
+) -> Ranked:
     spec = compiled.spec
     if spec.ordering == "semver":
         assert compiled.semver_range is not None  # validate_spec guarantees it
@@ -211,24 +207,23 @@ def _rank(
     if spec.ordering == "numerical":
         return rank_numerical(tags=tags, values=values, skipped=skipped)
     if spec.ordering == "alphabetical":
-        return rank_alphabetical(tags=tags, values=values, skipped=skipped)
+        return rank_alphabetical(tags=tags, values=values)
     if spec.ordering == "newest_build":
         return rank_newest(tags=tags, infos=infos, skipped=skipped)
-    return [(None, tag) for tag in tags]  # follow: no order, the named tag wins
+    return Ranked(keys=[None] * len(tags), tags=list(tags))  # follow: the named tag wins
 
 
 def _age_gate(
-    ranked: list[tuple[Any, str]],
+    ranked: Ranked,
     *,
     infos: dict[str, TagInfo],
     min_age: timedelta,
     now: datetime,
     skipped: dict[str, str],
-) -> list[tuple[Any, str]]:
-    kept: list[tuple[Any, str]] = []
+) -> Ranked:
+    kept = Ranked(keys=[], tags=[])
     limit = format_duration(min_age)
-    for pair in ranked:
-        tag = pair[1]
+    for key, tag in zip(ranked.keys, ranked.tags, strict=True):
         when = timestamp(infos.get(tag))
         if when is None:
             skipped[tag] = f"no timestamp (created, pushed or first seen) for minAge {limit}"
@@ -239,7 +234,8 @@ def _age_gate(
             shown = format_duration(age) if age >= timedelta(0) else "in the future"
             skipped[tag] = f"younger than minAge {limit} (age {shown})"
         else:
-            kept.append(pair)
+            kept.keys.append(key)
+            kept.tags.append(tag)
     return kept
 
 
@@ -248,7 +244,7 @@ def _hold(
     *,
     names: list[str],
     considered: tuple[str, ...],
-    ranked: list[tuple[Any, str]],
+    ranked: Ranked,
     infos: dict[str, TagInfo],
     skipped: dict[str, str],
 ) -> Decision:
@@ -256,7 +252,7 @@ def _hold(
     held = spec.pin if spec.pin is not None else spec.follow_tag
     assert held is not None
     remark = f"pinned at {held}" if spec.pin is not None else f"following {held}"
-    lost = {tag: remark for _, tag in ranked if tag != held}
+    lost = {tag: remark for tag in ranked.tags if tag != held}
     if held not in set(names):
         why = f"{remark}, but {held} is not among the {len(names)} tags"
         return Decision(
