@@ -8,22 +8,14 @@ into the pure :class:`~image_automation.policy.SelectionSpec`. Every semantic pr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from image_automation.config.loading import Loaded, LoadResult
-from image_automation.config.models import (
-    ImagePolicy,
-    ImageRepository,
-    TagFilter,
-    TrackedImage,
-)
+from image_automation.config.models import ImagePolicy, ImageRepository, TrackedImage
 from image_automation.domain import ImageRef, InvalidReference
 from image_automation.errors import ConfigError
-from image_automation.policy import SelectionSpec, compile_pattern, parse_range
-
-_TEMPLATE_REF = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+from image_automation.policy import SelectionSpec, validate_spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +89,7 @@ def _unique(doc: Loaded, seen: dict[str, Loaded], out: Resolved) -> bool:
 
 def _check_repository(doc: Loaded, out: Resolved) -> ImageRef | None:
     assert isinstance(doc.obj, ImageRepository)
-    image = _image(doc, doc.obj.spec.image, ("spec", "image"), out)
-    _check_patterns(doc, doc.obj.spec.exclusion_list or [], ("spec", "exclusionList"), out)
-    return image
+    return _image(doc, doc.obj.spec.image, ("spec", "image"), out)
 
 
 def _image(doc: Loaded, text: str, path: tuple[str, ...], out: Resolved) -> ImageRef | None:
@@ -118,60 +108,50 @@ def _image(doc: Loaded, text: str, path: tuple[str, ...], out: Resolved) -> Imag
     return ref
 
 
-def _check_patterns(
-    doc: Loaded, patterns: Sequence[str], path: tuple[str, ...], out: Resolved
+_Fields = dict[str, tuple[str, ...]]
+# validate_spec names fields as ``policy.<field>``; where each lives in our documents.
+_FLUX_FIELDS: _Fields = {
+    "policy.semver.range": ("spec", "policy", "semver", "range"),
+    "policy.filterTags": ("spec", "filterTags"),
+}
+_NATIVE_FIELDS: _Fields = {
+    "policy.semver.range": ("spec", "select", "semver", "range"),
+    "policy.follow.tag": ("spec", "select", "follow", "tag"),
+    "policy.filterTags": ("spec", "filterTags"),
+    "policy.exclusion": ("spec", "scan", "exclusionList"),
+    "policy.allow": ("spec", "allow"),
+    "policy.deny": ("spec", "deny"),
+    "policy.minAge": ("spec", "minAge"),
+}
+_PROBLEM = re.compile(r"^policy\.([A-Za-z.]+?)(?:\[(\d+)\])?: (.*)$", re.S)
+
+
+def _report(
+    spec: SelectionSpec,
+    *,
+    docs: dict[str, tuple[Loaded, _Fields]],
+    out: Resolved,
 ) -> bool:
-    ok = True
-    for index, pattern in enumerate(patterns):
-        try:
-            compile_pattern(pattern)
-        except ValueError as exc:
-            out.errors.append(ConfigError(str(exc), location=doc.location(*path, index)))
-            ok = False
-    return ok
+    """Run the policy engine's own checks; pin each problem to the field's line.
 
-
-def _check_filter(doc: Loaded, tag_filter: TagFilter | None, out: Resolved) -> bool:
-    if tag_filter is None or not tag_filter.pattern:
-        if tag_filter is not None and tag_filter.extract:
-            out.errors.append(
-                ConfigError(
-                    "extract needs a pattern",
-                    location=doc.location("spec", "filterTags", "extract"),
-                )
-            )
-            return False
-        return True
-    try:
-        compiled = compile_pattern(tag_filter.pattern)
-    except ValueError as exc:
-        out.errors.append(
-            ConfigError(str(exc), location=doc.location("spec", "filterTags", "pattern"))
-        )
-        return False
-    groups = dict(compiled.groupindex)
-    group_count = int(compiled.groups)
-    for match in _TEMPLATE_REF.finditer(tag_filter.extract):
-        ref = match.group(1) or match.group(2)
-        known = ref in groups if not ref.isdigit() else int(ref) <= group_count
-        if not known:
-            out.errors.append(
-                ConfigError(
-                    f"extract refers to ${ref}, which the pattern does not capture",
-                    location=doc.location("spec", "filterTags", "extract"),
-                )
-            )
-            return False
-    return True
-
-
-def _check_range(doc: Loaded, text: str, path: tuple[str, ...], out: Resolved) -> bool:
-    try:
-        parse_range(text)
-    except ValueError as exc:
-        out.errors.append(ConfigError(str(exc), location=doc.location(*path)))
-        return False
-    return True
+    ``docs`` maps a ``policy.<prefix>`` to the document holding that field and the field
+    table to use (a Flux policy's exclusion list lives in its ImageRepository document).
+    """
+    problems = validate_spec(spec)
+    for problem in problems:
+        match = _PROBLEM.match(problem)
+        field, index, message = match.groups() if match else ("", None, problem)
+        doc, table = docs.get(f"policy.{field.split('.')[0]}", docs["*"])
+        path: tuple[str | int, ...] = ()
+        for prefix, where in table.items():
+            if f"policy.{field}".startswith(prefix):
+                path = where + tuple(f"policy.{field}"[len(prefix) :].strip(".").split(".") or ())
+                break
+        path = tuple(p for p in path if p != "")
+        if index is not None:
+            path = (*path, int(index))
+        out.errors.append(ConfigError(message, location=doc.location(*path)))
+    return not problems
 
 
 def _resolve_one(
@@ -201,14 +181,6 @@ def _resolve_flux(
     repo = repo_doc.obj.spec
     image = _image(repo_doc, repo.image, ("spec", "image"), Resolved())
     choice = obj.spec.policy
-    ok = image is not None and _check_filter(doc, obj.spec.filter_tags, out)
-    if choice.semver is not None:
-        ok = (
-            _check_range(doc, choice.semver.range, ("spec", "policy", "semver", "range"), out)
-            and ok
-        )
-    if not ok or image is None:
-        return None
     tag_filter = obj.spec.filter_tags
     if choice.semver is not None:
         ordering, order, semver_range = "semver", "asc", choice.semver.range
@@ -226,6 +198,13 @@ def _resolve_flux(
         filter_pattern=tag_filter.pattern or None if tag_filter else None,
         extract=tag_filter.extract or None if tag_filter else None,
     )
+    repo_fields: _Fields = {"policy.exclusion": ("spec", "exclusionList")}
+    docs: dict[str, tuple[Loaded, _Fields]] = {
+        "*": (doc, _FLUX_FIELDS),
+        "policy.exclusion": (repo_doc, repo_fields),
+    }
+    if not _report(spec, docs=docs, out=out) or image is None:
+        return None
     return ResolvedPolicy(
         namespace=obj.metadata.namespace,
         name=obj.metadata.name,
@@ -241,27 +220,7 @@ def _resolve_flux(
 def _resolve_native(doc: Loaded, obj: TrackedImage, out: Resolved) -> ResolvedPolicy | None:
     spec_in = obj.spec
     image = _image(doc, spec_in.image, ("spec", "image"), out)
-    ok = _check_filter(doc, spec_in.filter_tags, out)
-    ok = _check_patterns(doc, spec_in.allow, ("spec", "allow"), out) and ok
-    ok = _check_patterns(doc, spec_in.deny, ("spec", "deny"), out) and ok
-    exclusions = spec_in.scan.exclusions
-    ok = (
-        _check_patterns(
-            doc,
-            exclusions if spec_in.scan.exclusion_list else (),
-            ("spec", "scan", "exclusionList"),
-            out,
-        )
-        and ok
-    )
     select = spec_in.select
-    if select.semver is not None:
-        ok = (
-            _check_range(doc, select.semver.range, ("spec", "select", "semver", "range"), out)
-            and ok
-        )
-    if not ok or image is None:
-        return None
     tag_filter = spec_in.filter_tags
     fields: dict[str, object] = {}
     if select.semver is not None:
@@ -281,7 +240,7 @@ def _resolve_native(doc: Loaded, obj: TrackedImage, out: Resolved) -> ResolvedPo
         fields = {"ordering": "follow", "follow_tag": select.follow.tag}
     spec = SelectionSpec(
         name=obj.key,
-        exclusion=exclusions,
+        exclusion=spec_in.scan.exclusions,
         filter_pattern=tag_filter.pattern or None if tag_filter else None,
         extract=tag_filter.extract or None if tag_filter else None,
         suffix=spec_in.suffix,
@@ -291,6 +250,8 @@ def _resolve_native(doc: Loaded, obj: TrackedImage, out: Resolved) -> ResolvedPo
         min_age=spec_in.min_age,
         **fields,  # type: ignore[arg-type]
     )
+    if not _report(spec, docs={"*": (doc, _NATIVE_FIELDS)}, out=out) or image is None:
+        return None
     return ResolvedPolicy(
         namespace=obj.metadata.namespace,
         name=obj.metadata.name,
