@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from image_automation.config.loading import load_bytes, load_paths
-from image_automation.config.resolving import resolve
 from image_automation.config.models import (
     ImagePolicy,
     ImageRepository,
@@ -18,6 +17,7 @@ from image_automation.config.models import (
     TrackedImage,
     parse_duration,
 )
+from image_automation.config.resolving import resolve
 from image_automation.errors import ConfigError
 
 REPO = """\
