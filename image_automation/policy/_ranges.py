@@ -173,17 +173,21 @@ def _comparator(
     nums = [_number(s, text) for s in segments[:known]] + [0, 0, 0]
     if any(p.isdigit() and len(p) > 1 and p[0] == "0" for p in pre.split(".")):
         raise InvalidRange(f"prerelease {pre!r} has a leading zero in constraint {text!r}")
-    major, minor, patch = nums[0], nums[1], nums[2]
-    con: VersionKey = (major, minor, patch, pre_key(pre))
-    exact = known >= 3
-    any_major = known == 0  # `*`: dirty, but neither "minor dirty" nor "patch dirty"
+    con: VersionKey = (nums[0], nums[1], nums[2], pre_key(pre))
+    if op == "!=":
+        return _not_equal(con, known=known)
+    return _bounds(op, con=con, known=known)
+
+
+def _bounds(op: str, *, con: VersionKey, known: int) -> tuple[VersionKey, VersionKey]:
+    major, minor, patch, _ = con
+    bottom: VersionKey = (0, 0, 0, LOWEST)
     next_major: VersionKey = (major + 1, 0, 0, LOWEST)
     next_minor: VersionKey = (major, minor + 1, 0, LOWEST)
-
-    if op == "=" and exact:
+    if op == "=" and known == 3:
         return (con, successor(con))
-    if op in ("=", "~", "~>"):
-        if (any_major or exact) and (major, minor, patch) == (0, 0, 0):
+    if op in ("=", "~", "~>"):  # a wildcard `=` means `~`
+        if known in (0, 3) and (major, minor, patch) == (0, 0, 0):
             return (con, TOP)  # `~0.0.0` and `~*` accept everything from the start
         return (con, next_major if known == 1 else next_minor)
     if op == "^":
@@ -193,22 +197,23 @@ def _comparator(
             return (con, next_minor)
         return (con, (0, 0, patch + 1, LOWEST))
     if op == ">":
-        if known == 1:
-            return (next_major, TOP)
-        if known == 2:
-            return (next_minor, TOP)
+        if known in (1, 2):  # `>1` means a greater major, `>1.2` a greater minor
+            return (next_major if known == 1 else next_minor, TOP)
         return (successor(con), TOP)
     if op == "<":
-        return ((0, 0, 0, LOWEST), con)
+        return (bottom, con)
     if op in (">=", "=>"):
         return (con, TOP)
-    if op in ("<=", "=<"):
-        if exact:
-            return ((0, 0, 0, LOWEST), successor(con))
-        return ((0, 0, 0, LOWEST), next_major if known == 1 else next_minor)
-    # "!="
-    if exact or any_major:
+    # "<=" and "=<": `<=1` means the same major, `<=1.2` (and `<=*`!) the same minor
+    if known == 3:
+        return (bottom, successor(con))
+    return (bottom, next_major if known == 1 else next_minor)
+
+
+def _not_equal(con: VersionKey, *, known: int) -> _Exclusion:
+    major = con[0]
+    if known in (0, 3):
         return _Exclusion(lo=con, hi=successor(con))
     if known == 1:
-        return _Exclusion(lo=(major, 0, 0, LOWEST), hi=next_major)
-    return _Exclusion(lo=con, hi=con, same=con)
+        return _Exclusion(lo=(major, 0, 0, LOWEST), hi=(major + 1, 0, 0, LOWEST))
+    return _Exclusion(lo=con, hi=con, same=con)  # `!=1.2.x`: same major.minor and prerelease

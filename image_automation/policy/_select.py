@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from image_automation.domain import Decision, TagInfo
+from image_automation.policy._patterns import utf8
 from image_automation.policy._ranking import (
     Ranked,
     rank_alphabetical,
@@ -160,7 +161,7 @@ def _filter(
         template = compiled.template
         no_match = f"does not match filter {spec.filter_pattern}"
         for tag in names:
-            match = search(tag)
+            match = search(utf8(tag))
             if match is None:
                 skipped[tag] = no_match
                 continue

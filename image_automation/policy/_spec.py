@@ -137,7 +137,7 @@ class CompiledSpec:
     exclusion: tuple[Matcher, ...]
     allow: tuple[Matcher, ...]
     deny: tuple[Matcher, ...]
-    filter_search: Callable[[str], Any] | None
+    filter_search: Callable[[bytes], Any] | None
     template: Template | None
     semver_range: SemverRange | None
 

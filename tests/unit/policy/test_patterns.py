@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from image_automation.policy import InvalidPattern, compile_pattern
-from image_automation.policy._patterns import Matcher, parse_template
+from image_automation.policy._patterns import Matcher, parse_template, utf8
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ TEMPLATES = [
 def test_templates_expand_like_go(template: str, expanded: str) -> None:
     compiled = compile_pattern(TEMPLATE_PATTERN)
     parsed = parse_template(template, groups=compiled.groups, names=compiled.groupindex)
-    assert parsed.expand(compiled.search(TEMPLATE_TAG)) == expanded
+    assert parsed.expand(compiled.search(utf8(TEMPLATE_TAG))) == expanded
 
 
 def test_unknown_group_references_are_reported() -> None:
@@ -111,4 +111,11 @@ def test_unknown_group_references_are_reported() -> None:
 def test_unmatched_optional_group_expands_to_nothing() -> None:
     compiled = compile_pattern(r"^(a)?(b)$")
     parsed = parse_template("[$1]", groups=compiled.groups, names=compiled.groupindex)
-    assert parsed.expand(compiled.search("b")) == "[]"
+    assert parsed.expand(compiled.search(utf8("b"))) == "[]"
+
+
+def test_non_ascii_text_matches_by_character() -> None:
+    compiled = compile_pattern(r"^(.)-(\w+)$")
+    parsed = parse_template("$1$2", groups=compiled.groups, names=compiled.groupindex)
+    assert parsed.expand(compiled.search(utf8("é-x1"))) == "éx1"
+    assert Matcher(r"^.-").hits(["é-1", "ab-1"], joined="") == ["é-1"]

@@ -1,13 +1,13 @@
 """Properties of select(): the winner satisfies the policy, nothing considered outranks it,
 and the input order does not matter."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from image_automation.domain import Decision
+from image_automation.domain import Decision, TagInfo
 from image_automation.policy import SelectionSpec, parse_range, select
 from image_automation.policy._versions import parse_version
 
@@ -166,3 +166,47 @@ def test_alphabetical_winner_is_extreme_and_order_free(
     if tags:
         assert decision.tag == (max(tags) if order == "asc" else min(tags))
         assert set(decision.lost) | {decision.tag} == set(tags)
+
+
+@st.composite
+def any_spec(draw: st.DrawFn) -> SelectionSpec:
+    ordering = draw(st.sampled_from(["semver", "alphabetical", "numerical", "newest_build"]))
+    return SelectionSpec(
+        name="p",
+        ordering=ordering,
+        semver_range=draw(ranges) if ordering == "semver" else None,
+        order=draw(st.sampled_from(["asc", "desc"])),
+        strict_semver=draw(st.booleans()),
+        prereleases=draw(st.booleans()),
+        filter_pattern=draw(st.sampled_from([None, r"^v?(?P<num>[0-9.]+)", r"\d"])),
+        suffix=draw(st.sampled_from([None, None, ".0", "-rc.1"])),
+        deny=draw(st.sampled_from([(), (r"^1\.",)])),
+        allow=draw(st.sampled_from([(), (r"\.", "latest")])),
+        pin=draw(st.sampled_from([None, None, None, "1.2.3", "latest"])),
+        min_age=draw(st.sampled_from([None, None, timedelta(hours=1)])),
+    )
+
+
+dated = st.builds(
+    lambda name, hours: TagInfo(name, created=NOW - timedelta(hours=hours) if hours else None),
+    st.one_of(three_part, other),
+    st.sampled_from([0, 0.5, 2, 3, 48]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=any_spec(), tags=st.lists(st.one_of(three_part, other, dated), max_size=20))
+def test_every_distinct_tag_is_exactly_one_of_winner_skipped_lost(
+    spec: SelectionSpec, tags: list[TagInfo | str]
+) -> None:
+    decision = select(spec, tags, now=NOW)
+    names = {t if isinstance(t, str) else t.name for t in tags}
+    winner = {decision.tag} - {None}
+    groups = [winner, set(decision.skipped), set(decision.lost)]
+    assert sum(len(g) for g in groups) == len(names)
+    assert set().union(*groups) == names
+    assert set(decision.considered) <= names
+    assert len(decision.considered) == len(set(decision.considered))
+    assert all(decision.skipped.values()) and all(decision.lost.values())
+    if decision.tag is None:
+        assert decision.reasons

@@ -106,6 +106,17 @@ CASES = [
     ("^0.0", "0.1.0", False),
     ("^0", "0.9.9", True),
     ("^0", "1.0.0", False),
+    # wildcard-major quirks kept for fidelity with Masterminds' implementation
+    ("~*", "7.0.0", True),
+    ("^*", "0.0.0", True),
+    ("^*", "0.0.1", False),
+    ("<=*", "0.0.9", True),
+    ("<=*", "0.1.0", False),
+    (">*", "0.0.0", False),
+    (">*", "0.0.1", True),
+    ("!=*", "0.0.0", False),
+    ("!=*", "1.0.0", True),
+    ("<*", "0.0.0", False),
 ]
 
 
