@@ -7,7 +7,9 @@ import click
 
 def register(group: click.Group) -> None:
     """Attach every subcommand to ``group`` (idempotent)."""
-    commands: list[click.Command] = []
+    from image_automation.cli._update import update
+
+    commands: list[click.Command] = [update]
     for command in commands:
         if command.name not in group.commands:
             group.add_command(command)
