@@ -57,7 +57,6 @@ from image_automation.manifests.markers import MarkerComment, find_marker_commen
 
 _BOM = "\ufeff"
 _PROPERTIES_RE = re.compile(r"(?:[&!]\S*\s+)*")
-_ODD_BREAKS_RE = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 _IDENTITY_KEYS = frozenset({"apiVersion", "kind"})
 _METADATA_KEYS = frozenset({"name", "namespace"})
 
@@ -181,7 +180,7 @@ def _new_walk(
     comments: list[MarkerComment],
 ) -> _Walk:
     by_line_end = {c.line_end: c for c in comments}
-    if _ODD_BREAKS_RE.search(text):
+    if _odd_line_breaks(text):
         return _Walk(text, file, namespace, policies, by_line_end, None, frozenset(), None)
     lines = [c.line - 1 for c in comments]
     return _Walk(
@@ -194,6 +193,13 @@ def _new_walk(
         frozenset(line + 1 for line in lines),
         max(lines) + 1,
     )
+
+
+def _odd_line_breaks(text: str) -> bool:
+    """True when libyaml may count lines differently from LF/CRLF (lone CR, NEL, LS, PS)."""
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return True
+    return "\x85" in text or "\u2028" in text or "\u2029" in text
 
 
 def _events(text: str) -> Iterator[Any]:

@@ -142,10 +142,15 @@ def _screen(
     limit: int,
     report: _Report,
 ) -> list[_Found]:
-    """Every included regular file under ``root`` that holds the marker bytes."""
+    """Every included regular file under ``root`` that holds the marker bytes.
+
+    The hot loop of the whole updater (10,000 files, ~1 % marked): unmarked files cost
+    one open, one read and one ``in``. Keep per-file work here minimal.
+    """
     top = os.path.realpath(root)
     found: list[_Found] = []
     stack: list[tuple[str, str]] = [(str(root), "")]
+    lines_on = line_match.names is not None or line_match.paths is not None
     while stack:
         directory, prefix = stack.pop()
         try:
@@ -160,7 +165,7 @@ def _screen(
             elif entry.is_dir(follow_symlinks=False):
                 if name != ".git":
                     stack.append((entry.path, prefix + name + "/"))
-            elif line_match(name, prefix + name):
+            elif lines_on and line_match(name, prefix + name):
                 _read_marked(entry.path, prefix + name, apply_line_setters, limit, report, found)
             elif yaml_match(name, prefix + name):
                 _read_marked(entry.path, prefix + name, apply_setters, limit, report, found)
