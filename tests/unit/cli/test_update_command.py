@@ -120,3 +120,35 @@ def test_help_shows_an_example() -> None:
     code, out, _ = _run("--help")
     assert code == 0
     assert "Example:" in out and "--set flux-system:podinfo=" in out
+
+
+def test_the_documented_example_runs_as_described() -> None:
+    """docs/manifests.md "Try it": six one-line changes, nothing written."""
+    repo = Path(__file__).parents[3] / "examples/update/repo"
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    code, out, _ = _run(
+        str(repo),
+        "--namespace",
+        "flux-system",
+        "--set",
+        "flux-system:podinfo=ghcr.io/stefanprodan/podinfo:6.5.4",
+        "--set",
+        "flux-system:redis=redis:7.2.4",
+        "--line-include",
+        "Dockerfile",
+        "--dry-run",
+        "--output",
+        "json",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["warnings"] == [] and payload["errors"] == []
+    assert sorted((c["file"], c["new"]) for c in payload["changes"]) == [
+        ("apps/podinfo/deployment.yaml", "ghcr.io/stefanprodan/podinfo:6.5.4"),
+        ("apps/podinfo/kustomization.yaml", "6.5.4"),
+        ("apps/redis/helmrelease.yaml", "7.2.4"),
+        ("build/Dockerfile", "ghcr.io/stefanprodan/podinfo:6.5.4"),
+        ("build/compose.yaml", "ghcr.io/stefanprodan/podinfo:6.5.4"),
+        ("build/compose.yaml", "redis:7.2.4"),
+    ]
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
