@@ -1,0 +1,55 @@
+"""Clone, commit and push over file://, smart HTTP (basic and bearer) and SSH."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from image_automation.git import CommitSettings, GitAuth, PushSettings, RepoSpec, Workspace
+from tests.integration.git.helpers import APP_FILE, bump_to
+from tests.integration.git_fixtures import GitRemote, HttpGitServer, SshGitServer
+
+pytestmark = pytest.mark.integration
+
+AUTHOR = CommitSettings(author_name="Image Bot", author_email="bot@example.test")
+
+
+async def _publish_and_check(url: str, remote: GitRemote, auth: GitAuth | None, work: Path) -> None:
+    before = remote.head()
+    async with Workspace.open(RepoSpec(url=url), work_dir=work, auth=auth) as ws:
+        outcome = await ws.publish(bump_to("1.1.0"), commit=AUTHOR, push=PushSettings())
+    assert outcome.commit == remote.head()
+    newest = remote.commits()[0]
+    assert newest.parents == (before,)
+    assert newest.author == "Image Bot <bot@example.test>"
+    assert "registry.local/app:1.0.0 -> registry.local/app:1.1.0" in newest.body
+    assert "image: registry.local/app:1.1.0" in remote.read(APP_FILE)
+
+
+async def test_publish_over_file_url(git_remote: GitRemote, tmp_path: Path) -> None:
+    await _publish_and_check(git_remote.url, git_remote, None, tmp_path / "work")
+
+
+async def test_publish_over_http_with_basic_auth(
+    served_remote: GitRemote, http_git_server: HttpGitServer, tmp_path: Path
+) -> None:
+    auth = GitAuth(username=http_git_server.username, password=http_git_server.password)
+    url = http_git_server.url_for(served_remote)
+    await _publish_and_check(url, served_remote, auth, tmp_path / "work")
+
+
+async def test_publish_over_http_with_bearer_token(
+    served_remote: GitRemote, http_git_server: HttpGitServer, tmp_path: Path
+) -> None:
+    auth = GitAuth(bearer_token=http_git_server.token)
+    url = http_git_server.url_for(served_remote)
+    await _publish_and_check(url, served_remote, auth, tmp_path / "work")
+
+
+async def test_publish_over_ssh_with_strict_host_key(
+    served_remote: GitRemote, ssh_git_server: SshGitServer, tmp_path: Path
+) -> None:
+    auth = GitAuth(identity=ssh_git_server.identity, known_hosts=ssh_git_server.known_hosts)
+    url = ssh_git_server.url_for(served_remote)
+    await _publish_and_check(url, served_remote, auth, tmp_path / "work")
