@@ -109,8 +109,11 @@ class GitRemote:
     def commit_files(
         self, files: Mapping[str, str], message: str, branch: str = "main", *, base: str = ""
     ) -> str:
-        """Land a commit on ``branch`` without a clone, as another writer would."""
-        parent = base or self.head(branch)
+        """Land a commit on ``branch`` without a clone, as another writer would.
+
+        A missing ``branch`` is created from ``main`` (or ``base``).
+        """
+        parent = base or self.head(branch if self.has_branch(branch) else "main")
         index = self.path / f"tmp-index-{os.getpid()}-{threading.get_ident()}"
         env = {
             "GIT_INDEX_FILE": str(index),
