@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from image_automation.domain import UpdateResult
+from image_automation.errors import ConfigError
 from image_automation.git._signing import SigningKey
+
+# Conservative subset of git-check-ref-format: no leading "-" (would read as an option), no
+# whitespace, control characters, "..", "@{", or characters git forbids in ref names.
+_BAD_REF = re.compile(r"^-|\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|/$|\.lock$|^/|//")
+
+
+def _check_branch(name: str, what: str) -> None:
+    if not name or _BAD_REF.search(name):
+        raise ConfigError(f"{what} {name!r} is not a valid branch name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +31,16 @@ class RepoSpec:
     branch: str = "main"
     depth: int | None = None
     sparse_paths: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_branch(self.branch, "checkout branch")
+        if self.url.startswith("-"):
+            raise ConfigError(f"git URL {self.url!r} is not a URL")
+        if self.depth is not None and self.depth < 1:
+            raise ConfigError("shallow depth must be at least 1")
+        for path in self.sparse_paths:
+            if path.startswith(("-", "/")) or ".." in path.split("/"):
+                raise ConfigError(f"sparse checkout path {path!r} must be relative, inside repo")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +72,14 @@ class PushSettings:
     attempts: int = 5
     backoff: float = 0.5
     max_backoff: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.branch is not None:
+            _check_branch(self.branch, "push branch")
+        if self.refspec is not None and (not self.refspec or self.refspec.startswith("-")):
+            raise ConfigError(f"push refspec {self.refspec!r} is not a refspec")
+        if self.attempts < 1:
+            raise ConfigError("push attempts must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)

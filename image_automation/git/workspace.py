@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import git
 
@@ -37,8 +37,24 @@ from image_automation.git._signing import prepare_signing
 from image_automation.git.messages import render_message
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Apply = Callable[[Path], Awaitable[UpdateResult]]
+
+
+async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
+    """Run blocking git work in a thread; if cancelled, let it finish before unwinding.
+
+    Otherwise a cancelled run would release the work dir lock while git still writes in it.
+    """
+    task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
 _REMOTE = "origin"
 _MISSING_REF = "couldn't find remote ref"
 
@@ -87,7 +103,7 @@ class Workspace:
                 workspace = cls(
                     spec=spec, path=work_dir / key, env=env, private=private, secrets=secrets
                 )
-                await asyncio.to_thread(workspace._ensure_clone)
+                await _in_thread(workspace._ensure_clone)
                 yield workspace
             finally:
                 shutil.rmtree(private, ignore_errors=True)
@@ -100,7 +116,7 @@ class Workspace:
         With a push branch that exists on the remote (and no ``force``), the base is that
         branch, so a rerun continues its work instead of duplicating it.
         """
-        return await asyncio.to_thread(self._prepare, push or PushSettings())
+        return await _in_thread(self._prepare, push or PushSettings())
 
     async def commit(
         self,
@@ -118,11 +134,11 @@ class Workspace:
         message = render_message(
             result, settings.message_template, automation=automation, values=values
         )
-        return await asyncio.to_thread(self._commit, message, settings)
+        return await _in_thread(self._commit, message, settings)
 
     async def push(self, settings: PushSettings) -> tuple[str, ...]:
         """Push HEAD once; raise GitConflict when the remote moved, GitError otherwise."""
-        return await asyncio.to_thread(self._push, settings)
+        return await _in_thread(self._push, settings)
 
     async def publish(
         self,
@@ -139,8 +155,6 @@ class Workspace:
         again on a fresh checkout after each rejected push, so it must decide from the files,
         never from a previous attempt. Never merges, never rewrites a remote commit.
         """
-        if push.attempts < 1:
-            raise GitError("push attempts must be at least 1")
         for attempt in range(1, push.attempts + 1):
             await self.prepare(push)
             result = await apply(self.path)

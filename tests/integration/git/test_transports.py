@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from image_automation.domain import UpdateResult
 from image_automation.git import CommitSettings, GitAuth, PushSettings, RepoSpec, Workspace
 from tests.integration.git.helpers import APP_FILE, bump_to
 from tests.integration.git_fixtures import GitRemote, HttpGitServer, SshGitServer
@@ -53,3 +55,23 @@ async def test_publish_over_ssh_with_strict_host_key(
     auth = GitAuth(identity=ssh_git_server.identity, known_hosts=ssh_git_server.known_hosts)
     url = ssh_git_server.url_for(served_remote)
     await _publish_and_check(url, served_remote, auth, tmp_path / "work")
+
+
+async def test_push_larger_than_the_http_post_buffer_streams_through(
+    served_remote: GitRemote, http_git_server: HttpGitServer, tmp_path: Path
+) -> None:
+    blob = os.urandom(3 << 20).hex()  # ~6 MiB of incompressible text: a chunked pack upload
+    bump = bump_to("1.1.0")
+
+    async def apply(root: Path) -> UpdateResult:
+        (root / "deploy" / "bundle.txt").write_text(blob)
+        return await bump(root)
+
+    auth = GitAuth(username=http_git_server.username, password=http_git_server.password)
+    url = http_git_server.url_for(served_remote)
+    async with Workspace.open(RepoSpec(url=url), work_dir=tmp_path, auth=auth) as ws:
+        outcome = await ws.publish(apply, commit=AUTHOR, push=PushSettings())
+    assert outcome.commit == served_remote.head()
+    assert served_remote.read("deploy/bundle.txt") == blob
+    uploads = [r for r in http_git_server.requests if r.path_qs.endswith("/git-receive-pack")]
+    assert any(r.headers.get("Transfer-Encoding") == "chunked" for r in uploads)
