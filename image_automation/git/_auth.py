@@ -121,7 +121,13 @@ def git_environment(url: str, auth: GitAuth | None, private_dir: Path) -> dict[s
 
     ``private_dir`` must be a 0700 directory owned by us and removed after the run.
     """
-    env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GCM_INTERACTIVE": "never",
+        # If someone turns on git's HTTP tracing, it must still not print the credential.
+        "GIT_TRACE_REDACT": "1",
+        "GIT_CURL_VERBOSE": "0",
+    }
     config: list[tuple[str, str]] = [("credential.helper", ""), ("gc.autoDetach", "false")]
     transport = transport_of(url)
     if transport == "http" and auth is not None:

@@ -232,26 +232,35 @@ class Workspace:
             log.info("removing stale %s", lock)
             lock.unlink(missing_ok=True)
         try:
-            repo = git.Repo(self.path)
-            url = repo.git.config("--get", f"remote.{_REMOTE}.url")
-            repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/{_REMOTE}/{self.spec.branch}")
-        except (git.GitError, OSError, ValueError) as exc:
-            return f"not a usable git checkout: {type(exc).__name__}"
+            with translating("inspect work dir", secrets=self._secrets):
+                git.Repo(self.path)
+            url = self._git("config", "--get", f"remote.{_REMOTE}.url", action="inspect work dir")
+            self._remote_sha(self.spec.branch)
+            sparse_on = self._git("config", "--bool", "--default", "false", "--get",
+                                  "core.sparseCheckout", action="inspect work dir")  # fmt: skip
+            sparse = (
+                self._git("sparse-checkout", "list", action="inspect work dir")
+                if sparse_on == "true"
+                else ""
+            )
+        except GitError as exc:
+            return f"not a usable git checkout: {exc}"
         if url != self.spec.url:
             return "remote URL differs"
-        wanted = sorted(self.spec.sparse_paths)
-        if self._sparse_paths(repo) != wanted:
+        current = sorted(p for p in sparse.splitlines() if p)
+        if current != sorted(self.spec.sparse_paths):
             return "sparse checkout settings changed"
         return None
 
-    def _sparse_paths(self, repo: git.Repo) -> list[str]:
+    def _healthy(self) -> bool:
+        """After a failed step: is the object database intact? (Only run on failure.)"""
         try:
-            enabled = repo.git.config("--get", "core.sparseCheckout") == "true"
-        except git.GitCommandError:
-            enabled = False
-        if not enabled:
-            return []
-        return sorted(p for p in repo.git.sparse_checkout("list").splitlines() if p)
+            self._git("fsck", "--connectivity-only", "--no-dangling", "--no-progress",
+                      action="check work dir")  # fmt: skip
+        except GitError as exc:
+            log.warning("work dir %s is damaged: %s", self.path, exc)
+            return False
+        return True
 
     def _fetch(self, push: PushSettings) -> bool:
         """Fetch the checkout branch (and the push branch); True when the push branch exists."""
@@ -275,6 +284,17 @@ class Workspace:
         return self._git("rev-parse", "--verify", f"{ref}^{{commit}}", action="read " + ref)
 
     def _prepare(self, push: PushSettings) -> str:
+        try:
+            return self._sync(push)
+        except GitError:
+            if self._healthy():
+                raise
+        log.warning("cloning %s again", self.spec.url)
+        shutil.rmtree(self.path)
+        self._clone()
+        return self._sync(push)
+
+    def _sync(self, push: PushSettings) -> str:
         push_branch_exists = self._fetch(push)
         local = push.branch or self.spec.branch
         base = local if push_branch_exists and not push.force else self.spec.branch
@@ -325,7 +345,8 @@ class Workspace:
                 config, env = setup.config, {**env, **setup.env}
                 args.append("--gpg-sign")
             self._git(*args, action="commit", config=config, env=env)
-        sha = git.Repo(self.path).head.commit.hexsha
+        with translating("read HEAD", secrets=self._secrets):
+            sha = git.Repo(self.path).head.commit.hexsha
         log.info("committed %s on %s", sha[:12], self.spec.branch)
         return str(sha)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +48,22 @@ def _half_clone_left_behind(checkout: Path) -> None:
     (half / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
 
 
+def _objects_lost_but_commit_kept(checkout: Path) -> None:
+    # The cheap checks at open pass (the commit is readable); the trees and blobs are gone, so
+    # checkout fails later and the run must notice the damage and clone again.
+    head = run_git("rev-parse", "refs/remotes/origin/main", cwd=checkout).strip()
+    raw = subprocess.run(
+        ["git", "cat-file", "commit", head], cwd=checkout, capture_output=True, check=True
+    ).stdout
+    for pack in (checkout / ".git" / "objects" / "pack").iterdir():
+        pack.unlink()
+    for loose in (checkout / ".git" / "objects").glob("??"):
+        shutil.rmtree(loose)
+    subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], input=raw,
+                   cwd=checkout, capture_output=True, check=True)  # fmt: skip
+    (checkout / ".git" / "index").unlink()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -55,6 +72,7 @@ def _half_clone_left_behind(checkout: Path) -> None:
         _stale_ref_lock,
         _not_a_repository_any_more,
         _half_clone_left_behind,
+        _objects_lost_but_commit_kept,
     ],
 )
 async def test_next_run_repairs_the_work_dir(
