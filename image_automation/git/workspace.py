@@ -247,6 +247,8 @@ class Workspace:
             return f"not a usable git checkout: {exc}"
         if url != self.spec.url:
             return "remote URL differs"
+        if self.spec.depth is None and (git_dir / "shallow").exists():
+            return "shallow clone, full history wanted"
         current = sorted(p for p in sparse.splitlines() if p)
         if current != sorted(self.spec.sparse_paths):
             return "sparse checkout settings changed"

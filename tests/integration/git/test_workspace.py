@@ -207,3 +207,16 @@ async def test_concurrent_tasks_serialise_and_both_land(
     first, second = await asyncio.gather(run("1.1.0", tmp_path), run("1.1.0", tmp_path))
     assert sorted([first is None, second is None]) == [False, True]
     assert len(git_remote.commits()) == 2
+
+
+async def test_switching_from_shallow_to_full_history_reclones(
+    git_remote: GitRemote, tmp_path: Path
+) -> None:
+    git_remote.commit_files({"README.md": "v2\n"}, "History")
+    async with Workspace.open(RepoSpec(url=git_remote.url, depth=1), work_dir=tmp_path) as ws:
+        await ws.prepare()
+    async with Workspace.open(RepoSpec(url=git_remote.url), work_dir=tmp_path) as ws:
+        await ws.prepare()
+        shallow = run_git("rev-parse", "--is-shallow-repository", cwd=ws.path).strip()
+        count = run_git("rev-list", "--count", "HEAD", cwd=ws.path).strip()
+    assert (shallow, count) == ("false", "2")
