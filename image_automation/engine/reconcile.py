@@ -1,0 +1,346 @@
+"""The main job, once: policies + registries + a Git checkout → one commit per automation.
+
+API (the CLI and the daemon call this)::
+
+    report = await reconcile_once(
+        ReconcileRequest(repo=RepoTarget(url, branch, secret), config_paths=(...,),
+                         work_dir=Path(...), secrets_dir=None, dry_run=False),
+        tags=TagSource, pushes=PushLog | None, clock=lambda: datetime.now(UTC),
+    )
+    report.ok; report.automations -> [AutomationOutcome]; report.errors -> [str]
+
+Per automation: the policies of its namespace that its ``policySelector`` picks select
+from the scanned tags; ``update_tree`` runs on ``update.path`` inside
+``Workspace.publish(apply=...)`` — so a rejected push fetches and re-applies from scratch —
+and the pushed commit is recorded. Nothing changed → no commit. One automation failing is
+recorded in its outcome and never stops the others.
+
+Only the repositories the automations' policies need are scanned, once per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from image_automation.config.loading import LoadResult, load_paths
+from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.domain import Change, Decision, ImageRef, TagInfo, UpdateResult
+from image_automation.engine.automations import (
+    AutomationPlan,
+    PlanContext,
+    RepoTarget,
+    auth_for,
+    plan_automations,
+    selects,
+)
+from image_automation.errors import ImageAutomationError
+from image_automation.git import RepoSpec, Workspace
+from image_automation.manifests import update_tree
+from image_automation.policy import select
+
+log = logging.getLogger(__name__)
+
+
+# -- what reconcile needs from the outside --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTags:
+    """Tags per repository name (``ImageRef.name``) and, for failed scans, the error text."""
+
+    tags: Mapping[str, Sequence[TagInfo]] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+class TagSource(Protocol):
+    """Scans the repositories of ``policies`` (each once) and returns their tags."""
+
+    async def scan(self, policies: Sequence[ResolvedPolicy], *, now: datetime) -> FoundTags: ...
+
+
+class PushLog(Protocol):
+    """Remembers what an automation pushed (promotion/rollback detection builds on it)."""
+
+    async def record_push(
+        self, automation: str, commit: str, changes: Sequence[Change], *, now: datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequest:
+    """One run. ``repo``: the ``--repo`` repository, whose checkout is searched for policy
+    and automation documents; ``config_paths``: extra files or directories of documents."""
+
+    work_dir: Path
+    repo: RepoTarget | None = None
+    config_paths: tuple[Path, ...] = ()
+    secrets_dir: Path | None = None
+    dry_run: bool = False
+    lock_timeout: float | None = None
+
+
+# -- what it reports ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AutomationOutcome:
+    """What happened to one automation. ``ok`` is False when ``errors`` is not empty."""
+
+    key: str
+    repo: str = ""
+    commit: str | None = None
+    changes: tuple[Change, ...] = ()
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    diff: str = ""
+    refs: tuple[str, ...] = ()
+    attempts: int = 0
+    skipped: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    automations: list[AutomationOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Problems outside any one automation (broken documents, the --repo clone failing)."""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(a.ok for a in self.automations)
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+async def reconcile_once(
+    request: ReconcileRequest,
+    *,
+    tags: TagSource,
+    pushes: PushLog | None = None,
+    clock: Callable[[], datetime],
+) -> ReconcileReport:
+    """Run every automation found once; see the module docstring."""
+    report = ReconcileReport()
+    loaded = await asyncio.to_thread(load_paths, request.config_paths)
+    async with AsyncExitStack() as stack:
+        home: Workspace | None = None
+        if request.repo is not None:
+            try:
+                auth = auth_for(request.repo, request.secrets_dir)
+                home = await stack.enter_async_context(
+                    Workspace.open(
+                        RepoSpec(url=request.repo.url, branch=request.repo.branch),
+                        work_dir=request.work_dir,
+                        auth=auth,
+                        lock_timeout=request.lock_timeout,
+                    )
+                )
+                await home.prepare()
+            except ImageAutomationError as exc:
+                report.errors.append(f"{request.repo.url} ({request.repo.branch}): {exc}")
+                return report
+            loaded.extend(await asyncio.to_thread(load_paths, [home.path]))
+        _relativise(loaded, home.path if home else None)
+        await _run_plans(request, loaded, home, tags=tags, pushes=pushes, clock=clock, into=report)
+    return report
+
+
+async def _run_plans(
+    request: ReconcileRequest,
+    loaded: LoadResult,
+    home: Workspace | None,
+    *,
+    tags: TagSource,
+    pushes: PushLog | None,
+    clock: Callable[[], datetime],
+    into: ReconcileReport,
+) -> None:
+    resolved = resolve(loaded)
+    into.errors.extend(str(e) for e in resolved.errors)
+    into.warnings.extend(resolved.warnings)
+    plans = plan_automations(
+        loaded, PlanContext(repo=request.repo, secrets_dir=request.secrets_dir)
+    )
+    for key, error in plans.errors:
+        into.automations.append(AutomationOutcome(key=key, errors=[str(error)]))
+    if not plans.plans and not plans.errors:
+        into.warnings.append("no automation documents found")
+    active = [p for p in plans.plans if not p.suspended]
+    for plan in plans.plans:
+        if plan.suspended:
+            into.automations.append(AutomationOutcome(key=plan.key, skipped="suspended"))
+    chosen = {plan.key: _policies_for(plan, resolved.policies) for plan in active}
+    wanted = list({p.key: p for ps in chosen.values() for p in ps}.values())
+    found = await tags.scan(wanted, now=clock()) if wanted else FoundTags()
+    for plan in active:
+        outcome = AutomationOutcome(key=plan.key, repo=f"{plan.repo.url} ({plan.repo.branch})")
+        into.automations.append(outcome)
+        images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
+        try:
+            await _run_one(request, plan, images, home, pushes=pushes, clock=clock, out=outcome)
+        except ImageAutomationError as exc:
+            outcome.errors.append(str(exc))
+        except Exception as exc:  # a bug must not stop the other automations
+            log.exception("automation %s failed unexpectedly", plan.key)
+            outcome.errors.append(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> list[ResolvedPolicy]:
+    """Policies of the automation's namespace that its selector picks (Flux semantics)."""
+    return [
+        p
+        for p in policies
+        if p.namespace == plan.namespace and selects(plan.selector, p.source.obj.metadata.labels)
+    ]
+
+
+def _select(
+    policies: Sequence[ResolvedPolicy],
+    found: FoundTags,
+    *,
+    now: datetime,
+    outcome: AutomationOutcome,
+) -> dict[str, ImageRef]:
+    images: dict[str, ImageRef] = {}
+    for policy in policies:
+        name = policy.image.name
+        if name in found.errors:
+            outcome.errors.append(
+                f"policy {policy.key}: scan of {name} failed: {found.errors[name]}"
+            )
+            continue
+        decision = select(policy.spec, found.tags.get(name, ()), now=now)
+        outcome.decisions[policy.key] = decision
+        if decision.tag is None:
+            continue
+        digest = decision.digest if policy.digest_reflection != "Never" else None
+        images[policy.name] = policy.image.with_tag(decision.tag, digest)
+    return images
+
+
+async def _run_one(
+    request: ReconcileRequest,
+    plan: AutomationPlan,
+    images: Mapping[str, ImageRef],
+    home: Workspace | None,
+    *,
+    pushes: PushLog | None,
+    clock: Callable[[], datetime],
+    out: AutomationOutcome,
+) -> None:
+    async with AsyncExitStack() as stack:
+        workspace = home
+        spec = RepoSpec(url=plan.repo.url, branch=plan.repo.branch)
+        if home is None or (home.spec.url, home.spec.branch) != (spec.url, spec.branch):
+            workspace = await stack.enter_async_context(
+                Workspace.open(
+                    spec,
+                    work_dir=request.work_dir,
+                    auth=auth_for(plan.repo, request.secrets_dir),
+                    lock_timeout=request.lock_timeout,
+                )
+            )
+        assert workspace is not None
+
+        async def apply(root: Path) -> UpdateResult:
+            return await _update(root, plan, images, dry_run=request.dry_run)
+
+        if request.dry_run:
+            await workspace.prepare(plan.push)
+            result = await apply(workspace.path)
+            _take(out, result)
+            out.diff = result.diff
+            return
+        published = await workspace.publish(
+            apply,
+            commit=plan.commit,
+            push=plan.push,
+            automation=plan.object_name,
+            values=plan.values,
+        )
+        _take(out, published.result)
+        out.commit, out.refs, out.attempts = published.commit, published.refs, published.attempts
+        if published.commit is not None and pushes is not None:
+            await pushes.record_push(
+                plan.key, published.commit, published.result.changes, now=clock()
+            )
+
+
+async def _update(
+    root: Path, plan: AutomationPlan, images: Mapping[str, ImageRef], *, dry_run: bool
+) -> UpdateResult:
+    target = root / plan.path
+    if not target.is_dir():
+        return UpdateResult(errors=(f"update.path {plan.path!r}: no such directory",))
+    result = await asyncio.to_thread(
+        update_tree, target, namespace=plan.namespace, policies=images, dry_run=dry_run
+    )
+    return _rooted(result, plan.path)
+
+
+def _rooted(result: UpdateResult, path: str) -> UpdateResult:
+    """Paths in the result relative to the repository root, not to ``update.path``."""
+    if path in ("", "."):
+        return result
+    prefix = path.rstrip("/") + "/"
+    diff = "".join(
+        line.replace("--- a/", f"--- a/{prefix}", 1).replace("+++ b/", f"+++ b/{prefix}", 1)
+        if line.startswith(("--- a/", "+++ b/"))
+        else line
+        for line in result.diff.splitlines(keepends=True)
+    )
+    return dataclasses.replace(
+        result,
+        changes=tuple(dataclasses.replace(c, file=prefix + c.file) for c in result.changes),
+        files_written=tuple(prefix + f for f in result.files_written),
+        diff=diff,
+    )
+
+
+def _take(out: AutomationOutcome, result: UpdateResult) -> None:
+    out.changes = result.changes
+    out.warnings.extend(result.warnings)
+    out.errors.extend(result.errors)
+
+
+def _relativise(loaded: LoadResult, root: Path | None) -> None:
+    """Name documents from the checkout by their path in the repository, not the cache dir."""
+    if root is None:
+        return
+    prefix = f"{root}/"
+    for index, doc in enumerate(loaded.documents):
+        if doc.file.startswith(prefix):
+            loaded.documents[index] = type(doc)(
+                obj=doc.obj, file=doc.file[len(prefix) :], line=doc.line, lines=doc.lines
+            )
+    for error in loaded.errors:
+        if error.location is not None and error.location.file.startswith(prefix):
+            error.location = type(error.location)(
+                error.location.file[len(prefix) :], error.location.line, error.location.field
+            )
+            error.args = (f"{error.location}: {error.message}",)
+
+
+__all__ = [
+    "AutomationOutcome",
+    "FoundTags",
+    "PushLog",
+    "ReconcileReport",
+    "ReconcileRequest",
+    "TagSource",
+    "reconcile_once",
+]
