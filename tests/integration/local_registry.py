@@ -59,11 +59,10 @@ class LocalRegistry:
         config = self.directory / "config.yml"
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
         config.write_text(CONFIG.format(root=self.directory / "data", port=self.port))
-        self._proc = subprocess.Popen(
-            [binary, "serve", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.directory / "registry.log").open("wb"),
-        )
+        with (self.directory / "registry.log").open("wb") as log_file:
+            self._proc = subprocess.Popen(
+                [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log_file
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
