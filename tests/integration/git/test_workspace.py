@@ -195,7 +195,7 @@ async def test_two_processes_on_one_work_dir_take_turns(
     assert probe.returncode == 0
 
 
-async def test_concurrent_tasks_serialise_and_both_land(
+async def test_concurrent_runs_on_one_work_dir_serialise_and_commit_once(
     git_remote: GitRemote, tmp_path: Path
 ) -> None:
     spec = RepoSpec(url=git_remote.url)
