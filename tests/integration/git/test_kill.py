@@ -121,3 +121,23 @@ def _kill_then_rerun(
     assert not list((case / "tmp").rglob("*"))
     _assert_exactly_one_correct_commit(remote, seed)
     assert rerun.stdout.strip() == ("no-change" if len(after_kill) == 2 else remote.head())
+
+
+def test_two_processes_on_one_work_dir_serialise_and_commit_once(
+    http_git_server: HttpGitServer, tmp_path: Path
+) -> None:
+    hooks = _hooks(tmp_path / "hooks")
+    (tmp_path / "tmp").mkdir()
+    remote = make_remote(http_git_server.root / f"two-procs-{tmp_path.name}.git")
+    seed = remote.head()
+    work = tmp_path / "work"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(
+            pool.map(
+                lambda _: _run_worker(http_git_server, remote, work, hooks, IA_KILL_AT="none"),
+                range(2),
+            )
+        )
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    assert sorted(r.stdout.strip() == "no-change" for r in runs) == [False, True]
+    _assert_exactly_one_correct_commit(remote, seed)
