@@ -153,6 +153,10 @@ class Workspace:
         )
         return await _in_thread(self._commit, message, settings)
 
+    async def diff(self) -> str:
+        """The uncommitted edits in the checkout as a unified diff (for dry runs); "" if none."""
+        return await _in_thread(self._diff)
+
     async def push(self, settings: PushSettings) -> tuple[str, ...]:
         """Push HEAD once; raise GitConflict when the remote moved, GitError otherwise."""
         return await _in_thread(self._push, settings)
@@ -368,6 +372,11 @@ class Workspace:
             sha = git.Repo(self.path).head.commit.hexsha
         log.info("committed %s on %s", sha[:12], self.spec.branch)
         return str(sha)
+
+    def _diff(self) -> str:
+        self._git("add", "--all", action="stage changes")
+        out = self._git("diff", "--cached", "--no-color", "--no-ext-diff", action="diff")
+        return f"{out}\n" if out else ""
 
     def _push(self, settings: PushSettings) -> tuple[str, ...]:
         targets: list[str] = []

@@ -242,3 +242,18 @@ async def test_forced_push_never_overwrites_a_value_it_did_not_fetch(
     assert (calls, outcome.attempts) == (2, 2)
     assert git_remote.head("auto/images") == outcome.commit
     assert git_remote.commits("auto/images")[0].parents == (git_remote.head(),)
+
+
+async def test_dry_run_shows_the_diff_and_pushes_nothing(
+    git_remote: GitRemote, tmp_path: Path
+) -> None:
+    base = git_remote.head()
+    async with Workspace.open(RepoSpec(url=git_remote.url), work_dir=tmp_path) as ws:
+        await ws.prepare()
+        assert await ws.diff() == ""
+        await bump_to("1.1.0")(ws.path)
+        diff = await ws.diff()
+    assert "-          image: registry.local/app:1.0.0" in diff
+    assert "+          image: registry.local/app:1.1.0" in diff
+    assert diff.startswith("diff --git a/deploy/app.yaml b/deploy/app.yaml\n")
+    assert git_remote.head() == base
