@@ -9,7 +9,7 @@ politeness — belongs to a :class:`TagLister` (the registry client in productio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -59,9 +59,14 @@ class TagLister(Protocol):
 
     With ``target.needs_metadata`` the tags carry digest and created/pushed times where the
     registry has them; otherwise names suffice. ``first_seen`` is the store's, not the lister's.
+    ``known`` holds the stored tags of the last good scan when metadata is wanted (empty
+    otherwise): a tag whose digest is unchanged can reuse its stored times instead of
+    fetching the image config again.
     """
 
-    async def list_tags(self, target: ScanTarget) -> TagListing: ...
+    async def list_tags(
+        self, target: ScanTarget, *, known: Mapping[str, TagInfo]
+    ) -> TagListing: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +151,13 @@ async def _scan_one(
     gate: asyncio.Semaphore,
 ) -> ScanReport:
     repository = target.repository
+    known: dict[str, TagInfo] = {}
+    if target.needs_metadata:
+        known = {tag.name: tag for tag in await store.tags(repository)}
     async with gate:
         try:
             async with asyncio.timeout(target.timeout):
-                listing = await lister.list_tags(target)
+                listing = await lister.list_tags(target, known=known)
         except Exception as exc:
             error, retry_after = describe_failure(exc, target)
             requests = int(getattr(exc, "requests", 0) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,7 +50,7 @@ class Lister:
         self.answers = answers
         self.calls: list[str] = []
 
-    async def list_tags(self, target: ScanTarget) -> TagListing:
+    async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
         self.calls.append(target.repository)
         answer = self.answers[target.repository]
         if isinstance(answer, Exception):

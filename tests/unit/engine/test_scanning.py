@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,11 +46,13 @@ class FakeLister:
 
     answers: dict[str, list[str] | Exception] = field(default_factory=dict)
     calls: list[ScanTarget] = field(default_factory=list)
+    known: list[dict[str, TagInfo]] = field(default_factory=list)
     active: int = 0
     max_active: int = 0
 
-    async def list_tags(self, target: ScanTarget) -> TagListing:
+    async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
         self.calls.append(target)
+        self.known.append(dict(known))
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:
@@ -205,7 +207,9 @@ async def test_long_error_text_is_bounded(store: SqliteStore) -> None:
 
 async def test_scan_over_its_timeout_is_a_recorded_failure(store: SqliteStore) -> None:
     class Hanging:
-        async def list_tags(self, target: ScanTarget) -> TagListing:
+        async def list_tags(
+            self, target: ScanTarget, *, known: Mapping[str, TagInfo]
+        ) -> TagListing:
             await asyncio.Event().wait()
             raise AssertionError("unreachable")
 
@@ -281,3 +285,22 @@ MERGE_CASES = [
 @pytest.mark.parametrize(("given", "expected"), MERGE_CASES)
 def test_merge_targets(given: list[ScanTarget], expected: ScanTarget) -> None:
     assert merge_targets(given) == [expected]
+
+
+async def test_stored_tags_are_offered_to_the_lister_only_when_metadata_is_wanted(
+    store: SqliteStore,
+) -> None:
+    lister = FakeLister({"ghcr.io/o/app": ["1.0"], "ghcr.io/o/lib": ["2.0"]})
+    targets = [target("ghcr.io/o/app", needs_metadata=True), target("ghcr.io/o/lib")]
+    await scan(targets, lister, store)
+    assert lister.known == [{}, {}]  # nothing stored yet
+    lister.known.clear()
+    lister.calls.clear()
+    await scan(targets, lister, store)
+    offered = {
+        call.repository: known for call, known in zip(lister.calls, lister.known, strict=True)
+    }
+    assert offered == {
+        "ghcr.io/o/app": {"1.0": TagInfo("1.0", first_seen=T0)},
+        "ghcr.io/o/lib": {},
+    }
