@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff format --check image_automation tests bench
-	$(BIN)/ruff check image_automation tests bench
+	$(BIN)/ruff format --check image_automation tests bench demo
+	$(BIN)/ruff check image_automation tests bench demo
 
 typecheck: setup
 	$(BIN)/mypy image_automation
@@ -37,7 +37,7 @@ pytest: setup sysdeps
 test: lint typecheck contracts pytest
 
 demo: setup sysdeps
-	$(BIN)/python -m image_automation.demo
+	$(BIN)/python demo/run.py
 
 bench: setup
 	$(BIN)/python bench/policy_select.py

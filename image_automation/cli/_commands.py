@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import click
 
+from image_automation.cli._policy import policy_group
+from image_automation.cli._update import update
+from image_automation.cli._validate import validate_command
+
 
 def register(group: click.Group) -> None:
     """Attach every subcommand to ``group`` (idempotent)."""
-    commands: list[click.Command] = []
+    commands: list[click.Command] = [
+        policy_group,
+        update,
+        validate_command,
+    ]
     for command in commands:
         if command.name not in group.commands:
             group.add_command(command)

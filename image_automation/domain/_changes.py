@@ -22,12 +22,17 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
-    """Everything one update run did: changes, and per-file warnings and errors."""
+    """Everything one update run did: changes, and per-file warnings and errors.
+
+    ``files_written`` lists the files rewritten (relative to the update root); ``diff`` is a
+    unified diff of the would-be edits, filled by dry runs only.
+    """
 
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     files_written: tuple[str, ...] = field(default=())
+    diff: str = ""
 
     @property
     def changed(self) -> bool:

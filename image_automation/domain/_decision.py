@@ -26,9 +26,11 @@ class TagInfo:
 class Decision:
     """The result of one policy over one tag list.
 
-    ``tag`` is the winner or ``None``. ``considered`` lists tags that passed exclusion and
-    filter (in input order); ``skipped`` maps each other tag to the reason it was dropped
-    before ranking; ``lost`` maps considered tags that did not win to the reason.
+    ``tag`` is the winner or ``None``. ``considered`` lists tags that passed exclusion,
+    allow/deny, filter/extract and suffix (in input order). ``skipped`` maps each tag dropped
+    before ranking to the reason — a considered tag can still be skipped later (not semver,
+    outside the range, younger than minAge); ``lost`` maps tags that were ranked but did not
+    win to the reason. Every tag is exactly one of: the winner, skipped, lost.
     ``reasons`` holds policy-level remarks (pin in force, nothing qualifies, ...).
     """
 

@@ -17,6 +17,7 @@ from image_automation.config.models import (
     TrackedImage,
     parse_duration,
 )
+from image_automation.config.resolving import resolve
 from image_automation.errors import ConfigError
 
 REPO = """\
@@ -219,3 +220,51 @@ def test_random_yamlish_text_never_raises(text: str) -> None:
     prefix = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\n"
     result = load_bytes((prefix + text).encode(), file="random.yaml")
     assert all(isinstance(e, ConfigError) for e in result.errors)
+
+
+NATIVE = """\
+apiVersion: image-automation.io/v1alpha1
+kind: TrackedImage
+metadata: {name: app}
+spec:
+  image: nginx
+  select:
+    semver: {range: '1.x'}
+  deny:
+    - ok
+    - '(?<=x)'
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (NATIVE, "f.yaml:10: spec.deny[1]: "),
+        (
+            NATIVE.replace("'1.x'", "'>>1'").replace("    - '(?<=x)'\n", ""),
+            "f.yaml:7: spec.select.semver.range: ",
+        ),
+        (
+            REPO + "  exclusionList: ['(?<=x)']\n---\n" + POLICY,
+            "f.yaml:9: spec.exclusionList[0]: ",
+        ),
+        (
+            REPO + "---\n" + POLICY + "  filterTags: {pattern: '^(?P<v>.*)$', extract: '$nope'}\n",
+            "f.yaml:21: spec.filterTags.extract: ",
+        ),
+        (REPO.replace("podinfo\n  interval", "podinfo:1.0\n  interval"), "f.yaml:7: spec.image: "),
+    ],
+)
+def test_semantic_errors_point_at_the_field(text: str, expected: str) -> None:
+    resolved = resolve(load_bytes(text.encode(), file="f.yaml"))
+    assert [str(e)[: len(expected)] for e in resolved.errors] == [expected], resolved.errors
+    assert resolved.policies == []
+
+
+def test_policies_resolve_to_specs_with_the_repository_exclusions() -> None:
+    text = REPO + "  exclusionList: ['^x']\n---\n" + POLICY
+    (policy,) = resolve(load_bytes(text.encode(), file="f.yaml")).policies
+    assert policy.key == "apps/podinfo"
+    assert policy.spec.exclusion == ("^x",)
+    assert policy.spec.semver_range == ">=6.0.0"
+    assert str(policy.image) == "ghcr.io/stefanprodan/podinfo"

@@ -1,0 +1,163 @@
+"""Benchmark: the manifest updater against grep (the floor) and a naive ruamel round trip.
+
+Generates a git checkout (``git init`` + one commit) of N YAML files of about 8 KB in a temp
+directory, 1 % of them carrying a setter marker, as ``reconcile`` will see it. Then, in the
+same run, alternating to share the machine's noise:
+
+* ``grep -rl '$imagepolicy' ROOT`` (a subprocess, wall time including its start);
+* ``update_tree(ROOT, ...)`` with a new tag per run, so every marked file is rewritten;
+* once, a naive ruamel.yaml round-trip ``load`` + ``dump`` (to memory) of every file.
+
+Prints medians and the ratios. Goal: update_tree <= 2x grep. Nothing generated is kept
+unless ``--keep`` is given.
+
+    .venv/bin/python bench/update.py [--files 10000] [--runs 7] [--naive-limit N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from image_automation.domain import ImageRef
+from image_automation.manifests import update_tree
+
+NAMESPACE = "flux-system"
+_ENV = "".join(
+    f"            - name: SETTING_{i:03d}\n"
+    f'              value: "value-{i:03d}-abcdefghijklmnopqrstuvwxyz0123456789"\n'
+    for i in range(73)
+)
+
+
+def _manifest(i: int, marked: bool) -> str:
+    app = f"app{i % 500:03d}"
+    marker = f' # {{"$imagepolicy": "{NAMESPACE}:{app}"}}' if marked else ""
+    return (
+        "---\n"
+        "apiVersion: apps/v1\n"
+        "kind: Deployment\n"
+        "metadata:\n"
+        f"  name: {app}-{i}\n"
+        f"  namespace: team-{i % 17}\n"
+        "  labels:\n"
+        f"    app.kubernetes.io/name: {app}\n"
+        "spec:\n"
+        "  replicas: 2\n"
+        "  template:\n"
+        "    spec:\n"
+        "      containers:\n"
+        f"        - name: {app}\n"
+        f"          image: ghcr.io/example/{app}:1.0.0{marker}\n"
+        "          env:\n"
+        f"{_ENV}"
+        "          resources:\n"
+        "            limits: {cpu: 500m, memory: 256Mi}\n"
+    )
+
+
+def generate(root: Path, files: int, every: int) -> tuple[int, int]:
+    """Write the tree and commit it; return (marked files, total bytes)."""
+    marked = total = 0
+    for i in range(files):
+        is_marked = i % every == 0
+        directory = root / f"apps/team-{i % 17:02d}/svc-{i // 17:04d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        text = _manifest(i, is_marked)
+        (directory / "deployment.yaml").write_text(text)
+        marked += is_marked
+        total += len(text)
+    git = ["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "generated"], check=True)
+    return marked, total
+
+
+def time_grep(root: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(["grep", "-rl", "$imagepolicy", str(root)], stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def time_update(root: Path, run: int, marked: int) -> float:
+    policies = {
+        f"app{k:03d}": ImageRef.parse(f"ghcr.io/example/app{k:03d}:2.0.{run}") for k in range(500)
+    }
+    start = time.perf_counter()
+    result = update_tree(root, namespace=NAMESPACE, policies=policies)
+    elapsed = time.perf_counter() - start
+    if result.errors or result.warnings or len(result.files_written) != marked:
+        sys.exit(
+            f"update run {run} is wrong: {len(result.files_written)} written, {result.errors[:3]}"
+        )
+    return elapsed
+
+
+def time_naive(root: Path, limit: int | None) -> tuple[float, int]:
+    yaml = YAML()  # round-trip
+    paths = sorted(root.rglob("*.yaml"))[: limit or None]
+    start = time.perf_counter()
+    for path in paths:
+        docs = list(yaml.load_all(path.read_text()))
+        out = io.StringIO()
+        yaml.dump_all(docs, out)
+    return time.perf_counter() - start, len(paths)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--marked-every", type=int, default=100, help="1 in N files marked")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--naive-limit", type=int, default=500, help="round-trip N files and extrapolate (0: all)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the generated tree")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-update-"))
+    try:
+        root = tmp / "checkout"
+        root.mkdir()
+        marked, total = generate(root, args.files, args.marked_every)
+        print(f"tree: {args.files} files, {total / 1e6:.1f} MB, {marked} marked, in {root}")
+        time_grep(root), time_update(root, 0, marked)  # warm the page cache
+        greps, updates = [], []
+        for run in range(1, args.runs + 1):
+            greps.append(time_grep(root))
+            updates.append(time_update(root, run, marked))
+        naive, naive_files = time_naive(root, args.naive_limit)
+        naive_all = naive * args.files / naive_files
+        grep, update = statistics.median(greps), statistics.median(updates)
+        print(f"grep -rl '$imagepolicy'   median {grep:.3f} s  (runs: {_fmt(greps)})")
+        print(f"update_tree              median {update:.3f} s  (runs: {_fmt(updates)})")
+        label = "" if naive_files == args.files else f" (extrapolated from {naive_files} files)"
+        print(f"ruamel round trip        {naive_all:.1f} s{label}")
+        print(
+            f"update / grep  = {update / grep:.2f}x   (goal <= 2.00x: "
+            f"{'met' if update / grep <= 2 else 'NOT met'})"
+        )
+        print(f"naive / update = {naive_all / update:.0f}x")
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp)
+
+
+def _fmt(values: list[float]) -> str:
+    return " ".join(f"{v:.3f}" for v in values)
+
+
+if __name__ == "__main__":
+    main()

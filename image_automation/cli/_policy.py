@@ -1,0 +1,109 @@
+"""``policy select``: run one policy over a tag list, print the winner (or why none won)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from image_automation.cli._tags import TagListError, parse_tag_list, parse_time
+from image_automation.config.loading import load_paths
+from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.domain import Decision, TagInfo
+from image_automation.policy import select
+
+EXIT_INVALID = 2
+EXIT_NO_CANDIDATE = 3
+
+
+@click.group("policy")
+def policy_group() -> None:
+    """Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage)."""
+
+
+@policy_group.command("select")
+@click.option(
+    "--policy",
+    "policy_files",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=True, path_type=Path),
+    help="File (or directory) holding the policy and its repository; repeatable.",
+)
+@click.option("--name", help="Policy to run when the files hold several: NAME or NAMESPACE/NAME.")
+@click.option(
+    "--tags-from",
+    "tags_from",
+    required=True,
+    type=click.File("r"),
+    help="Tag list, one per line ('TAG [CREATED]'); '-' reads stdin.",
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--now", "now_text", help="Evaluate cooldowns as of this RFC 3339 time.")
+def select_command(
+    policy_files: tuple[Path, ...],
+    name: str | None,
+    tags_from: TextIO,
+    output: str,
+    now_text: str | None,
+) -> None:
+    """Print the tag the policy selects from a tag list.
+
+    Applies the repository's exclusion list, then the policy. Exit 0 with the tag on stdout;
+    exit 3 when nothing qualifies (reasons on stderr); exit 2 when a policy file is invalid.
+
+    \b
+    Example:
+      printf '6.0.0\\n6.5.4\\n7.0.0\\n' | image-automation policy select \\
+          --policy policies/flux/podinfo.yaml --tags-from -
+    """
+    policy = _pick_policy(policy_files, name)
+    try:
+        tags = parse_tag_list(tags_from.read(), source=tags_from.name)
+        now = parse_time(now_text, where="--now") if now_text else datetime.now(UTC)
+    except TagListError as exc:
+        _fail(str(exc))
+    decision = select(policy.spec, tags, now=now)
+    _render(decision, tags, output)
+    if decision.tag is None:
+        for reason in decision.reasons or ("nothing qualifies",):
+            click.echo(f"{policy.key}: {reason}", err=True)
+        sys.exit(EXIT_NO_CANDIDATE)
+
+
+def _pick_policy(files: tuple[Path, ...], name: str | None) -> ResolvedPolicy:
+    resolved = resolve(load_paths(files))
+    for warning in resolved.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if resolved.errors:
+        _fail("\n".join(str(e) for e in resolved.errors))
+    candidates = resolved.find(name) if name else resolved.policies
+    if not candidates:
+        what = f"no policy named {name!r}" if name else "no policy"
+        _fail(f"{what} in {', '.join(map(str, files))}")
+    if len(candidates) > 1:
+        names = ", ".join(p.key for p in candidates)
+        _fail(f"the files hold {len(candidates)} policies ({names}); pick one with --name")
+    return candidates[0]
+
+
+def _render(decision: Decision, tags: list[TagInfo], output: str) -> None:
+    if output == "json":
+        not_chosen = {**decision.skipped, **decision.lost}
+        payload = {
+            "tag": decision.tag,
+            "considered": list(decision.considered),
+            "skipped": {t.name: not_chosen[t.name] for t in tags if t.name in not_chosen},
+        }
+        click.echo(json.dumps(payload, indent=2))
+    elif decision.tag is not None:
+        click.echo(decision.tag)
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(EXIT_INVALID)

@@ -1,0 +1,86 @@
+"""Commit signing from a key file: OpenPGP (gpg) or SSH (``gpg.format=ssh``).
+
+Keys live only in the run's private temp dir: an SSH key is copied there with mode 0600
+(ssh-keygen refuses readable keys, and mounted Secrets are 0644); a GPG key is imported into a
+GNUPGHOME made there, so the user's keyring is never touched. The gpg-agent that gpg starts
+for that home is stopped again when the run ends.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from image_automation.errors import GitError
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A private key file to sign commits with; it must not be passphrase-protected."""
+
+    format: Literal["gpg", "ssh"]
+    key_file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class SigningSetup:
+    """What ``git commit -S`` needs: ``-c`` pairs and environment entries."""
+
+    config: tuple[tuple[str, str], ...]
+    env: dict[str, str]
+    gnupg_home: Path | None = None
+
+    def close(self) -> None:
+        if self.gnupg_home is not None:
+            subprocess.run(
+                ["gpgconf", "--homedir", str(self.gnupg_home), "--kill", "all"],
+                check=False,
+                capture_output=True,
+            )
+
+
+def prepare_signing(key: SigningKey, private_dir: Path) -> SigningSetup:
+    """Install ``key`` under ``private_dir``; raise GitError when the key is unusable."""
+    try:
+        data = key.key_file.read_bytes()
+    except OSError as exc:
+        raise GitError(f"signing key {key.key_file}: {exc.strerror}") from exc
+    if key.format == "ssh":
+        path = private_dir / "signing_key"
+        path.touch(mode=0o600)
+        path.write_bytes(data if data.endswith(b"\n") else data + b"\n")
+        return SigningSetup(config=(("gpg.format", "ssh"), ("user.signingkey", str(path))), env={})
+    home = private_dir / "gnupg"
+    home.mkdir(mode=0o700)
+    setup = SigningSetup(config=(), env={}, gnupg_home=home)
+    fingerprint = _import_gpg_key(home, data, setup)
+    return SigningSetup(
+        config=(("gpg.format", "openpgp"), ("user.signingkey", fingerprint)),
+        env={"GNUPGHOME": str(home)},
+        gnupg_home=home,
+    )
+
+
+def _import_gpg_key(home: Path, data: bytes, setup: SigningSetup) -> str:
+    base = ["gpg", "--homedir", str(home), "--batch", "--no-tty"]
+    imported = subprocess.run([*base, "--import"], input=data, capture_output=True, check=False)
+    listed = subprocess.run(
+        [*base, "--with-colons", "--list-secret-keys"], capture_output=True, check=False
+    )
+    fingerprints = [
+        line.split(":")[9]
+        for line in listed.stdout.decode("utf-8", "replace").splitlines()
+        if line.startswith("fpr:")
+    ]
+    if imported.returncode != 0 or not fingerprints:
+        setup.close()
+        reason = imported.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [
+            "no secret key in the file"
+        ]
+        raise GitError(f"GPG signing key could not be imported: {reason[0]}")
+    return fingerprints[0]
+
+
+__all__ = ["SigningKey", "SigningSetup", "prepare_signing"]

@@ -1,0 +1,375 @@
+"""A cached checkout of one (url, branch) and the commit-and-push cycle on it.
+
+Why a cache: cloning a big repository every run dominates the run time; fetching into the
+previous clone and hard-resetting costs a fraction. Why it is safe: every run starts with
+fetch + ``checkout -f -B`` + ``reset --hard`` + ``clean -ffdx`` to the remote head, so
+whatever a killed run left behind (dirty files, a local commit, a detached HEAD, a stale
+``index.lock``) is discarded; a clone is made in a temp dir and renamed into place, so a
+half clone is never mistaken for a good one. A file lock per work dir serialises processes.
+
+GitPython runs the git binary for us (index-heavy steps are far faster there than in its
+pure-Python index); every blocking call runs in a thread via ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import ExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import git
+
+from image_automation.domain import UpdateResult
+from image_automation.errors import GitConflict, GitError
+from image_automation.git._auth import GitAuth, check_url, git_environment
+from image_automation.git._errors import redact, translating
+from image_automation.git._lock import locked
+from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
+from image_automation.git._signing import prepare_signing
+from image_automation.git.messages import render_message
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+Apply = Callable[[Path], Awaitable[UpdateResult]]
+
+
+async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
+    """Run blocking git work in a thread; if cancelled, let it finish before unwinding.
+
+    Otherwise a cancelled run would release the work dir lock while git still writes in it.
+    """
+    task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
+_REMOTE = "origin"
+_MISSING_REF = "couldn't find remote ref"
+
+
+def cache_key(url: str, branch: str) -> str:
+    """Directory name of the clone of (url, branch): readable slug + hash of both."""
+    digest = hashlib.sha256(f"{url}\0{branch}".encode()).hexdigest()[:16]
+    tail = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{tail}-{branch}").strip("-.")[:48]
+    return f"{slug or 'repo'}-{digest}"
+
+
+class Workspace:
+    """One locked checkout. Create it with :meth:`Workspace.open`, never directly."""
+
+    def __init__(self, *, spec: RepoSpec, path: Path, env: Mapping[str, str], private: Path,
+                 secrets: Sequence[str]) -> None:  # fmt: skip
+        self.spec = spec
+        self.path = path
+        self._env = dict(env)
+        self._private = private
+        self._secrets = tuple(secrets)
+        self._lease: dict[str, str] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        spec: RepoSpec,
+        *,
+        work_dir: Path,
+        auth: GitAuth | None = None,
+        lock_timeout: float | None = None,
+    ) -> AsyncIterator[Workspace]:
+        """Lock the clone of ``spec`` under ``work_dir``, clone or repair it, and yield it."""
+        check_url(spec.url)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        key = cache_key(spec.url, spec.branch)
+        async with locked(work_dir / f"{key}.lock", timeout=lock_timeout):
+            private = Path(tempfile.mkdtemp(prefix="ia-git-"))
+            try:
+                env = git_environment(spec.url, auth, private)
+                secrets = auth.secrets() if auth else ()
+                workspace = cls(
+                    spec=spec, path=work_dir / key, env=env, private=private, secrets=secrets
+                )
+                await _in_thread(workspace._ensure_clone)
+                yield workspace
+            finally:
+                shutil.rmtree(private, ignore_errors=True)
+
+    # -- public steps -----------------------------------------------------------------------
+
+    async def prepare(self, push: PushSettings | None = None) -> str:
+        """Fetch and hard-reset (and clean) to the remote head; return the HEAD commit.
+
+        With a push branch that exists on the remote (and no ``force``), the base is that
+        branch, so a rerun continues its work instead of duplicating it.
+        """
+        return await _in_thread(self._prepare, push or PushSettings())
+
+    async def commit(
+        self,
+        result: UpdateResult,
+        settings: CommitSettings,
+        *,
+        automation: str = "",
+        values: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Commit every change in the checkout; ``None`` (and no commit) when nothing changed.
+
+        The message is rendered from ``result`` (see :mod:`image_automation.git.messages`)
+        before anything is written, so a bad template fails without side effects.
+        """
+        message = render_message(
+            result, settings.message_template, automation=automation, values=values
+        )
+        return await _in_thread(self._commit, message, settings)
+
+    async def push(self, settings: PushSettings) -> tuple[str, ...]:
+        """Push HEAD once; raise GitConflict when the remote moved, GitError otherwise."""
+        return await _in_thread(self._push, settings)
+
+    async def publish(
+        self,
+        apply: Apply,
+        *,
+        commit: CommitSettings,
+        push: PushSettings,
+        automation: str = "",
+        values: Mapping[str, Any] | None = None,
+    ) -> PublishResult:
+        """prepare → ``apply(path)`` → commit → push, retried from scratch if the remote moved.
+
+        ``apply`` edits the files under the checkout and returns what it changed; it runs
+        again on a fresh checkout after each rejected push, so it must decide from the files,
+        never from a previous attempt. Never merges, never rewrites a remote commit.
+        """
+        for attempt in range(1, push.attempts + 1):
+            await self.prepare(push)
+            result = await apply(self.path)
+            sha = await self.commit(result, commit, automation=automation, values=values)
+            if sha is None:
+                return PublishResult(commit=None, result=result, attempts=attempt)
+            try:
+                refs = await self.push(push)
+            except GitConflict as exc:
+                if attempt == push.attempts:
+                    raise GitConflict(
+                        f"push rejected {attempt} times, remote keeps moving: {exc}",
+                        delay=push.max_backoff,
+                    ) from exc
+                delay = min(push.backoff * 2 ** (attempt - 1), push.max_backoff)
+                log.info("push rejected (attempt %d), retrying in %.2fs: %s", attempt, delay, exc)
+                await asyncio.sleep(delay)
+                continue
+            return PublishResult(commit=sha, result=result, attempts=attempt, refs=refs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- git plumbing (blocking; run in threads) ---------------------------------------------
+
+    def _git(
+        self,
+        *args: str,
+        action: str,
+        cwd: Path | None = None,
+        config: Sequence[tuple[str, str]] = (),
+        env: Mapping[str, str] | None = None,
+        push: bool = False,
+    ) -> str:
+        argv = ["git"]
+        for key, value in config:
+            argv += ["-c", f"{key}={value}"]
+        argv += args
+        runner = git.Git(str(cwd or self.path))
+        log.debug("git %s", redact(" ".join(args), self._secrets))
+        with translating(action, secrets=self._secrets, push=push):
+            out = runner.execute(argv, env={**self._env, **(env or {})})
+        return str(out)
+
+    def _ensure_clone(self) -> None:
+        root = self.path.parent
+        for stale in root.glob(f"{self.path.name}.tmp-*"):
+            log.info("removing half-finished clone %s", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        if self.path.exists():
+            problem = self._diagnose()
+            if problem is None:
+                return
+            log.warning("work dir %s is unusable (%s); cloning again", self.path, problem)
+            shutil.rmtree(self.path)
+        self._clone()
+
+    def _clone(self) -> None:
+        tmp = self.path.with_name(f"{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        args = ["clone", "--quiet", "--no-checkout", "--no-tags", "--single-branch"]
+        args += ["--branch", self.spec.branch, "--origin", _REMOTE]
+        if self.spec.depth:
+            args += ["--depth", str(self.spec.depth)]
+        self._git(*args, "--", self.spec.url, str(tmp), action="clone", cwd=self.path.parent)
+        if self.spec.sparse_paths:
+            self._git("sparse-checkout", "set", "--cone", "--", *self.spec.sparse_paths,
+                      action="sparse checkout", cwd=tmp)  # fmt: skip
+        tmp.rename(self.path)
+
+    def _diagnose(self) -> str | None:
+        """Why the existing clone cannot be reused, or None. Clears stale lock files."""
+        git_dir = self.path / ".git"
+        if not git_dir.is_dir():
+            return "no .git directory"
+        # We hold the work dir lock: any git lock file is a leftover of a killed run.
+        for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+            log.info("removing stale %s", lock)
+            lock.unlink(missing_ok=True)
+        try:
+            with translating("inspect work dir", secrets=self._secrets):
+                git.Repo(self.path)
+            url = self._git("config", "--get", f"remote.{_REMOTE}.url", action="inspect work dir")
+            self._remote_sha(self.spec.branch)
+            sparse_on = self._git("config", "--bool", "--default", "false", "--get",
+                                  "core.sparseCheckout", action="inspect work dir")  # fmt: skip
+            sparse = (
+                self._git("sparse-checkout", "list", action="inspect work dir")
+                if sparse_on == "true"
+                else ""
+            )
+        except GitError as exc:
+            return f"not a usable git checkout: {exc}"
+        if url != self.spec.url:
+            return "remote URL differs"
+        if self.spec.depth is None and (git_dir / "shallow").exists():
+            return "shallow clone, full history wanted"
+        current = sorted(p for p in sparse.splitlines() if p)
+        if current != sorted(self.spec.sparse_paths):
+            return "sparse checkout settings changed"
+        return None
+
+    def _healthy(self) -> bool:
+        """After a failed step: is the object database intact? (Only run on failure.)"""
+        try:
+            self._git("fsck", "--connectivity-only", "--no-dangling", "--no-progress",
+                      action="check work dir")  # fmt: skip
+        except GitError as exc:
+            log.warning("work dir %s is damaged: %s", self.path, exc)
+            return False
+        return True
+
+    def _fetch(self, push: PushSettings) -> bool:
+        """Fetch the checkout branch (and the push branch); True when the push branch exists."""
+        branches = [self.spec.branch]
+        if push.branch and push.branch != self.spec.branch:
+            branches.append(push.branch)
+        depth = ["--depth", str(self.spec.depth)] if self.spec.depth else []
+        refspecs = [f"+refs/heads/{b}:refs/remotes/{_REMOTE}/{b}" for b in branches]
+        try:
+            self._git("fetch", "--quiet", "--no-tags", *depth, _REMOTE, *refspecs, action="fetch")
+            return len(branches) > 1
+        except GitError as exc:
+            if len(branches) == 1 or f"{_MISSING_REF} refs/heads/{branches[1]}" not in str(exc):
+                raise
+        self._git("fetch", "--quiet", "--no-tags", *depth, _REMOTE, refspecs[0], action="fetch")
+        self._git("update-ref", "-d", f"refs/remotes/{_REMOTE}/{branches[1]}", action="fetch")
+        return False
+
+    def _remote_sha(self, branch: str) -> str:
+        ref = f"refs/remotes/{_REMOTE}/{branch}"
+        return self._git("rev-parse", "--verify", f"{ref}^{{commit}}", action="read " + ref)
+
+    def _prepare(self, push: PushSettings) -> str:
+        try:
+            return self._sync(push)
+        except GitError:
+            if self._healthy():
+                raise
+        log.warning("cloning %s again", self.spec.url)
+        shutil.rmtree(self.path)
+        self._clone()
+        return self._sync(push)
+
+    def _sync(self, push: PushSettings) -> str:
+        push_branch_exists = self._fetch(push)
+        local = push.branch or self.spec.branch
+        base = local if push_branch_exists and not push.force else self.spec.branch
+        # The remote value we based our work on; a forced push only wins against that value.
+        known = local == self.spec.branch or push_branch_exists
+        self._lease = {local: self._remote_sha(local) if known else ""}
+        target = f"refs/remotes/{_REMOTE}/{base}"
+        self._git("checkout", "--quiet", "--force", "-B", local, target, action="checkout")
+        self._git("reset", "--quiet", "--hard", target, action="reset")
+        self._git("clean", "-ffdxq", action="clean")
+        return self._remote_sha(base)
+
+    def _commit(self, message: str, settings: CommitSettings) -> str | None:
+        self._git("add", "--all", action="stage changes")
+        runner = git.Git(str(self.path))
+        with translating("diff", secrets=self._secrets):
+            status, _, _ = runner.execute(
+                ["git", "diff", "--cached", "--quiet"],
+                env=self._env,
+                with_extended_output=True,
+                with_exceptions=False,
+            )
+        if status == 0:
+            log.info("nothing changed in %s; no commit", self.spec.url)
+            return None
+        env = {
+            "GIT_AUTHOR_NAME": settings.author_name,
+            "GIT_AUTHOR_EMAIL": settings.author_email,
+            "GIT_COMMITTER_NAME": settings.author_name,
+            "GIT_COMMITTER_EMAIL": settings.author_email,
+        }
+        message_file = self._private / "COMMIT_MSG"
+        message_file.write_text(message, encoding="utf-8")
+        args = [
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--cleanup=verbatim",
+            "--file",
+            str(message_file),
+        ]
+        with ExitStack() as stack:
+            config: tuple[tuple[str, str], ...] = ()
+            if settings.signing is not None:
+                signing_dir = Path(tempfile.mkdtemp(prefix="sig-", dir=self._private))
+                setup = prepare_signing(settings.signing, signing_dir)
+                stack.callback(setup.close)
+                config, env = setup.config, {**env, **setup.env}
+                args.append("--gpg-sign")
+            self._git(*args, action="commit", config=config, env=env)
+        with translating("read HEAD", secrets=self._secrets):
+            sha = git.Repo(self.path).head.commit.hexsha
+        log.info("committed %s on %s", sha[:12], self.spec.branch)
+        return str(sha)
+
+    def _push(self, settings: PushSettings) -> tuple[str, ...]:
+        targets: list[str] = []
+        branch = settings.branch or self.spec.branch
+        if settings.branch or not settings.refspec:
+            targets.append(f"HEAD:refs/heads/{branch}")
+        if settings.refspec:
+            targets.append(settings.refspec)
+        args = ["push", "--porcelain"]
+        if len(targets) > 1:
+            args.append("--atomic")
+        if settings.force:
+            args.append(f"--force-with-lease=refs/heads/{branch}:{self._lease.get(branch, '')}")
+        out = self._git(*args, _REMOTE, *targets, action="push", push=True)
+        rejected = [line for line in out.splitlines() if line.startswith("!")]
+        if rejected:  # git exits non-zero on rejection, but never trust silence
+            raise GitConflict(f"push rejected: {redact('; '.join(rejected), self._secrets)}")
+        log.info("pushed %s", ", ".join(targets))
+        return tuple(t.split(":", 1)[-1] for t in targets)
+
+
+__all__ = ["Apply", "Workspace", "cache_key"]

@@ -1,0 +1,116 @@
+"""Git secrets in Flux's secretRef layout, and how credentials reach git without leaking."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from image_automation.errors import ConfigError, GitError
+from image_automation.git._auth import GitAuth, check_url, git_environment, transport_of
+
+
+def _secret(root: Path, name: str, **files: str) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    for key, value in files.items():
+        (folder / key).write_text(value)
+    return root
+
+
+def test_reads_username_and_password_without_trailing_newline(tmp_path: Path) -> None:
+    root = _secret(tmp_path, "repo", username="bot\n", password="s3cret\n")
+    auth = GitAuth.from_secrets_dir(root, "repo")
+    assert (auth.username, auth.password, auth.bearer_token) == ("bot", "s3cret", None)
+
+
+def test_reads_bearer_token_and_ssh_files(tmp_path: Path) -> None:
+    root = _secret(tmp_path, "repo", bearerToken="tok\n", identity="KEY\n", known_hosts="h k\n")
+    auth = GitAuth.from_secrets_dir(root, "repo")
+    assert auth.bearer_token == "tok"
+    assert (auth.identity, auth.known_hosts) == (b"KEY\n", b"h k\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "files", "fragment"),
+    [
+        ("missing", None, "no directory"),
+        ("../etc", None, "plain directory name"),
+        ("repo", {"password": "x"}, "'password' without 'username'"),
+        ("repo", {"other": "x"}, "none of"),
+    ],
+)
+def test_bad_secret_dirs_are_config_errors(
+    tmp_path: Path, name: str, files: dict[str, str] | None, fragment: str
+) -> None:
+    if files is not None:
+        _secret(tmp_path, name, **files)
+    with pytest.raises(ConfigError, match=fragment):
+        GitAuth.from_secrets_dir(tmp_path, name)
+
+
+def test_repr_never_shows_secret_values() -> None:
+    auth = GitAuth(username="bot", password="pw-123456", bearer_token="tok-abcdef")
+    assert "pw-123456" not in repr(auth)
+    assert "tok-abcdef" not in repr(auth)
+
+
+@pytest.mark.parametrize(
+    ("url", "transport"),
+    [
+        ("https://example.test/a.git", "http"),
+        ("http://127.0.0.1:8080/a.git", "http"),
+        ("ssh://git@example.test/a.git", "ssh"),
+        ("git@github.com:org/repo.git", "ssh"),
+        ("file:///srv/a.git", "file"),
+        ("/srv/a.git", "file"),
+    ],
+)
+def test_transport_of(url: str, transport: str) -> None:
+    assert transport_of(url) == transport
+
+
+def test_urls_with_credentials_are_refused() -> None:
+    with pytest.raises(ConfigError, match="embeds credentials"):
+        check_url("https://bot:pw@example.test/a.git")
+    check_url("https://example.test/a.git")
+
+
+def test_basic_auth_goes_through_an_askpass_script_reading_private_files(tmp_path: Path) -> None:
+    env = git_environment("https://example.test/a.git", GitAuth("bot", "pw-xyz"), tmp_path)
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+    assert "pw-xyz" not in "".join(env.values())
+    askpass = env["GIT_ASKPASS"]
+    for prompt, answer in (
+        ("Username for 'https://example.test': ", "bot"),
+        ("Password for 'https://bot@example.test': ", "pw-xyz"),
+    ):
+        out = subprocess.run([askpass, prompt], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == answer
+    assert stat.S_IMODE(os.stat(tmp_path / "password").st_mode) == 0o600
+
+
+def test_bearer_token_is_an_env_config_header_not_an_argument(tmp_path: Path) -> None:
+    env = git_environment("https://example.test/a.git", GitAuth(bearer_token="tok-1"), tmp_path)
+    keys = {env[k]: env[k.replace("KEY", "VALUE")] for k in env if k.startswith("GIT_CONFIG_KEY_")}
+    assert keys["http.extraHeader"] == "Authorization: Bearer tok-1"
+    assert keys["credential.helper"] == ""
+
+
+def test_ssh_without_known_hosts_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="known_hosts"):
+        git_environment("ssh://git@example.test/a.git", GitAuth(identity=b"KEY"), tmp_path)
+    with pytest.raises(GitError, match="known_hosts"):
+        git_environment("git@example.test:a.git", None, tmp_path)
+
+
+def test_ssh_command_checks_host_keys_strictly_with_a_private_key_copy(tmp_path: Path) -> None:
+    auth = GitAuth(identity=b"KEY", known_hosts=b"host ssh-ed25519 AAAA\n")
+    command = git_environment("ssh://git@example.test/a.git", auth, tmp_path)["GIT_SSH_COMMAND"]
+    assert "StrictHostKeyChecking=yes" in command
+    assert "IdentitiesOnly=yes" in command
+    assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in command
+    assert stat.S_IMODE(os.stat(tmp_path / "identity").st_mode) == 0o600
