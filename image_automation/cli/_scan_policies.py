@@ -1,9 +1,10 @@
 """``scan --policies DIR``: scan every repository the policy files name and show the result.
 
-Loads the files, turns them into scan targets, scans them into the state store with a progress
-bar on stderr, then prints one table row per repository on stdout: tag count, the latest tag
-each policy over it selects, requests made, and the last error (the last good tags are kept
-and counted when a scan fails).
+Loads and resolves the files, turns them into scan targets, scans them into the state store
+with a progress bar on stderr, lets every policy select from the stored tags (storing the
+decisions), then prints one table row per repository on stdout: tag count, the latest tag each
+policy over it selects, requests made, and the last error (the last good tags are kept and
+counted when a scan fails).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from image_automation.config.loading import load_paths
-from image_automation.domain import TagInfo
+from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.domain import Decision
+from image_automation.engine.deciding import decide_from_state
 from image_automation.engine.scanning import (
     ScanReport,
     ScanTarget,
@@ -32,9 +35,6 @@ from image_automation.state import StateStore, open_store
 EXIT_OK = 0
 EXIT_SCAN_FAILED = 1
 EXIT_INVALID = 2
-
-LatestFn = Callable[[str, list[TagInfo]], list[tuple[str, str | None]]]
-"""repository, its stored tags → ``(policy key, selected tag or None)`` for each policy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +55,20 @@ async def run_policy_scan(
     clock: Callable[[], datetime],
     out: Console,
     err: Console,
-    latest: LatestFn | None = None,
 ) -> int:
-    """Scan, store, render; return the exit code (1 if a scan failed, 2 if a file is bad)."""
+    """Scan, store, select, render; return the exit code (1 a scan failed, 2 a file is bad).
+
+    After the scan every policy selects from its repository's stored tags; the decisions are
+    stored too and shown as "latest per policy".
+    """
     loaded = load_paths(job.paths)
-    found = targets_from_config(loaded)
-    problems = [str(e) for e in loaded.errors] + found.problems
+    resolved = resolve(loaded)
+    found = targets_from_config(loaded, resolved.policies)
+    # The resolver reports bad images too; the targets' own problems matter only without it.
+    problems = [str(e) for e in resolved.errors] or found.problems
     for problem in problems:
         err.print(problem, markup=False, highlight=False)
-    for warning in loaded.warnings:
+    for warning in resolved.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     if not found.targets:
         err.print(f"no image repositories in {', '.join(map(str, job.paths))}", markup=False)
@@ -71,7 +76,8 @@ async def run_policy_scan(
     store = await open_store(job.state)
     async with store:
         reports = await _scan_with_progress(job, found.targets, lister, store, clock, err)
-        table = await _table(reports, store, latest)
+        decisions = await decide_from_state(store, resolved.policies, now=clock())
+        table = _table(reports, resolved.policies, decisions)
     out.print(table)
     if problems:
         return EXIT_INVALID
@@ -109,21 +115,30 @@ async def _scan_with_progress(
         )
 
 
-async def _table(reports: list[ScanReport], store: StateStore, latest: LatestFn | None) -> Table:
+def _table(
+    reports: list[ScanReport], policies: Sequence[ResolvedPolicy], decisions: dict[str, Decision]
+) -> Table:
     table = Table("Repository", "Tags", "Latest per policy", "Requests", "Last error")
     for report in reports:
-        tags = await store.tags(report.repository)
-        if latest is None:
-            chosen = "-"
-        else:
-            picks = latest(report.repository, tags)
-            chosen = "\n".join(f"{key}: {tag or '(none)'}" for key, tag in picks) or "-"
+        lines = [
+            f"{policy.key}: {_latest(decisions.get(policy.key))}"
+            for policy in policies
+            if policy.image.name == report.repository
+        ]
         # Text cells: a "[" in an error or tag must not be read as rich markup.
         table.add_row(
             Text(report.repository),
             Text(str(report.tag_count)),
-            Text(chosen),
+            Text("\n".join(lines) or "-"),
             Text(str(report.requests)),
             Text(report.error or "", style="red"),
         )
     return table
+
+
+def _latest(decision: Decision | None) -> str:
+    if decision is None:
+        return "(not scanned)"
+    if decision.tag is None:
+        return "(none: " + "; ".join(decision.reasons or ("nothing qualifies",)) + ")"
+    return decision.tag

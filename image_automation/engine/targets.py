@@ -1,24 +1,25 @@
 """Policy files → scan targets: which repositories to scan and how.
 
-Every ``ImageRepository`` and every ``TrackedImage`` names a repository; suspended ones are
-left alone. A repository needs metadata (digests, build/push times) when a policy over it
-orders by build time, follows a tag, waits for a minimum age, or reflects digests — the
-same rule as the policy resolver's ``needs_metadata``.
+Every ``ImageRepository`` and every ``TrackedImage`` names a repository (with or without a
+policy over it); suspended ones are left alone. A repository needs metadata (digests,
+build/push times) when a resolved policy over it says so (``ResolvedPolicy.needs_metadata``:
+newest build, follow a tag, minimum age, digest reflection).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from image_automation.config.loading import LoadResult
 from image_automation.config.models import (
-    ImagePolicy,
     ImageRepository,
     ImageRepositorySpec,
     LocalObjectReference,
     ScanSettings,
     TrackedImage,
 )
+from image_automation.config.resolving import ResolvedPolicy
 from image_automation.domain import ImageRef, InvalidReference
 from image_automation.engine.scanning import ScanTarget, merge_targets
 
@@ -29,15 +30,17 @@ class Targets:
 
     targets: list[ScanTarget] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    users: dict[str, list[str]] = field(default_factory=dict)
-    """repository → keys (``Kind/namespace/name``) of the documents that name it."""
 
 
-def targets_from_config(loaded: LoadResult) -> Targets:
-    """Scan targets for every non-suspended repository document in ``loaded``."""
+def targets_from_config(loaded: LoadResult, policies: Sequence[ResolvedPolicy]) -> Targets:
+    """Scan targets for every non-suspended repository document in ``loaded``.
+
+    ``policies`` are the resolved policies of the same documents; they decide which
+    repositories need metadata.
+    """
     out = Targets()
     wanted: list[ScanTarget] = []
-    needing = _repositories_needing_metadata(loaded)
+    needing = {policy.image.name for policy in policies if policy.needs_metadata}
     for doc in loaded.repositories + loaded.tracked:
         obj = doc.obj
         scan: ImageRepositorySpec | ScanSettings
@@ -45,10 +48,8 @@ def targets_from_config(loaded: LoadResult) -> Targets:
             if obj.spec.suspend:
                 continue
             image_text, scan = obj.spec.image, obj.spec
-            needs = obj.key in needing
         elif isinstance(obj, TrackedImage):
             image_text, scan = obj.spec.image, obj.spec.scan
-            needs = _tracked_needs_metadata(obj)
         else:  # pragma: no cover - the properties above return only these kinds
             continue
         try:
@@ -59,38 +60,15 @@ def targets_from_config(loaded: LoadResult) -> Targets:
         wanted.append(
             ScanTarget(
                 image=image.with_tag(None),
-                needs_metadata=needs,
+                needs_metadata=image.name in needing,
                 secret_ref=_name(scan.secret_ref),
                 cert_secret_ref=_name(scan.cert_secret_ref),
                 insecure=scan.insecure,
                 timeout=scan.timeout.total_seconds() if scan.timeout else None,
             )
         )
-        out.users.setdefault(image.name, []).append(f"{obj.kind}/{obj.key}")
     out.targets = merge_targets(wanted)
     return out
-
-
-def _repositories_needing_metadata(loaded: LoadResult) -> set[str]:
-    """Keys (``namespace/name``) of ImageRepositories some ImagePolicy needs metadata from."""
-    keys: set[str] = set()
-    for doc in loaded.policies:
-        policy = doc.obj
-        assert isinstance(policy, ImagePolicy)
-        ref = policy.spec.image_repository_ref
-        if policy.spec.digest_reflection_policy != "Never":
-            keys.add(f"{ref.namespace or policy.metadata.namespace}/{ref.name}")
-    return keys
-
-
-def _tracked_needs_metadata(obj: TrackedImage) -> bool:
-    spec = obj.spec
-    return (
-        spec.select.newest_build is not None
-        or spec.select.follow is not None
-        or spec.min_age is not None
-        or spec.digest_reflection_policy != "Never"
-    )
 
 
 def _name(ref: LocalObjectReference | None) -> str | None:

@@ -87,13 +87,12 @@ async def test_scan_stores_every_repository_and_prints_a_table(tmp_path: Path) -
         clock=lambda: T0,
         out=out,
         err=err,
-        latest=lambda repo, tags: [(f"policy-of/{repo}", max(t.name for t in tags))],
     )
     assert code == EXIT_OK
     assert sorted(lister.calls) == ["docker.io/library/nginx", "ghcr.io/stefanprodan/podinfo"]
     table = out_buf.getvalue()
-    assert "policy-of/docker.io/library/nginx: latest" in table
-    assert "policy-of/ghcr.io/stefanprodan/podinfo: 6.5.4" in table
+    assert "apps/nginx: 1.26.1" in table
+    assert "apps/podinfo: 6.5.4" in table
     rows = [line for line in table.splitlines() if "ghcr.io/stefanprodan/podinfo" in line]
     assert len(rows) == 1
     assert " 2 " in rows[0]
@@ -102,6 +101,9 @@ async def test_scan_stores_every_repository_and_prints_a_table(tmp_path: Path) -
             "6.0.0",
             "6.5.4",
         ]
+        stored = await store.decision("apps/podinfo")
+        assert stored is not None
+        assert (stored.decision.tag, stored.repository) == ("6.5.4", "ghcr.io/stefanprodan/podinfo")
 
 
 async def test_failed_repository_shows_its_error_and_last_good_count(tmp_path: Path) -> None:
@@ -119,6 +121,23 @@ async def test_failed_repository_shows_its_error_and_last_good_count(tmp_path: P
     [row] = [line for line in out_buf.getvalue().splitlines() if "nginx" in line]
     assert "429 Too Many Requests" in row
     assert " 1 " in row  # the last good tag count is kept
+    assert "apps/nginx: 1.25.0" in row  # and the policy still selects from it
+
+
+async def test_repository_never_scanned_shows_no_selection(tmp_path: Path) -> None:
+    lister = Lister(
+        {
+            "ghcr.io/stefanprodan/podinfo": ["6.0.0"],
+            "docker.io/library/nginx": RegistryUnavailable("connection refused"),
+        }
+    )
+    out, out_buf, err, _ = consoles()
+    job = PolicyScan(paths=(policy_dir(tmp_path),), state=tmp_path / "s.db")
+    code = await run_policy_scan(job, lister=lister, clock=lambda: T0, out=out, err=err)
+    assert code == EXIT_SCAN_FAILED
+    [row] = [line for line in out_buf.getvalue().splitlines() if "nginx" in line]
+    assert "apps/nginx: (not scanned)" in row
+    assert "connection refused" in row
 
 
 async def test_bad_document_is_reported_and_the_rest_still_scanned(tmp_path: Path) -> None:
