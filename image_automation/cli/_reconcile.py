@@ -11,19 +11,23 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from image_automation.engine.automations import RepoTarget
-from image_automation.engine.plain_tags import PlainTagSource
 from image_automation.engine.reconcile import (
     AutomationOutcome,
     ReconcileReport,
     ReconcileRequest,
     reconcile_once,
 )
+from image_automation.engine.registry_tags import StoreTagSource
+from image_automation.errors import ImageAutomationError
+from image_automation.registry import DockerConfig, RegistryClient, RegistrySettings
+from image_automation.state import open_store
 
 _EPILOG = """\b
 Example (a repository holding ImageRepository/ImagePolicy/ImageUpdateAutomation files
@@ -64,9 +68,19 @@ def _default_work_dir() -> Path:
     help="Clone cache (default: $XDG_CACHE_HOME/image-automation/git).",
 )
 @click.option(
+    "--state",
+    metavar="FILE",
+    help="State store: sqlite:///PATH or a path (default: $XDG_STATE_HOME/image-automation).",
+)
+@click.option(
     "--docker-config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Docker config.json with registry credentials (basic auth).",
+    help="Docker config.json with registry credentials.",
+)
+@click.option(
+    "--registries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Registry settings file (TLS, plain HTTP, mirrors, rates); see docs/registries.md.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log git steps to stderr.")
 def reconcile(
@@ -78,7 +92,9 @@ def reconcile(
     secrets_dir: Path | None,
     git_secret: str | None,
     work_dir: Path | None,
+    state: str | None,
     docker_config: Path | None,
+    registries: Path | None,
     verbose: bool,
 ) -> None:
     """Update every automation found in --repo (and --config) once.
@@ -103,16 +119,39 @@ def reconcile(
         secrets_dir=secrets_dir,
         dry_run=dry_run,
     )
-    report = asyncio.run(
-        reconcile_once(
-            request,
-            tags=PlainTagSource(docker_config=docker_config),
-            clock=lambda: datetime.now(UTC),
-        )
-    )
+    try:
+        settings = RegistrySettings.load(registries) if registries else RegistrySettings()
+        credentials = DockerConfig.load(docker_config) if docker_config else None
+    except ImageAutomationError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    def client_for(plain_hosts: frozenset[str]) -> RegistryClient:
+        chosen = settings
+        for host in plain_hosts:
+            chosen = chosen.with_host(host, insecure=True)
+        return RegistryClient(settings=chosen, credentials=credentials)
+
+    try:
+        report = asyncio.run(_run(request, state, client_for))
+    except ImageAutomationError as exc:  # the state store cannot be opened
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     _render(report, dry_run=dry_run)
     if not report.ok:
         sys.exit(1)
+
+
+async def _run(
+    request: ReconcileRequest,
+    state: str | None,
+    client_for: Callable[[frozenset[str]], RegistryClient],
+) -> ReconcileReport:
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    async with await open_store(state) as store:
+        tags = StoreTagSource(store=store, client_factory=client_for, clock=clock)
+        return await reconcile_once(request, tags=tags, store=store, clock=clock)
 
 
 def _render(report: ReconcileReport, *, dry_run: bool) -> None:

@@ -5,14 +5,15 @@ API (the CLI and the daemon call this)::
     report = await reconcile_once(
         ReconcileRequest(repo=RepoTarget(url, branch, secret), config_paths=(...,),
                          work_dir=Path(...), secrets_dir=None, dry_run=False),
-        tags=TagSource, pushes=PushLog | None, clock=lambda: datetime.now(UTC),
+        tags=TagSource, store=StateStore | None, clock=lambda: datetime.now(UTC),
     )
     report.ok; report.automations -> [AutomationOutcome]; report.errors -> [str]
 
 Per automation: the policies of its namespace that its ``policySelector`` picks select
 from the scanned tags; ``update_tree`` runs on ``update.path`` inside
 ``Workspace.publish(apply=...)`` — so a rejected push fetches and re-applies from scratch —
-and the pushed commit is recorded. Nothing changed → no commit. One automation failing is
+and the pushed commit (old → new per setter) and every decision are recorded in the
+state store. Nothing changed → no commit. One automation failing is
 recorded in its outcome and never stops the others.
 
 Only the repositories the automations' policies need are scanned, once per run.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -30,7 +32,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from image_automation.config.loading import LoadResult, load_paths
+from image_automation.config.loading import (
+    MAX_FILE_BYTES,
+    YAML_SUFFIXES,
+    LoadResult,
+    load_bytes,
+    load_paths,
+)
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.domain import Change, Decision, ImageRef, TagInfo, UpdateResult
 from image_automation.engine.automations import (
@@ -41,10 +49,11 @@ from image_automation.engine.automations import (
     plan_automations,
     selects,
 )
-from image_automation.errors import ImageAutomationError
+from image_automation.errors import ImageAutomationError, PolicyError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.manifests import update_tree
 from image_automation.policy import select
+from image_automation.state import PushRecord, SetterChange, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +73,6 @@ class TagSource(Protocol):
     """Scans the repositories of ``policies`` (each once) and returns their tags."""
 
     async def scan(self, policies: Sequence[ResolvedPolicy], *, now: datetime) -> FoundTags: ...
-
-
-class PushLog(Protocol):
-    """Remembers what an automation pushed (promotion/rollback detection builds on it)."""
-
-    async def record_push(
-        self, automation: str, commit: str, changes: Sequence[Change], *, now: datetime
-    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,7 @@ async def reconcile_once(
     request: ReconcileRequest,
     *,
     tags: TagSource,
-    pushes: PushLog | None = None,
+    store: StateStore | None = None,
     clock: Callable[[], datetime],
 ) -> ReconcileReport:
     """Run every automation found once; see the module docstring."""
@@ -153,9 +154,8 @@ async def reconcile_once(
             except ImageAutomationError as exc:
                 report.errors.append(f"{request.repo.url} ({request.repo.branch}): {exc}")
                 return report
-            loaded.extend(await asyncio.to_thread(load_paths, [home.path]))
-        _relativise(loaded, home.path if home else None)
-        await _run_plans(request, loaded, home, tags=tags, pushes=pushes, clock=clock, into=report)
+            loaded.extend(await asyncio.to_thread(discover, home.path))
+        await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock, into=report)
     return report
 
 
@@ -165,7 +165,7 @@ async def _run_plans(
     home: Workspace | None,
     *,
     tags: TagSource,
-    pushes: PushLog | None,
+    store: StateStore | None,
     clock: Callable[[], datetime],
     into: ReconcileReport,
 ) -> None:
@@ -190,8 +190,10 @@ async def _run_plans(
         outcome = AutomationOutcome(key=plan.key, repo=f"{plan.repo.url} ({plan.repo.branch})")
         into.automations.append(outcome)
         images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
+        if store is not None:
+            await _save_decisions(store, chosen[plan.key], outcome, now=clock())
         try:
-            await _run_one(request, plan, images, home, pushes=pushes, clock=clock, out=outcome)
+            await _run_one(request, plan, images, home, store=store, clock=clock, out=outcome)
         except ImageAutomationError as exc:
             outcome.errors.append(str(exc))
         except Exception as exc:  # a bug must not stop the other automations
@@ -223,7 +225,10 @@ def _select(
                 f"policy {policy.key}: scan of {name} failed: {found.errors[name]}"
             )
             continue
-        decision = select(policy.spec, found.tags.get(name, ()), now=now)
+        try:
+            decision = select(policy.spec, found.tags.get(name, ()), now=now)
+        except PolicyError as exc:
+            decision = Decision(policy=policy.spec.name, tag=None, reasons=(str(exc),))
         outcome.decisions[policy.key] = decision
         if decision.tag is None:
             continue
@@ -232,13 +237,26 @@ def _select(
     return images
 
 
+async def _save_decisions(
+    store: StateStore,
+    policies: Sequence[ResolvedPolicy],
+    outcome: AutomationOutcome,
+    *,
+    now: datetime,
+) -> None:
+    for policy in policies:
+        decision = outcome.decisions.get(policy.key)
+        if decision is not None:
+            await store.save_decision(policy.key, decision, repository=policy.image.name, now=now)
+
+
 async def _run_one(
     request: ReconcileRequest,
     plan: AutomationPlan,
     images: Mapping[str, ImageRef],
     home: Workspace | None,
     *,
-    pushes: PushLog | None,
+    store: StateStore | None,
     clock: Callable[[], datetime],
     out: AutomationOutcome,
 ) -> None:
@@ -274,10 +292,13 @@ async def _run_one(
         )
         _take(out, published.result)
         out.commit, out.refs, out.attempts = published.commit, published.refs, published.attempts
-        if published.commit is not None and pushes is not None:
-            await pushes.record_push(
-                plan.key, published.commit, published.result.changes, now=clock()
+        if published.commit is not None and store is not None:
+            changes = tuple(
+                SetterChange(setter=c.setter, old=c.old, new=c.new)
+                for c in published.result.changes
             )
+            record = PushRecord(plan.key, published.commit, pushed_at=clock(), changes=changes)
+            await store.record_push(record)
 
 
 async def _update(
@@ -317,30 +338,41 @@ def _take(out: AutomationOutcome, result: UpdateResult) -> None:
     out.errors.extend(result.errors)
 
 
-def _relativise(loaded: LoadResult, root: Path | None) -> None:
-    """Name documents from the checkout by their path in the repository, not the cache dir."""
-    if root is None:
-        return
-    prefix = f"{root}/"
-    for index, doc in enumerate(loaded.documents):
-        if doc.file.startswith(prefix):
-            loaded.documents[index] = type(doc)(
-                obj=doc.obj, file=doc.file[len(prefix) :], line=doc.line, lines=doc.lines
-            )
-    for error in loaded.errors:
-        if error.location is not None and error.location.file.startswith(prefix):
-            error.location = type(error.location)(
-                error.location.file[len(prefix) :], error.location.line, error.location.field
-            )
-            error.args = (f"{error.location}: {error.message}",)
+_KIND_BYTES = (b"image.toolkit.fluxcd.io", b"image-automation.io", b"source.toolkit.fluxcd.io")
+
+
+def discover(root: Path) -> LoadResult:
+    """Load the policy and automation documents of a checkout, named by repository path.
+
+    A repository may hold thousands of manifests; only files that mention one of our API
+    groups are parsed (the others cost one read), so discovery stays close to a grep.
+    """
+    result = LoadResult()
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.endswith(YAML_SUFFIXES):
+                continue
+            path = Path(directory, name)
+            rel = path.relative_to(root).as_posix()
+            try:
+                if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                data = path.read_bytes()
+            except OSError as exc:
+                result.warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
+                continue
+            if any(marker in data for marker in _KIND_BYTES):
+                result.extend(load_bytes(data, file=rel))
+    return result
 
 
 __all__ = [
     "AutomationOutcome",
     "FoundTags",
-    "PushLog",
     "ReconcileReport",
     "ReconcileRequest",
     "TagSource",
+    "discover",
     "reconcile_once",
 ]

@@ -30,6 +30,7 @@ metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   image: {image}
   interval: 1m
+  insecure: true
 ---
 apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImagePolicy
@@ -85,7 +86,7 @@ def run_reconcile(
     """``image-automation reconcile --once`` as a subprocess in its own session."""
     return subprocess.run(
         [str(CLI), "reconcile", "--once",
-         "--repo", url, "--work-dir", str(work), *args],
+         "--repo", url, "--work-dir", str(work), "--state", f"{work}.state.db", *args],
         cwd=REPO_ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
         timeout=timeout, start_new_session=True, check=False,
     )  # fmt: skip

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
 
+from image_automation.state import PushRecord, SetterChange, open_store
 from tests.e2e.reconcile.helpers import APP_FILE, fleet_files, run_reconcile
 from tests.integration.git_fixtures import make_remote, run_git
 from tests.integration.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
+
+
+def _last_push(state: Path, automation: str) -> PushRecord | None:
+    async def read() -> PushRecord | None:
+        async with await open_store(state) as store:
+            return await store.last_push(automation)
+
+    return asyncio.run(read())
 
 
 def _repo_name(tmp_path: Path) -> str:
@@ -52,6 +62,10 @@ def test_new_tag_becomes_one_line_commit_and_a_rerun_changes_nothing(
     assert commits[0].author == "Image Bot <bot@example.test>"
     assert commits[0].body.startswith("Automated image update by apps/fleet\n")
     assert f"- apps:app: {image}:1.0.0 -> {image}:1.1.0" in commits[0].body
+
+    record = _last_push(tmp_path / "work.state.db", "ImageUpdateAutomation/apps/fleet")
+    assert record is not None and record.commit == commits[0].sha
+    assert record.changes == (SetterChange("apps:app", f"{image}:1.0.0", f"{image}:1.1.0"),)
 
     third = run_reconcile(remote.url, tmp_path / "work")
     assert third.returncode == 0, third.stderr
