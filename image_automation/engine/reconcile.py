@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -154,7 +153,8 @@ async def reconcile_once(
             except ImageAutomationError as exc:
                 report.errors.append(f"{request.repo.url} ({request.repo.branch}): {exc}")
                 return report
-            loaded.extend(await asyncio.to_thread(discover, home.path))
+            loaded.extend(await discover(home))
+            log.info("found %d documents in %s", len(loaded.documents), request.repo.url)
         await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock, into=report)
     return report
 
@@ -186,19 +186,30 @@ async def _run_plans(
     chosen = {plan.key: _policies_for(plan, resolved.policies) for plan in active}
     wanted = list({p.key: p for ps in chosen.values() for p in ps}.values())
     found = await tags.scan(wanted, now=clock()) if wanted else FoundTags()
+    log.info("scanned %d repositories, %d failed", len(found.tags), len(found.errors))
+    fresh = home is not None  # home was just prepared (checkout branch) and is untouched
     for plan in active:
         outcome = AutomationOutcome(key=plan.key, repo=f"{plan.repo.url} ({plan.repo.branch})")
         into.automations.append(outcome)
         images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
         if store is not None:
             await _save_decisions(store, chosen[plan.key], outcome, now=clock())
+        uses_home = home is not None and _same_repo(home, plan)
+        prepared = fresh and uses_home and plan.push.branch in (None, plan.repo.branch)
+        fresh = fresh and not uses_home
         try:
-            await _run_one(request, plan, images, home, store=store, clock=clock, out=outcome)
+            await _run_one(
+                request, plan, images, home, prepared, store=store, clock=clock, out=outcome
+            )
         except ImageAutomationError as exc:
             outcome.errors.append(str(exc))
         except Exception as exc:  # a bug must not stop the other automations
             log.exception("automation %s failed unexpectedly", plan.key)
             outcome.errors.append(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _same_repo(workspace: Workspace, plan: AutomationPlan) -> bool:
+    return (workspace.spec.url, workspace.spec.branch) == (plan.repo.url, plan.repo.branch)
 
 
 def _policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> list[ResolvedPolicy]:
@@ -255,6 +266,7 @@ async def _run_one(
     plan: AutomationPlan,
     images: Mapping[str, ImageRef],
     home: Workspace | None,
+    prepared: bool,
     *,
     store: StateStore | None,
     clock: Callable[[], datetime],
@@ -263,7 +275,7 @@ async def _run_one(
     async with AsyncExitStack() as stack:
         workspace = home
         spec = RepoSpec(url=plan.repo.url, branch=plan.repo.branch)
-        if home is None or (home.spec.url, home.spec.branch) != (spec.url, spec.branch):
+        if home is None or not _same_repo(home, plan):
             workspace = await stack.enter_async_context(
                 Workspace.open(
                     spec,
@@ -278,7 +290,8 @@ async def _run_one(
             return await _update(root, plan, images, dry_run=request.dry_run)
 
         if request.dry_run:
-            await workspace.prepare(plan.push)
+            if not prepared:
+                await workspace.prepare(plan.push)
             result = await apply(workspace.path)
             _take(out, result)
             out.diff = result.diff
@@ -289,6 +302,7 @@ async def _run_one(
             push=plan.push,
             automation=plan.object_name,
             values=plan.values,
+            prepared=prepared,
         )
         _take(out, published.result)
         out.commit, out.refs, out.attempts = published.commit, published.refs, published.attempts
@@ -341,29 +355,35 @@ def _take(out: AutomationOutcome, result: UpdateResult) -> None:
 _KIND_BYTES = (b"image.toolkit.fluxcd.io", b"image-automation.io", b"source.toolkit.fluxcd.io")
 
 
-def discover(root: Path) -> LoadResult:
+_KIND_NEEDLES = tuple(b.decode() for b in _KIND_BYTES)
+_YAML_GLOBS = tuple(f"*{suffix}" for suffix in YAML_SUFFIXES)
+
+
+async def discover(workspace: Workspace) -> LoadResult:
     """Load the policy and automation documents of a checkout, named by repository path.
 
     A repository may hold thousands of manifests; only files that mention one of our API
-    groups are parsed (the others cost one read), so discovery stays close to a grep.
+    groups are parsed, and git grep finds those (as fast as a grep, from several threads).
+    Dot directories are skipped, as :func:`load_paths` does.
     """
+    names = await workspace.files_containing(_KIND_NEEDLES, _YAML_GLOBS)
+    wanted = [n for n in names if not any(p.startswith(".") for p in n.split("/")[:-1])]
+    return await asyncio.to_thread(_load_files, workspace.path, wanted)
+
+
+def _load_files(root: Path, names: Sequence[str]) -> LoadResult:
     result = LoadResult()
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.endswith(YAML_SUFFIXES):
+    for rel in names:
+        path = root / rel
+        try:
+            if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
+                result.warnings.append(f"{rel}: skipped (symlink or over {MAX_FILE_BYTES} bytes)")
                 continue
-            path = Path(directory, name)
-            rel = path.relative_to(root).as_posix()
-            try:
-                if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
-                    continue
-                data = path.read_bytes()
-            except OSError as exc:
-                result.warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
-                continue
-            if any(marker in data for marker in _KIND_BYTES):
-                result.extend(load_bytes(data, file=rel))
+            data = path.read_bytes()
+        except OSError as exc:
+            result.warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
+            continue
+        result.extend(load_bytes(data, file=rel))
     return result
 
 

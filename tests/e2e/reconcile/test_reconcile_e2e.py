@@ -10,7 +10,7 @@ import pytest
 
 from image_automation.state import PushRecord, SetterChange, open_store
 from tests.e2e.reconcile.helpers import APP_FILE, fleet_files, run_reconcile
-from tests.integration.git_fixtures import make_remote, run_git
+from tests.integration.git_fixtures import make_gpg_key, make_remote, run_git
 from tests.integration.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
@@ -164,3 +164,31 @@ def test_push_branch_gets_the_commit_and_the_checkout_branch_stays(
     assert remote.commits("image-updates")[1].sha == seed
     assert ":1.0.1" in remote.read(APP_FILE, ref="image-updates")
     run_git("--git-dir", str(remote.path), "rev-parse", "image-updates")
+
+
+def test_flux_signing_key_from_the_secrets_dir_signs_the_commit(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    repo = f"team/{_repo_name(tmp_path)}"
+    registry.push(repo, "1.0.0", "1.0.2")
+    files = {k: v.replace("team/app", repo) for k, v in fleet_files(registry.host).items()}
+    files["automation/automation.yaml"] = files["automation/automation.yaml"].replace(
+        "      author: {name: Image Bot, email: bot@example.test}\n",
+        "      author: {name: Image Bot, email: bot@example.test}\n"
+        "      signingKey: {secretRef: {name: signing}}\n",
+    )
+    remote = make_remote(tmp_path / "fleet.git", files)
+    key = make_gpg_key(tmp_path)
+    try:
+        secrets = tmp_path / "secrets"
+        (secrets / "signing").mkdir(parents=True)
+        (secrets / "signing" / "git.asc").write_bytes(key.secret_key_file.read_bytes())
+        done = run_reconcile(remote.url, tmp_path / "work", "--secrets-dir", str(secrets))
+        assert done.returncode == 0, done.stdout + done.stderr
+        signed = remote.git(
+            "log", "-1", "--format=%G? %GF", "main", env={"GNUPGHOME": str(key.home)}
+        ).split()
+    finally:
+        key.close()
+    assert signed == ["G", key.fingerprint]
+
