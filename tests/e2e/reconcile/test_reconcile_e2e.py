@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from image_automation.state import PushRecord, SetterChange, open_store
-from tests.e2e.reconcile.helpers import APP_FILE, fleet_files, run_reconcile
+from tests.e2e.reconcile.helpers import APP_FILE, CLI, fleet_files, run_reconcile
 from tests.integration.git_fixtures import make_gpg_key, make_remote, run_git
 from tests.integration.local_registry import LocalRegistry
 
@@ -192,3 +193,15 @@ def test_flux_signing_key_from_the_secrets_dir_signs_the_commit(
         key.close()
     assert signed == ["G", key.fingerprint]
 
+
+def test_help_shows_an_example_and_bad_arguments_exit_2(tmp_path: Path) -> None:
+    shown = subprocess.run([str(CLI), "reconcile", "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0
+    assert "Example" in shown.stdout and "reconcile --once --repo" in shown.stdout
+    missing_once = subprocess.run(
+        [str(CLI), "reconcile", "--repo", "file:///nowhere"], capture_output=True, text=True
+    )
+    assert missing_once.returncode == 2
+    nothing = subprocess.run([str(CLI), "reconcile", "--once"], capture_output=True, text=True)
+    assert nothing.returncode == 2
+    assert "give --repo URL, --config PATH, or both" in nothing.stderr
