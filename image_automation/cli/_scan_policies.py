@@ -9,11 +9,16 @@ counted when a scan fails).
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,6 +28,7 @@ from image_automation.config.loading import load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.domain import Decision
 from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.registry_lister import open_registry_lister
 from image_automation.engine.scanning import (
     ScanReport,
     ScanTarget,
@@ -30,6 +36,8 @@ from image_automation.engine.scanning import (
     scan_repositories,
 )
 from image_automation.engine.targets import targets_from_config
+from image_automation.errors import ImageAutomationError
+from image_automation.registry import DockerConfig, Platform, RegistrySettings, SecretsDir
 from image_automation.state import StateStore, open_store
 
 EXIT_OK = 0
@@ -48,10 +56,14 @@ class PolicyScan:
     """Repositories scanned at once (each registry host limits itself further)."""
 
 
+ListerFactory = Callable[[Sequence[ScanTarget]], AbstractAsyncContextManager[TagLister]]
+"""Builds the lister for the targets about to be scanned (the registry client, or a fake)."""
+
+
 async def run_policy_scan(
     job: PolicyScan,
     *,
-    lister: TagLister,
+    make_lister: ListerFactory,
     clock: Callable[[], datetime],
     out: Console,
     err: Console,
@@ -74,7 +86,7 @@ async def run_policy_scan(
         err.print(f"no image repositories in {', '.join(map(str, job.paths))}", markup=False)
         return EXIT_INVALID
     store = await open_store(job.state)
-    async with store:
+    async with store, make_lister(found.targets) as lister:
         reports = await _scan_with_progress(job, found.targets, lister, store, clock, err)
         decisions = await decide_from_state(store, resolved.policies, now=clock())
         table = _table(reports, resolved.policies, decisions)
@@ -142,3 +154,78 @@ def _latest(decision: Decision | None) -> str:
     if decision.tag is None:
         return "(none: " + "; ".join(decision.reasons or ("nothing qualifies",)) + ")"
     return decision.tag
+
+
+@click.command("scan")
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Directory (or file) of policy files; every repository in them is scanned. Repeatable.",
+)
+@click.option(
+    "--state",
+    help="State store: a file path or sqlite:///PATH (default: "
+    "$XDG_STATE_HOME/image-automation/state.db).",
+)
+@click.option(
+    "--docker-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="docker config.json with credentials (after each repository's own secretRef).",
+)
+@click.option(
+    "--registries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Per-registry settings file (TLS, mirrors, concurrency, requests per second).",
+)
+@click.option(
+    "--secrets-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Where secretRef/certSecretRef secrets are mounted: DIR/NAME/.dockerconfigjson, ca.crt.",
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--platform", default="linux/amd64", show_default=True, help="os/arch[/variant].")
+def scan_command(
+    policies: tuple[Path, ...],
+    state: str | None,
+    docker_config: Path | None,
+    registries: Path | None,
+    secrets_dir: Path | None,
+    concurrency: int,
+    platform: str,
+) -> None:
+    """Scan every image repository named in policy files into the state store.
+
+    Prints a table (repository, tags, latest tag per policy, requests, last error); a progress
+    bar runs on stderr meanwhile. Exit 0 when every scan succeeded, 1 when one failed (its
+    last good tags are kept), 2 when a policy file or setting is invalid.
+
+    \b
+    Example:
+      image-automation scan --policies policies/ --state state.db
+    """
+    err = Console(stderr=True)
+    try:
+        make_lister = partial(
+            open_registry_lister,
+            settings=RegistrySettings.load(registries) if registries else None,
+            secrets=SecretsDir(secrets_dir) if secrets_dir else None,
+            docker_config=DockerConfig.load(docker_config) if docker_config else None,
+            platform=Platform.parse(platform),
+        )
+        job = PolicyScan(paths=policies, state=state, concurrency=concurrency)
+        code = asyncio.run(
+            run_policy_scan(
+                job,
+                make_lister=make_lister,
+                clock=lambda: datetime.now(UTC),
+                out=Console(),
+                err=err,
+            )
+        )
+    except (ImageAutomationError, ValueError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        code = EXIT_INVALID
+    sys.exit(code)
