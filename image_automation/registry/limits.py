@@ -116,15 +116,15 @@ class HostLimiter:
         self._p = politeness
         self._clock = clock
         self._semaphore = asyncio.Semaphore(max(1, politeness.concurrency))
-        self._next_slot = 0.0  # token bucket as "earliest time the next request may start"
+        self._next_slot = float("-inf")  # token bucket: earliest start of the next request
         self._paused_until = 0.0
-        self._min_interval = 0.0  # pacing from ratelimit headers
+        self._min_interval = 0.0  # pacing from ratelimit headers: no burst allowed
+        self._last_start = float("-inf")
 
     @property
     def interval(self) -> float:
         rate = self._p.requests_per_second
-        base = 1.0 / rate if rate > 0 else 0.0
-        return max(base, self._min_interval)
+        return 1.0 / rate if rate > 0 else 0.0
 
     async def acquire(self) -> None:
         """Wait for a slot; raise :class:`RegistryUnavailable` when the wait is too long."""
@@ -152,6 +152,9 @@ class HostLimiter:
             earliest = max(self._next_slot, start - self._p.burst * interval)
             start = max(start, earliest)
             self._next_slot = earliest + interval
+        if self._min_interval > 0:
+            start = max(start, self._last_start + self._min_interval)
+        self._last_start = start
         wait = start - now
         if wait > 0:
             await self._clock.sleep(wait)

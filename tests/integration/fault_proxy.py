@@ -50,6 +50,7 @@ class Fault:
     size: int = 1 << 20
     location: str = ""
     chunked: bool = False
+    authorized_only: bool = False  # only requests that carry an Authorization header
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,11 @@ class _Server:
     async def _start(self, handler: web.RequestHandler) -> None:  # type: ignore[type-arg]
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handler)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
         self.port = int(sockets[0].getsockname()[1])
@@ -122,8 +125,8 @@ class FaultProxy(_Server):
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> FaultProxy:
-        self._session = aiohttp.ClientSession(auto_decompress=False)
         await self._start(self._handle)
+        self._session = aiohttp.ClientSession(auto_decompress=False)
         return self
 
     async def stop(self) -> None:
@@ -140,16 +143,19 @@ class FaultProxy(_Server):
         """Serve tags in ``order`` (oldest first), ``page_size`` a page; Link or n/last only."""
         self._pages = _Pages(list(order), page_size, link)
 
-    def _take(self, path: str) -> Fault | None:
+    def _take(self, request: web.Request) -> Fault | None:
+        authorized = "Authorization" in request.headers
         for fault in self.faults:
-            if fault.times > 0 and fault.path in path:
+            if fault.authorized_only and not authorized:
+                continue
+            if fault.times > 0 and fault.path in request.path:
                 fault.times -= 1
                 return fault
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self._record(request)
-        fault = self._take(request.path)
+        fault = self._take(request)
         if fault is not None:
             return await self._fault(fault, request)
         if self._pages is not None and request.path.endswith("/tags/list"):
