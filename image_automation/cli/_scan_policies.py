@@ -10,7 +10,6 @@ counted when a scan fails).
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -156,55 +154,20 @@ def _latest(decision: Decision | None) -> str:
     return decision.tag
 
 
-@click.command("scan")
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Directory (or file) of policy files; every repository in them is scanned. Repeatable.",
-)
-@click.option(
-    "--state",
-    help="State store: a file path or sqlite:///PATH (default: "
-    "$XDG_STATE_HOME/image-automation/state.db).",
-)
-@click.option(
-    "--docker-config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="docker config.json with credentials (after each repository's own secretRef).",
-)
-@click.option(
-    "--registries",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Per-registry settings file (TLS, mirrors, concurrency, requests per second).",
-)
-@click.option(
-    "--secrets-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Where secretRef/certSecretRef secrets are mounted: DIR/NAME/.dockerconfigjson, ca.crt.",
-)
-@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--platform", default="linux/amd64", show_default=True, help="os/arch[/variant].")
-def scan_command(
+def scan_policies_command(
+    *,
     policies: tuple[Path, ...],
     state: str | None,
+    concurrency: int,
+    platform: str,
     docker_config: Path | None,
     registries: Path | None,
     secrets_dir: Path | None,
-    concurrency: int,
-    platform: str,
-) -> None:
-    """Scan every image repository named in policy files into the state store.
+) -> int:
+    """``scan --policies``: build the registry access, run the scan, return the exit code.
 
-    Prints a table (repository, tags, latest tag per policy, requests, last error); a progress
-    bar runs on stderr meanwhile. Exit 0 when every scan succeeded, 1 when one failed (its
-    last good tags are kept), 2 when a policy file or setting is invalid.
-
-    \b
-    Example:
-      image-automation scan --policies policies/ --state state.db
+    Per-repository access (``secretRef``, ``certSecretRef``, ``insecure``) comes from the
+    files; ``docker_config`` is consulted after each repository's own secret.
     """
     err = Console(stderr=True)
     try:
@@ -216,7 +179,7 @@ def scan_command(
             platform=Platform.parse(platform),
         )
         job = PolicyScan(paths=policies, state=state, concurrency=concurrency)
-        code = asyncio.run(
+        return asyncio.run(
             run_policy_scan(
                 job,
                 make_lister=make_lister,
@@ -227,5 +190,4 @@ def scan_command(
         )
     except (ImageAutomationError, ValueError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
-        code = EXIT_INVALID
-    sys.exit(code)
+        return EXIT_INVALID

@@ -8,8 +8,10 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
+from click.testing import CliRunner
 from rich.console import Console
 
+from image_automation.cli._scan import scan
 from image_automation.cli._scan_policies import (
     EXIT_INVALID,
     EXIT_OK,
@@ -181,3 +183,14 @@ async def test_directory_without_repositories_is_an_error(tmp_path: Path) -> Non
     assert code == EXIT_INVALID
     assert "no image repositories" in err_buf.getvalue()
     assert not (tmp_path / "s.db").exists()
+
+
+def test_policies_and_image_together_are_a_usage_error(tmp_path: Path) -> None:
+    root = policy_dir(tmp_path)
+    both = CliRunner().invoke(scan, ["--policies", str(root), "nginx"])
+    assert both.exit_code == 2
+    assert "not both" in both.output
+    flags = CliRunner().invoke(scan, ["--policies", str(root), "--insecure"])
+    assert flags.exit_code == 2
+    assert "--insecure: only for IMAGE" in flags.output
+    assert not (tmp_path / "state.db").exists()
