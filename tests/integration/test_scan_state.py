@@ -28,12 +28,14 @@ from image_automation.cli._scan_policies import (
     PolicyScan,
     run_policy_scan,
 )
+from image_automation.domain import ImageRef
 from image_automation.engine.registry_lister import open_registry_lister
-from image_automation.engine.scanning import ScanTarget, TagLister
-from image_automation.registry import RegistrySettings, SecretsDir
+from image_automation.engine.scanning import ScanTarget, TagLister, scan_repositories
+from image_automation.registry import HostSettings, RegistrySettings, SecretsDir
 from image_automation.registry.settings import RetrySettings
 from image_automation.state.sqlite import SqliteStore
 from tests.integration.conftest import LeakCheck
+from tests.integration.fault_proxy import Fault, FaultProxy
 from tests.integration.registry_fixtures import (
     PASSWORD,
     SECRETS,
@@ -261,3 +263,50 @@ def test_scan_command_runs_as_a_program(registry_anonymous: RegistryServer, tmp_
     assert done.returncode == 0, done.stderr
     assert "apps/web: 1.10.0" in done.stdout
     assert f"{registry_anonymous.host}/{repo}" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_error", "temporary"),
+    [
+        (Fault("status", status=503, times=10), "503", True),
+        (Fault("retry_after", retry_after="7", times=10), "429", True),
+        (Fault("truncate", times=10), "not valid JSON", False),
+    ],
+    ids=["503", "429", "truncated"],
+)
+async def test_faulty_registry_keeps_the_last_good_scan(
+    registry_anonymous: RegistryServer,
+    fault_proxy: FaultProxy,
+    tmp_path: Path,
+    leak_check: LeakCheck,
+    fault: Fault,
+    expected_error: str,
+    temporary: bool,
+) -> None:
+    repo = _repo()
+    with registry_anonymous.push_client() as push:
+        push_image(push, registry_anonymous.url, repo, ["1.0.0", "1.1.0"])
+    target = ScanTarget(ImageRef.parse(f"{fault_proxy.host}/{repo}"), insecure=True)
+    settings = RegistrySettings(retry=RetrySettings(attempts=1), defaults=HostSettings(max_wait=0))
+    async with await SqliteStore.open(tmp_path / "state.db") as store:
+        async with open_registry_lister([target], settings=settings) as lister:
+            [good] = await scan_repositories(
+                [target], lister=lister, store=store, clock=lambda: NOW
+            )
+        assert good.ok
+        fault_proxy.add(fault)
+        later = NOW + dt.timedelta(minutes=5)
+        async with open_registry_lister([target], settings=settings) as lister:
+            [bad] = await scan_repositories(
+                [target], lister=lister, store=store, clock=lambda: later
+            )
+        status = await store.scan_status(target.repository)
+        tags = [t.name for t in await store.tags(target.repository)]
+    assert (bad.ok, bad.tag_count) == (False, 2)
+    assert bad.error is not None and expected_error in bad.error
+    # A temporary failure carries the registry client's suggested delay; a permanent none.
+    assert (bad.retry_after is not None) == temporary
+    assert tags == ["1.0.0", "1.1.0"]
+    assert status is not None
+    assert (status.last_success, status.last_attempt, status.last_error) == (NOW, later, bad.error)
+    leak_check.record(bad.error)
