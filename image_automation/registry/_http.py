@@ -40,10 +40,8 @@ class Endpoint:
     host: str  # host[:port] of the API server
     settings: HostSettings
     image: str  # the reference as the user wrote it (normalised), for messages
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.settings.timeout)
+    origin: tuple[str, bytes]  # (scheme, netloc): the only place credentials may go
+    timeout: httpx.Timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +158,16 @@ class Http:
             host, name = mirror_host, f"{prefix}/{name}" if prefix else name
             settings = settings.model_copy(update={"mirror": None, **self._explicit(mirror_host)})
         scheme = "http" if settings.insecure else "https"
-        return Endpoint(f"{scheme}://{host}", name, host, settings, ref.name)
+        base = httpx.URL(f"{scheme}://{host}")
+        return Endpoint(
+            f"{scheme}://{host}",
+            name,
+            host,
+            settings,
+            ref.name,
+            origin=(base.scheme, base.netloc),
+            timeout=httpx.Timeout(settings.timeout),
+        )
 
     def _explicit(self, host: str) -> dict[str, object]:
         override = self.settings.hosts.get(host.lower())
@@ -254,12 +261,11 @@ class Http:
     ) -> Reply:
         client = self._client(endpoint.settings)
         auth = await self._auth(endpoint, registry)
-        origin = httpx.URL(endpoint.base)
         target = httpx.URL(url)
         timeout = endpoint.timeout
         for _hop in range(_MAX_REDIRECTS + 1):
             request = client.build_request(method, target, headers=dict(headers), timeout=timeout)
-            same_origin = (target.scheme, target.netloc) == (origin.scheme, origin.netloc)
+            same_origin = (target.scheme, target.netloc) == endpoint.origin
             # Credentials only ever go to the registry host itself, never after a redirect.
             response = await client.send(request, auth=auth if same_origin else None, stream=True)
             try:
