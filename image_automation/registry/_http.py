@@ -27,6 +27,7 @@ from image_automation.registry.limits import (
 )
 from image_automation.registry.settings import HostSettings, RegistrySettings
 
+_Site = tuple[str, str, HostSettings, tuple[str, bytes], httpx.Timeout]
 TransportFactory = Callable[[ssl.SSLContext | bool], httpx.AsyncBaseTransport]
 _MAX_REDIRECTS = 5
 
@@ -135,6 +136,7 @@ class Http:
         self._tokens = TokenCache(clock.monotonic)
         self._clients: dict[object, httpx.AsyncClient] = {}
         self._endpoints: dict[ImageRef, Endpoint] = {}
+        self._sites: dict[str, _Site] = {}
         self._auths: dict[str, RegistryAuth] = {}
 
     @property
@@ -149,25 +151,26 @@ class Http:
         return found
 
     def _make_endpoint(self, ref: ImageRef) -> Endpoint:
+        site = self._sites.get(ref.registry)
+        if site is None:
+            site = self._sites[ref.registry] = self._make_site(ref)
+        host, prefix, settings, origin, timeout = site
+        name = f"{prefix}/{ref.repository}" if prefix else ref.repository
+        base = f"{origin[0]}://{host}"
+        return Endpoint(base, name, host, settings, ref.name, origin=origin, timeout=timeout)
+
+    def _make_site(self, ref: ImageRef) -> _Site:
+        """Per registry, once: API host, mirror prefix, merged settings, origin, timeout."""
         settings = self.settings.for_host(ref.registry)
         if ref.api_host != ref.registry and ref.api_host in self.settings.hosts:
             settings = self.settings.for_host(ref.api_host)
-        host, name = ref.api_host, ref.repository
+        host, prefix = ref.api_host, ""
         if settings.mirror:
-            mirror_host, _, prefix = settings.mirror.strip("/").partition("/")
-            host, name = mirror_host, f"{prefix}/{name}" if prefix else name
-            settings = settings.model_copy(update={"mirror": None, **self._explicit(mirror_host)})
+            host, _, prefix = settings.mirror.strip("/").partition("/")
+            settings = settings.model_copy(update={"mirror": None, **self._explicit(host)})
         scheme = "http" if settings.insecure else "https"
-        base = httpx.URL(f"{scheme}://{host}")
-        return Endpoint(
-            f"{scheme}://{host}",
-            name,
-            host,
-            settings,
-            ref.name,
-            origin=(base.scheme, base.netloc),
-            timeout=httpx.Timeout(settings.timeout),
-        )
+        url = httpx.URL(f"{scheme}://{host}")
+        return host, prefix, settings, (url.scheme, url.netloc), httpx.Timeout(settings.timeout)
 
     def _explicit(self, host: str) -> dict[str, object]:
         override = self.settings.hosts.get(host.lower())

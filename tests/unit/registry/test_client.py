@@ -104,11 +104,22 @@ async def test_a_registry_ignoring_last_does_not_loop() -> None:
 
 
 async def test_invalid_tags_are_dropped_and_counted() -> None:
-    handler = Recorder(lambda r: tags_response(["ok", "-bad", "sig+x", "also_ok", "a" * 129]))
+    handler = Recorder(
+        lambda r: tags_response(["ok", "-bad", "sig+x", "also_ok", "a" * 129, "two\nlines"])
+    )
     async with client(handler) as c:
         listing = await c.list_tags(IMAGE)
     assert listing.tags == ("ok", "also_ok")
-    assert listing.dropped_invalid == 3
+    assert listing.dropped_invalid == 4
+
+
+async def test_an_all_valid_page_keeps_every_tag_in_order() -> None:
+    tags = [f"v{i}.0" for i in range(300)] + ["_underscore", "A" * 128]
+    handler = Recorder(lambda r: tags_response(tags))
+    async with client(handler) as c:
+        listing = await c.list_tags(IMAGE)
+    assert listing.tags == tuple(tags)
+    assert listing.dropped_invalid == 0
 
 
 @pytest.mark.parametrize(
