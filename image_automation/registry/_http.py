@@ -43,6 +43,7 @@ class Endpoint:
     image: str  # the reference as the user wrote it (normalised), for messages
     origin: tuple[str, bytes]  # (scheme, netloc): the only place credentials may go
     timeout: httpx.Timeout
+    credential_key: str  # whose credentials: the registry's, or a mirror's own (never mixed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,17 @@ class Http:
         host, prefix, settings, origin, timeout = site
         name = f"{prefix}/{ref.repository}" if prefix else ref.repository
         base = f"{origin[0]}://{host}"
-        return Endpoint(base, name, host, settings, ref.name, origin=origin, timeout=timeout)
+        key = ref.registry if host == ref.api_host else host
+        return Endpoint(
+            base,
+            name,
+            host,
+            settings,
+            ref.name,
+            origin=origin,
+            timeout=timeout,
+            credential_key=key,
+        )
 
     def _make_site(self, ref: ImageRef) -> _Site:
         """Per registry, once: API host, mirror prefix, merged settings, origin, timeout."""

@@ -144,7 +144,7 @@ class RegistryClient:
         return self._http.counter.total
 
     async def _get(self, method: str, ep: Endpoint, url: str, *, accept: str, what: str) -> Reply:
-        registry = ep.image.split("/", 1)[0]
+        registry = ep.credential_key
         headers = {"Accept": accept}
         reply = await self._http.request(
             method, ep, url, registry=registry, headers=headers, what=what

@@ -343,3 +343,25 @@ async def test_docker_hub_is_asked_at_registry_1() -> None:
     async with client(handler) as c:
         await c.list_tags("nginx")
     assert handler.requests[0].url.host == "registry-1.docker.io"
+
+
+async def test_a_mirror_gets_its_own_credentials_never_the_mirrored_registrys() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if "Authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="m"'})
+        return tags_response(["1"])
+
+    settings = RegistrySettings.model_validate({"hosts": {"docker.io": {"mirror": "mirror.local"}}})
+    hub_only = StaticCredentials({"docker.io": Credential("hub", "pw-redirect")})
+    async with client(Recorder(answer), settings=settings, credentials=hub_only) as c:
+        with pytest.raises(RegistryError, match="refused"):
+            await c.list_tags("nginx")
+    assert all("Authorization" not in r.headers for r in seen)
+    both = StaticCredentials(
+        {"docker.io": Credential("hub", "pw-redirect"), "mirror.local": Credential("m", "x")}
+    )
+    async with client(Recorder(answer), settings=settings, credentials=both) as c:
+        assert (await c.list_tags("nginx")).tags == ("1",)
