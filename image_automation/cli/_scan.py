@@ -222,11 +222,14 @@ def scan(
         raise SystemExit(_scan_policies(policies, state, concurrency, platform, options))
     if image is None:
         raise click.UsageError("IMAGE or --policies is required")
+    ref: ImageRef | None = None
     try:
         ref = ImageRef.parse(image)
         listing, requests = asyncio.run(_list(options, ref))
     except (ImageAutomationError, InvalidReference) as exc:
-        click.echo(f"error: scan {image}: {exc}", err=True)
+        message = str(exc)
+        named = image in message or (ref is not None and ref.name in message)
+        click.echo(f"error: {message}" if named else f"error: {image}: {message}", err=True)
         raise SystemExit(1) from None
     if output == "json":
         payload = {"image": listing.image, "tags": list(listing.tags), "requests": requests}

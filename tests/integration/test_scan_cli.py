@@ -142,3 +142,34 @@ def test_image_or_policies_is_required(leak_check: LeakCheck) -> None:
     result = run(leak_check)
     assert result.exit_code == 2
     assert "IMAGE or --policies is required" in result.stderr
+
+
+def test_registries_file_sets_plain_http_and_all_mounted_pull_secrets_are_tried(
+    registry_basic: RegistryServer, tmp_path: Path, leak_check: LeakCheck
+) -> None:
+    image = pushed(registry_basic)
+    settings = tmp_path / "registries.yaml"
+    settings.write_text(
+        f"hosts:\n  {registry_basic.host}:\n    insecure: true\n    concurrency: 2\n"
+    )
+    secrets = tmp_path / "secrets"
+    for name in ("a-unrelated", "b-pull"):
+        (secrets / name).mkdir(parents=True)
+    unrelated = {"auths": {"other.example": {"auth": base64.b64encode(b"x:y").decode()}}}
+    (secrets / "a-unrelated" / ".dockerconfigjson").write_text(json.dumps(unrelated))
+    docker_config(secrets / "b-pull", registry_basic).rename(
+        secrets / "b-pull" / ".dockerconfigjson"
+    )
+    result = run(leak_check, image, "--registries", str(settings), "--secrets-dir", str(secrets))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(result.stdout.split()) == sorted(TAGS)
+
+
+def test_a_bad_registries_file_is_reported_with_its_field(
+    registry_anonymous: RegistryServer, tmp_path: Path, leak_check: LeakCheck
+) -> None:
+    settings = tmp_path / "registries.yaml"
+    settings.write_text("defaults:\n  concurency: 2\n")
+    result = run(leak_check, f"{registry_anonymous.host}/x", "--registries", str(settings))
+    assert result.exit_code == 1
+    assert "registries.yaml" in result.stderr and "defaults.concurency" in result.stderr

@@ -191,4 +191,3 @@ def test_flux_signing_key_from_the_secrets_dir_signs_the_commit(
     finally:
         key.close()
     assert signed == ["G", key.fingerprint]
-
