@@ -6,6 +6,7 @@ same run, alternating to share the machine's noise:
 
 * ``grep -rl '$imagepolicy' ROOT`` (a subprocess, wall time including its start);
 * ``update_tree(ROOT, ...)`` with a new tag per run, so every marked file is rewritten;
+* for information, ``grep -rl --exclude-dir=.git`` (the walker skips ``.git`` too);
 * once, a naive ruamel.yaml round-trip ``load`` + ``dump`` (to memory) of every file.
 
 Prints medians and the ratios. Goal: update_tree <= 2x grep. Nothing generated is kept
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import statistics
 import subprocess
@@ -79,13 +81,15 @@ def generate(root: Path, files: int, every: int) -> tuple[int, int]:
     git = ["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "generated"], check=True)
+    subprocess.run([*git, "-c", "gc.auto=0", "commit", "-q", "-m", "generated"], check=True)
+    # Pack now, as a clone would have it, instead of letting auto-gc rewrite .git mid-run.
+    subprocess.run([*git, "gc", "-q", "--prune=now"], check=True)
     return marked, total
 
 
-def time_grep(root: Path) -> float:
+def time_grep(root: Path, *extra: str) -> float:
     start = time.perf_counter()
-    subprocess.run(["grep", "-rl", "$imagepolicy", str(root)], stdout=subprocess.DEVNULL)
+    subprocess.run(["grep", "-rl", *extra, "$imagepolicy", str(root)], stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -132,15 +136,20 @@ def main() -> None:
         marked, total = generate(root, args.files, args.marked_every)
         print(f"tree: {args.files} files, {total / 1e6:.1f} MB, {marked} marked, in {root}")
         time_grep(root), time_update(root, 0, marked)  # warm the page cache
-        greps, updates = [], []
+        print(f"load average before: {_load()}")
+        greps, updates, greps_nogit = [], [], []
         for run in range(1, args.runs + 1):
             greps.append(time_grep(root))
             updates.append(time_update(root, run, marked))
+            greps_nogit.append(time_grep(root, "--exclude-dir=.git"))
+        print(f"load average after:  {_load()}")
         naive, naive_files = time_naive(root, args.naive_limit)
         naive_all = naive * args.files / naive_files
         grep, update = statistics.median(greps), statistics.median(updates)
         print(f"grep -rl '$imagepolicy'   median {grep:.3f} s  (runs: {_fmt(greps)})")
         print(f"update_tree              median {update:.3f} s  (runs: {_fmt(updates)})")
+        nogit = statistics.median(greps_nogit)
+        print(f"(info) grep without .git median {nogit:.3f} s  (runs: {_fmt(greps_nogit)})")
         label = "" if naive_files == args.files else f" (extrapolated from {naive_files} files)"
         print(f"ruamel round trip        {naive_all:.1f} s{label}")
         print(
@@ -153,6 +162,10 @@ def main() -> None:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp)
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
 
 
 def _fmt(values: list[float]) -> str:

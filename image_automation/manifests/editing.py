@@ -14,7 +14,8 @@ digest). The result holds the new bytes (the input object itself when nothing ch
 Which nodes carry a marker (Flux's rules):
 
 * a scalar mapping value with the marker comment on the line where the value ends;
-* a scalar sequence item with the marker on the same line, or alone on the line above;
+* a scalar sequence item with the marker on the same line, or alone on the line directly
+  above (no blank line between);
 * never a mapping key, a mapping or sequence, an alias, an empty value, a block scalar
   (``|``/``>``), or anything inside a flow collection (``[...]``, ``{...}``). A marker on such
   a line is reported as a warning and changes nothing.
@@ -24,9 +25,14 @@ text after any BOM; the bytes are decoded once, the spans are replaced in the te
 text is encoded back with the BOM put back. Everything outside the replaced spans, CRLF line
 breaks included, comes back byte-identical. Multi-line scalars are left alone (warning).
 
-Each change names the innermost enclosing object that has ``apiVersion`` and ``kind`` (a
-``kind: List`` item, a HelmRelease around its values, ...), with ``metadata.namespace`` and
-``metadata.name``; plain values files and docker-compose files give empty strings.
+Each change names the innermost enclosing object that has ``apiVersion`` and ``kind`` before
+the value (as every Kubernetes tool writes them): a ``kind: List`` item, a HelmRelease around
+its values, ...; with its ``metadata.namespace`` and ``metadata.name`` wherever they are.
+Plain values files and docker-compose files give empty strings.
+
+Speed: libyaml first checks the whole stream in C (``raw_parse``, no Python objects), then
+Python walks events only up to the last marker line (and the end of the object's
+``metadata``), so a long tail after the last marker costs almost nothing.
 
 PURE: bytes in, bytes out. No filesystem, no clock.
 """
@@ -77,7 +83,7 @@ class FileEdit:
 class _Frame:
     """One open mapping or sequence while walking the events."""
 
-    __slots__ = ("closed", "done", "expect_key", "fields", "flow", "is_map", "key", "owner")
+    __slots__ = ("done", "expect_key", "fields", "flow", "is_map", "key", "owner")
 
     def __init__(self, *, is_map: bool, flow: bool, owner: _Frame | None) -> None:
         self.is_map = is_map
@@ -87,12 +93,13 @@ class _Frame:
         self.fields: dict[str, str] = {}
         # A `metadata` mapping writes name/namespace into the object that owns it.
         self.owner = owner
-        self.closed = False
         self.done = False  # this object's metadata is complete (or it has closed)
 
 
 @dataclass(slots=True)
 class Splice:
+    """Replace ``text[start:end]`` (character offsets) with ``text``."""
+
     start: int
     end: int
     text: str
@@ -109,6 +116,8 @@ class _Walk:
     # None when the text has line breaks other than LF/CRLF and every value is checked.
     end_lines: frozenset[int] | None
     start_lines: frozenset[int]
+    # Past this 0-based line no marker can attach any more; the walk may stop there once
+    # every pending change knows its object (the C parser has already checked the rest).
     stop_after: int | None
     used: set[int] = field(default_factory=set)
     splices: list[Splice] = field(default_factory=list)
@@ -249,7 +258,7 @@ def _walk_events(walk: _Walk, events: Iterator[Any]) -> None:
             stack.append(_Frame(is_map=kind is MappingStartEvent, flow=flow, owner=owner))
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             frame = stack.pop()
-            frame.closed = frame.done = True
+            frame.done = True
             if frame.owner is not None:
                 frame.owner.done = True
         elif kind is DocumentStartEvent:
