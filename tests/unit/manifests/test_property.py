@@ -39,7 +39,7 @@ class _Out:
     def length(self) -> int:
         return sum(len(p) for p in self.parts)
 
-    def scalar(self, value: str, path: list[Any]) -> None:
+    def scalar(self, value: str, path: list[Any], *, marked_above: bool = False) -> None:
         styles = ["'", '"'] + ([""] if plain_is_safe(value) else [])
         style = self.draw(st.sampled_from(styles))
         text = json.dumps(value, ensure_ascii=False) if style == '"' else value
@@ -50,7 +50,8 @@ class _Out:
         if self.leaf == self.marked:
             self.span = (start, start + len(text))
             self.path = path
-            self.parts.append(self.draw(st.sampled_from([" ", "  ", "\t"])) + _MARKER)
+            if not marked_above:
+                self.parts.append(self.draw(st.sampled_from([" ", "  ", "\t"])) + _MARKER)
         elif self.draw(st.booleans()):
             self.parts.append(" # just a comment: é")
         self.leaf += 1
@@ -62,11 +63,17 @@ class _Out:
         pad = " " * (self.indent * depth)
         items = tree.items() if isinstance(tree, dict) else enumerate(tree)
         for key, child in items:
-            lead = f"{pad}{key}:" if isinstance(tree, dict) else f"{pad}-"
-            self.parts.append(lead)
+            is_item = not isinstance(tree, dict)
+            above = False
+            if is_item and isinstance(child, str) and self.leaf == self.marked:
+                # Flux also reads a sequence item's marker alone on the line above.
+                above = self.draw(st.booleans())
+                if above:
+                    self.parts.append(pad + _MARKER + self.newline)
+            self.parts.append(f"{pad}-" if is_item else f"{pad}{key}:")
             if isinstance(child, str):
                 self.parts.append(" ")
-                self.scalar(child, [*path, key])
+                self.scalar(child, [*path, key], marked_above=above)
             else:
                 self.parts.append(self.newline)
                 self.node(child, depth + 1, [*path, key])

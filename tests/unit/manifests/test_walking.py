@@ -130,3 +130,10 @@ def test_invalid_utf8_is_an_error_for_that_file_only(tmp_path: Path) -> None:
     result = _update(tmp_path)
     assert result.errors == ("latin1.yaml: not UTF-8 at byte 9",)
     assert good.read_text() == UPDATED
+
+
+def test_a_file_longer_than_one_read_is_read_whole(tmp_path: Path) -> None:
+    path = _write(tmp_path / "long.yaml", "# filler line\n" * 20_000 + MARKED)
+    result = _update(tmp_path)
+    assert result.files_written == ("long.yaml",)
+    assert path.read_text().endswith(UPDATED)
