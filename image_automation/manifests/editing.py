@@ -17,7 +17,8 @@ Which nodes carry a marker (Flux's rules):
 * a scalar sequence item with the marker on the same line, or alone on the line directly
   above (no blank line between);
 * never a mapping key, a mapping or sequence, an alias, an empty value, a block scalar
-  (``|``/``>``), or anything inside a flow collection (``[...]``, ``{...}``). A marker on such
+  (``|``/``>``), a value with an explicit non-string tag (``!!binary``, ``!custom``), or
+  anything inside a flow collection (``[...]``, ``{...}``). A marker on such
   a line is reported as a warning and changes nothing.
 
 How: the ruamel.yaml C parser (libyaml) yields events whose marks index *characters* of the
@@ -65,6 +66,9 @@ _BOM = "\ufeff"
 _PROPERTIES_RE = re.compile(r"(?:[&!]\S*\s+)*")
 _IDENTITY_KEYS = frozenset({"apiVersion", "kind"})
 _METADATA_KEYS = frozenset({"name", "namespace"})
+# An explicit tag other than str (``!!binary``, ``!!int``, a custom ``!foo``) means the
+# value is not a plain string we may overwrite.
+_STRING_TAGS = frozenset({None, "!", "tag:yaml.org,2002:str"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +318,9 @@ def _set_scalar(
     span = walk.text[start:end]
     if style in ("|", ">"):
         walk.warnings.append((line, "marker on a block scalar; ignored"))
+        return
+    if event.tag not in _STRING_TAGS:
+        walk.warnings.append((line, f"marker on a value tagged {event.tag}; ignored"))
         return
     if not span or "\n" in span or "\r" in span:
         walk.warnings.append((line, "marker on an empty or multi-line value; ignored"))
