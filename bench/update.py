@@ -12,7 +12,8 @@ same run, alternating to share the machine's noise:
 Prints medians and the ratios. Goal: update_tree <= 2x grep. Nothing generated is kept
 unless ``--keep`` is given.
 
-    .venv/bin/python bench/update.py [--files 10000] [--runs 7] [--naive-limit N] [--keep]
+    .venv/bin/python bench/update.py [--files 10000] [--per-dir 10] [--runs 7]
+                                     [--naive-limit N] [--keep]
 """
 
 from __future__ import annotations
@@ -67,15 +68,16 @@ def _manifest(i: int, marked: bool) -> str:
     )
 
 
-def generate(root: Path, files: int, every: int) -> tuple[int, int]:
-    """Write the tree and commit it; return (marked files, total bytes)."""
+def generate(root: Path, files: int, every: int, per_dir: int) -> tuple[int, int]:
+    """Write the tree (``per_dir`` files a directory) and commit it; return (marked, bytes)."""
     marked = total = 0
     for i in range(files):
         is_marked = i % every == 0
-        directory = root / f"apps/team-{i % 17:02d}/svc-{i // 17:04d}"
+        service = i // per_dir
+        directory = root / f"apps/team-{service % 17:02d}/svc-{service:04d}"
         directory.mkdir(parents=True, exist_ok=True)
         text = _manifest(i, is_marked)
-        (directory / "deployment.yaml").write_text(text)
+        (directory / f"deployment-{i % per_dir}.yaml").write_text(text)
         marked += is_marked
         total += len(text)
     git = ["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
@@ -122,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--marked-every", type=int, default=100, help="1 in N files marked")
+    parser.add_argument("--per-dir", type=int, default=10, help="files per directory")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument(
         "--naive-limit", type=int, default=500, help="round-trip N files and extrapolate (0: all)"
@@ -133,8 +136,11 @@ def main() -> None:
     try:
         root = tmp / "checkout"
         root.mkdir()
-        marked, total = generate(root, args.files, args.marked_every)
-        print(f"tree: {args.files} files, {total / 1e6:.1f} MB, {marked} marked, in {root}")
+        marked, total = generate(root, args.files, args.marked_every, args.per_dir)
+        print(
+            f"tree: {args.files} files ({args.per_dir} a directory), {total / 1e6:.1f} MB, "
+            f"{marked} marked, in {root}"
+        )
         update = _against_grep(root, args.runs, marked)
         naive, naive_files = time_naive(root, args.naive_limit)
         naive_all = naive * args.files / naive_files

@@ -156,7 +156,7 @@ def apply_setters(
             walk.warnings.append((comment.line, comment.problem))
             walk.used.add(comment.line_end)
     try:
-        _walk_events(walk, _events(text))
+        _walk_events(walk, _events(data))
     except YAMLError as exc:
         raise ManifestError(f"{file}:{_error_line(exc)}: invalid YAML: {_problem(exc)}") from exc
     for comment in comments:
@@ -215,10 +215,14 @@ def _odd_line_breaks(text: str) -> bool:
     return "\x85" in text or "\u2028" in text or "\u2029" in text
 
 
-def _events(text: str) -> Iterator[Any]:
-    """Parser events; the whole stream is first checked in C, so stopping early is safe."""
-    CParser(text).raw_parse()
-    parser = CParser(text)
+def _events(data: bytes) -> Iterator[Any]:
+    """Parser events; the whole stream is first checked in C, so stopping early is safe.
+
+    libyaml reads the bytes itself (no re-encoding); its marks still count characters
+    after the BOM, matching offsets into the decoded text.
+    """
+    CParser(data).raw_parse()
+    parser = CParser(data)
     while parser.check_event():
         yield parser.get_event()
 

@@ -48,7 +48,10 @@ from image_automation.manifests.markers import MARKER_BYTES
 DEFAULT_INCLUDE: tuple[str, ...] = ("*.yaml", "*.yml", "Kustomization")
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 _CHUNK = 1 << 16
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_DOLLAR = MARKER_BYTES[0]
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = _FILE_FLAGS | getattr(os, "O_DIRECTORY", 0)
 
 Editor = Callable[..., FileEdit]
 
@@ -142,84 +145,109 @@ def _screen(
     limit: int,
     report: _Report,
 ) -> list[_Found]:
-    """Every included regular file under ``root`` that holds the marker bytes.
-
-    The hot loop of the whole updater (10,000 files, ~1 % marked): unmarked files cost
-    one open, one read and one ``in``. Keep per-file work here minimal.
-    """
-    top = os.path.realpath(root)
-    found: list[_Found] = []
+    """Every included regular file under ``root`` that holds the marker bytes."""
+    screener = _Screener(os.path.realpath(root), yaml_match, line_match, limit, report)
     stack: list[tuple[str, str]] = [(str(root), "")]
-    lines_on = line_match.names is not None or line_match.paths is not None
     while stack:
         directory, prefix = stack.pop()
+        screener.directory(directory, prefix, stack)
+    return screener.found
+
+
+class _Screener:
+    """The hot loop of the updater: 10,000 files, ~1 % marked.
+
+    An unmarked file costs one ``openat`` relative to its directory, one read into a reused
+    buffer, one search and one close; nothing is allocated for it. Keep it that way.
+    """
+
+    def __init__(
+        self, top: str, yaml_match: _Matcher, line_match: _Matcher, limit: int, report: _Report
+    ) -> None:
+        self.top = top
+        self.yaml_match = yaml_match
+        self.line_match = line_match
+        self.lines_on = line_match.names is not None or line_match.paths is not None
+        self.limit = limit
+        self.report = report
+        self.found: list[_Found] = []
+        self.buffer = bytearray(_CHUNK)
+
+    def directory(self, path: str, prefix: str, stack: list[tuple[str, str]]) -> None:
         try:
-            entries = list(os.scandir(directory))
+            dir_fd = os.open(path, _DIR_FLAGS if prefix else _DIR_FLAGS & ~_NOFOLLOW)
         except OSError as exc:
-            report.errors.append(f"{prefix or '.'}: cannot list: {exc.strerror or exc}")
-            continue
-        for entry in entries:
-            name = entry.name
-            if entry.is_symlink():
-                _check_symlink(entry, prefix + name, top, (yaml_match, line_match), report)
-            elif entry.is_dir(follow_symlinks=False):
-                if name != ".git":
-                    stack.append((entry.path, prefix + name + "/"))
-            elif lines_on and line_match(name, prefix + name):
-                _read_marked(entry.path, prefix + name, apply_line_setters, limit, report, found)
-            elif yaml_match(name, prefix + name):
-                _read_marked(entry.path, prefix + name, apply_setters, limit, report, found)
-    return found
+            self.report.errors.append(f"{prefix or '.'}: cannot list: {exc.strerror or exc}")
+            return
+        try:
+            with os.scandir(dir_fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if entry.is_symlink():
+                        self.symlink(path, prefix, entry)
+                    elif entry.is_dir(follow_symlinks=False):
+                        if name != ".git":
+                            stack.append((os.path.join(path, name), prefix + name + "/"))
+                    elif self.lines_on and self.line_match(name, prefix + name):
+                        self.file(dir_fd, path, prefix, name, apply_line_setters)
+                    elif self.yaml_match(name, prefix + name):
+                        self.file(dir_fd, path, prefix, name, apply_setters)
+        except OSError as exc:
+            self.report.errors.append(f"{prefix or '.'}: cannot list: {exc.strerror or exc}")
+        finally:
+            os.close(dir_fd)
 
+    def symlink(self, directory: str, prefix: str, entry: os.DirEntry[str]) -> None:
+        """Refuse (report) a symlink that leads out of the tree; never follow any."""
+        rel, path = prefix + entry.name, os.path.join(directory, entry.name)
+        is_dir = os.path.isdir(path)  # follows the link: a dir link may hide included files
+        if not is_dir and not (
+            self.yaml_match(entry.name, rel) or self.line_match(entry.name, rel)
+        ):
+            return
+        target = os.path.realpath(path)
+        if target != self.top and not target.startswith(self.top.rstrip(os.sep) + os.sep):
+            self.report.errors.append(f"{rel}: symlink leads out of the repository; refused")
 
-def _check_symlink(
-    entry: os.DirEntry[str],
-    rel: str,
-    top: str,
-    matchers: tuple[_Matcher, _Matcher],
-    report: _Report,
-) -> None:
-    """Refuse (report) a symlink that leads out of the tree; never follow any."""
-    is_dir = entry.is_dir()  # follows the link: a dir link may hide included files
-    if not is_dir and not any(m(entry.name, rel) for m in matchers):
-        return
-    target = os.path.realpath(entry.path)
-    if target != top and not target.startswith(top.rstrip(os.sep) + os.sep):
-        report.errors.append(f"{rel}: symlink leads out of the repository; refused")
+    def file(self, dir_fd: int, directory: str, prefix: str, name: str, editor: Editor) -> None:
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            self.report.errors.append(f"{prefix}{name}: cannot open: {exc.strerror or exc}")
+            return
+        try:
+            count = os.readv(fd, [self.buffer])
+            if count < _CHUNK and count <= self.limit and not self._marked(count):
+                return  # the common case: no marker, whole file seen, nothing allocated
+            data = self._whole(fd, prefix + name, count)
+        except OSError as exc:
+            self.report.errors.append(f"{prefix}{name}: cannot read: {exc.strerror or exc}")
+            return
+        finally:
+            os.close(fd)
+        if data is not None and MARKER_BYTES in data:
+            self.found.append(_Found(prefix + name, os.path.join(directory, name), data, editor))
 
+    def _marked(self, count: int) -> bool:
+        # Searching for one byte is memchr (~10x faster than a 12-byte search here), and
+        # `$` is rare in manifests: look for the whole marker only from the first `$` on.
+        first = self.buffer.find(_DOLLAR, 0, count)
+        return first != -1 and self.buffer.find(MARKER_BYTES, first, count) != -1
 
-def _read_marked(
-    path: str,
-    rel: str,
-    editor: Editor,
-    max_file_size: int,
-    report: _Report,
-    found: list[_Found],
-) -> None:
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        report.errors.append(f"{rel}: cannot open: {exc.strerror or exc}")
-        return
-    try:
-        data = os.read(fd, _CHUNK)
-        if len(data) == _CHUNK:
-            size = os.fstat(fd).st_size
-            if size > max_file_size:
-                report.warnings.append(
-                    f"{rel}: skipped: {size} bytes is over the {max_file_size}-byte limit"
-                )
-                return
-            data += _read_rest(fd, max_file_size - len(data))
-    except OSError as exc:
-        report.errors.append(f"{rel}: cannot read: {exc.strerror or exc}")
-        return
-    finally:
-        os.close(fd)
-    if len(data) > max_file_size:
-        report.warnings.append(f"{rel}: skipped: over the {max_file_size}-byte limit")
-    elif MARKER_BYTES in data:
-        found.append(_Found(rel, path, data, editor))
+    def _whole(self, fd: int, rel: str, count: int) -> bytes | None:
+        """The file's bytes, or None (with a warning) when it is over the size limit."""
+        size = os.fstat(fd).st_size if count == _CHUNK else count
+        if size <= self.limit:
+            data = bytes(self.buffer[:count])
+            if count == _CHUNK:
+                data += _read_rest(fd, self.limit - count)
+            size = len(data)  # a file may grow while we read it
+            if size <= self.limit:
+                return data
+        self.report.warnings.append(
+            f"{rel}: skipped: {size} bytes is over the {self.limit}-byte limit"
+        )
+        return None
 
 
 def _read_rest(fd: int, budget: int) -> bytes:
