@@ -19,8 +19,9 @@ This is the only part of ``manifests`` that touches the filesystem. The rules:
 * Files are screened for the bytes ``$imagepolicy`` before any parse, so unmarked files cost
   one read. A file that fails to decode or parse is reported as an error; the others are
   still updated.
-* Writes go to a temporary file in the same directory, take the old file's mode, and are
-  renamed over the original (atomic on POSIX). ``dry_run`` writes nothing and puts a unified
+* All edits are computed first; then each changed file is written to a temporary file in
+  the same directory, takes the old file's mode, and is renamed over the original (atomic
+  on POSIX), a few files at a time from threads. ``dry_run`` writes nothing and puts a unified
   diff in ``UpdateResult.diff``. No fsync: the commit that follows is the durable record.
 
 Paths in changes, warnings and errors are POSIX paths relative to ``root``.
