@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from image_automation.engine.reconcile import (
 )
 from image_automation.engine.registry_tags import StoreTagSource
 from image_automation.errors import ImageAutomationError
-from image_automation.registry import DockerConfig, RegistryClient, RegistrySettings
+from image_automation.registry import DockerConfig, RegistrySettings, SecretsDir
 from image_automation.state import open_store
 
 _EPILOG = """\b
@@ -58,7 +58,7 @@ def _default_work_dir() -> Path:
 @click.option(
     "--secrets-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Mounted Secrets: DIR/NAME/KEY (git credentials, signing keys).",
+    help="Mounted Secrets: DIR/NAME/KEY (git and registry credentials, signing keys).",
 )
 @click.option("--git-secret", metavar="NAME", help="Secret in --secrets-dir for --repo.")
 @click.option(
@@ -124,15 +124,11 @@ def reconcile(
         credentials = DockerConfig.load(docker_config) if docker_config else None
     except ImageAutomationError as exc:
         raise click.UsageError(str(exc)) from exc
-
-    def client_for(plain_hosts: frozenset[str]) -> RegistryClient:
-        chosen = settings
-        for host in plain_hosts:
-            chosen = chosen.with_host(host, insecure=True)
-        return RegistryClient(settings=chosen, credentials=credentials)
-
+    registry = _RegistryOptions(
+        settings, SecretsDir(secrets_dir) if secrets_dir else None, credentials
+    )
     try:
-        report = asyncio.run(_run(request, state, client_for))
+        report = asyncio.run(_run(request, state, registry))
     except ImageAutomationError as exc:  # the state store cannot be opened
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -141,16 +137,27 @@ def reconcile(
         sys.exit(1)
 
 
+@dataclass(frozen=True, slots=True)
+class _RegistryOptions:
+    settings: RegistrySettings
+    secrets: SecretsDir | None
+    docker_config: DockerConfig | None
+
+
 async def _run(
-    request: ReconcileRequest,
-    state: str | None,
-    client_for: Callable[[frozenset[str]], RegistryClient],
+    request: ReconcileRequest, state: str | None, registry: _RegistryOptions
 ) -> ReconcileReport:
     def clock() -> datetime:
         return datetime.now(UTC)
 
     async with await open_store(state) as store:
-        tags = StoreTagSource(store=store, client_factory=client_for, clock=clock)
+        tags = StoreTagSource(
+            store=store,
+            settings=registry.settings,
+            secrets=registry.secrets,
+            docker_config=registry.docker_config,
+            clock=clock,
+        )
         return await reconcile_once(request, tags=tags, store=store, clock=clock)
 
 
