@@ -6,7 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.git_fixtures import git_server_root, http_git_server, served_remote
+from tests.integration.git_fixtures import (
+    git_server_root,
+    http_git_server,
+    served_remote,
+    ssh_git_server,
+)
 from tests.integration.local_registry import LocalRegistry
 
 
@@ -17,4 +22,10 @@ def registry() -> Iterator[LocalRegistry]:
         yield running
 
 
-__all__ = ["git_server_root", "http_git_server", "registry", "served_remote"]
+__all__ = [
+    "git_server_root",
+    "http_git_server",
+    "registry",
+    "served_remote",
+    "ssh_git_server",
+]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.reconcile.helpers import APP_FILE, REPO_ROOT, fleet_files, run_reconcile
-from tests.integration.git_fixtures import GitRemote, HttpGitServer, make_remote
+from tests.integration.git_fixtures import GitRemote, HttpGitServer, SshGitServer, make_remote
 from tests.integration.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
@@ -178,3 +178,20 @@ def test_no_credential_in_output_logs_urls_or_git_config(
     for config in work.rglob(".git/config"):
         text = config.read_text()
         assert "@" not in text.split("url = ", 1)[-1].splitlines()[0]
+
+
+def test_reconcile_over_ssh_with_the_secret_layout_of_flux(
+    registry: LocalRegistry, ssh_git_server: SshGitServer, tmp_path: Path
+) -> None:
+    served = ssh_git_server.root / f"reconcile-ssh-{tmp_path.name}.git"
+    remote, image = _fleet(registry, served, ("1.0.0", "1.0.9"))
+    seed = remote.head()
+    secret = tmp_path / "secrets" / "fleet-ssh"
+    secret.mkdir(parents=True)
+    (secret / "identity").write_bytes(ssh_git_server.identity)
+    (secret / "known_hosts").write_bytes(ssh_git_server.known_hosts)
+    args = ("--secrets-dir", str(tmp_path / "secrets"), "--git-secret", "fleet-ssh")
+    done = run_reconcile(ssh_git_server.url_for(remote), tmp_path / "work", *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [c.parents for c in remote.commits()] == [(seed,), ()]
+    assert f"image: {image}:1.0.9" in remote.read(APP_FILE)
