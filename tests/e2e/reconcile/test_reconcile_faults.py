@@ -172,9 +172,10 @@ def test_no_credential_in_output_logs_urls_or_git_config(
     for value in (secret, wrong):
         for text in texts:
             assert value not in text
-        for path in work.rglob("*"):
+        for path in [*work.rglob("*"), Path(f"{work}.state.db")]:
             if path.is_file():
                 assert value.encode() not in path.read_bytes(), path
+    assert Path(f"{work}.state.db").is_file()  # the state store was written and checked
     for config in work.rglob(".git/config"):
         text = config.read_text()
         assert "@" not in text.split("url = ", 1)[-1].splitlines()[0]
