@@ -92,18 +92,27 @@ def _ssl_context(settings: HostSettings) -> ssl.SSLContext | bool:
     return ctx
 
 
-def _tls_untrusted(exc: BaseException) -> bool:
+def _tls_problem(exc: BaseException) -> str | None:
+    """Why TLS failed for good (untrusted certificate, handshake refused), else ``None``."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
-        # aiohttp wraps the ssl error without chaining it.
-        if isinstance(getattr(current, "certificate_error", None), ssl.SSLCertVerificationError):
-            return True
+        # aiohttp keeps the ssl error in attributes instead of chaining it.
+        for candidate in (
+            current,
+            getattr(current, "certificate_error", None),
+            getattr(current, "os_error", None),
+        ):
+            if isinstance(candidate, ssl.SSLCertVerificationError):
+                return "certificate of {host} is not trusted (set caFile, or --ca-file)"
+            if isinstance(candidate, ssl.SSLError) and "ALERT" in str(candidate).upper():
+                return (
+                    f"handshake with {{host}} was refused ({candidate.reason or candidate}): "
+                    "a client certificate may be required (certFile/keyFile)"
+                )
         current = current.__cause__ or current.__context__
-    return False
+    return None
 
 
 class _NoCookies(httpx.Cookies):
@@ -237,10 +246,11 @@ class Http:
             try:
                 reply = await self._send(method, endpoint, url, registry=registry, headers=headers)
             except httpx.TransportError as exc:
-                if _tls_untrusted(exc):
+                problem = _tls_problem(exc)
+                if problem is not None:
                     raise RegistryError(
-                        f"{endpoint.image}: {what} failed, the TLS certificate of "
-                        f"{endpoint.host} is not trusted (set caFile, or --ca-file)"
+                        f"{endpoint.image}: {what} failed, the TLS "
+                        + problem.format(host=endpoint.host)
                     ) from exc
                 if last:
                     raise RegistryUnavailable(

@@ -6,7 +6,8 @@ Reusable building blocks (``tests/integration/conftest.py`` turns them into fixt
 - :func:`start_registry` runs ``docker-registry serve CONFIG`` on 127.0.0.1 at a free port,
   storage in a temp dir (on /dev/shm when present), in one of four set-ups: ``anonymous``,
   ``basic`` (htpasswd, bcrypt cost 5), ``tls`` (CA of ours, SAN IP:127.0.0.1,DNS:localhost),
-  ``token`` (Bearer challenge against :class:`TokenServer`, ES256 JWTs with an ``x5c`` header).
+  ``token`` (Bearer challenge against :class:`TokenServer`, ES256 JWTs with an ``x5c`` header);
+  and ``mtls`` (``tls`` that also demands a client certificate from the same CA).
   A registry that does not come up raises :class:`FixtureError` with its stderr: never a skip.
 - :func:`push_image` / :func:`push_index` upload a tiny image (config + one layer + manifest,
   OCI or Docker media types) or a multi-arch index under any number of tags, over the API.
@@ -49,7 +50,7 @@ from cryptography.x509.oid import NameOID
 
 from image_automation.registry.auth import parse_challenges
 
-Setup = Literal["anonymous", "basic", "tls", "token"]
+Setup = Literal["anonymous", "basic", "tls", "token", "mtls"]
 
 USERNAME = "tester"
 PASSWORD = "pw-" + secrets.token_hex(8)  # random per run: a leak cannot match by accident
@@ -117,6 +118,8 @@ class CertificateAuthority:
     ca_file: Path
     cert_file: Path
     key_file: Path
+    client_cert_file: Path  # a client certificate (clientAuth) from the same CA, for mutual TLS
+    client_key_file: Path
 
 
 def _name(common: str) -> x509.Name:
@@ -189,7 +192,30 @@ def make_ca(directory: Path) -> CertificateAuthority:
             serialization.NoEncryption(),
         )
     )
-    return CertificateAuthority(ca_file, cert_file, key_file)
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = (
+        x509.CertificateBuilder()
+        .subject_name(_name("image-automation test client"))
+        .issuer_name(ca_cert.subject)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    client_cert_file, client_key_file = directory / "tls.crt", directory / "tls.key"
+    client_cert_file.write_bytes(client.public_bytes(serialization.Encoding.PEM))
+    client_key_file.write_bytes(
+        client_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return CertificateAuthority(ca_file, cert_file, key_file, client_cert_file, client_key_file)
 
 
 # --- token server ----------------------------------------------------------------------------
@@ -341,7 +367,12 @@ class RegistryServer:
 
     def verify(self) -> ssl.SSLContext | bool:
         """What httpx needs to trust this server."""
-        return ssl.create_default_context(cafile=str(self.ca.ca_file)) if self.ca else True
+        if self.ca is None:
+            return True
+        context = ssl.create_default_context(cafile=str(self.ca.ca_file))
+        if self.setup == "mtls":
+            context.load_cert_chain(str(self.ca.client_cert_file), str(self.ca.client_key_file))
+        return context
 
     def push_client(self) -> httpx.Client:
         """An httpx client with push rights (Basic, or Bearer via our token server)."""
@@ -419,7 +450,7 @@ def start_registry(setup: Setup = "anonymous", *, timeout: float = 15.0) -> Regi
         hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(5)).decode()
         (root / "htpasswd").write_text(f"{USERNAME}:{hashed}\n")
         extra["auth"] = {"htpasswd": {"realm": "test-realm", "path": str(root / "htpasswd")}}
-    elif setup == "tls":
+    elif setup in ("tls", "mtls"):
         ca = make_ca(root / "tls")
         scheme = "https"
     elif setup == "token":
@@ -435,6 +466,8 @@ def start_registry(setup: Setup = "anonymous", *, timeout: float = 15.0) -> Regi
     config = _config(setup, root, port, extra)
     if ca is not None:
         config["http"]["tls"] = {"certificate": str(ca.cert_file), "key": str(ca.key_file)}
+        if setup == "mtls":  # clients must present a certificate from our CA
+            config["http"]["tls"]["clientcas"] = [str(ca.ca_file)]
     config_file = root / "config.yml"
     config_file.write_text(json.dumps(config, indent=2))  # JSON is YAML
     log = root / "registry.log"
