@@ -7,6 +7,7 @@ name the image and host and never carry a header value.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import ssl
 from collections.abc import Callable, Mapping
@@ -148,6 +149,7 @@ class Http:
         self._clients: dict[object, httpx.AsyncClient] = {}
         self._endpoints: dict[ImageRef, Endpoint] = {}
         self._sites: dict[str, _Site] = {}
+        self._first: dict[str, asyncio.Lock] = {}
         self._auths: dict[str, RegistryAuth] = {}
 
     @property
@@ -229,6 +231,24 @@ class Http:
                 self._auths[endpoint.host] = auth
         return auth
 
+    async def _send_settling(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        url: str,
+        *,
+        registry: str,
+        headers: Mapping[str, str],
+    ) -> Reply:
+        """The first request to a host goes alone: the others then know its auth scheme
+        instead of each collecting the same 401 (a first scan would pay one per slot)."""
+        auth = await self._auth(endpoint, registry)
+        if auth.settled:
+            return await self._send(method, endpoint, url, registry=registry, headers=headers)
+        lock = self._first.setdefault(endpoint.host, asyncio.Lock())
+        async with lock:
+            return await self._send(method, endpoint, url, registry=registry, headers=headers)
+
     async def request(
         self,
         method: str,
@@ -244,7 +264,9 @@ class Http:
         for attempt in range(attempts):
             last = attempt + 1 >= attempts
             try:
-                reply = await self._send(method, endpoint, url, registry=registry, headers=headers)
+                reply = await self._send_settling(
+                    method, endpoint, url, registry=registry, headers=headers
+                )
             except httpx.TransportError as exc:
                 problem = _tls_problem(exc)
                 if problem is not None:
