@@ -244,10 +244,10 @@ class Http:
         instead of each collecting the same 401 (a first scan would pay one per slot)."""
         auth = await self._auth(endpoint, registry)
         if auth.settled:
-            return await self._send(method, endpoint, url, registry=registry, headers=headers)
+            return await self._send(method, endpoint, url, auth=auth, headers=headers)
         lock = self._first.setdefault(endpoint.host, asyncio.Lock())
         async with lock:
-            return await self._send(method, endpoint, url, registry=registry, headers=headers)
+            return await self._send(method, endpoint, url, auth=auth, headers=headers)
 
     async def request(
         self,
@@ -303,11 +303,10 @@ class Http:
         endpoint: Endpoint,
         url: str,
         *,
-        registry: str,
+        auth: RegistryAuth,
         headers: Mapping[str, str],
     ) -> Reply:
         client = self._client(endpoint.settings)
-        auth = await self._auth(endpoint, registry)
         target = httpx.URL(url)
         timeout = endpoint.timeout
         for _hop in range(_MAX_REDIRECTS + 1):

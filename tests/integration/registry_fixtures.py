@@ -4,7 +4,7 @@ Reusable building blocks (``tests/integration/conftest.py`` turns them into fixt
 ``bench/scan.py`` uses them directly):
 
 - :func:`start_registry` runs ``docker-registry serve CONFIG`` on 127.0.0.1 at a free port,
-  storage in a temp dir (on /dev/shm when present), in one of four set-ups: ``anonymous``,
+  storage in a temp dir (on /dev/shm when present), in one of five set-ups: ``anonymous``,
   ``basic`` (htpasswd, bcrypt cost 5), ``tls`` (CA of ours, SAN IP:127.0.0.1,DNS:localhost),
   ``token`` (Bearer challenge against :class:`TokenServer`, ES256 JWTs with an ``x5c`` header);
   and ``mtls`` (``tls`` that also demands a client certificate from the same CA).
