@@ -243,11 +243,11 @@ class Http:
         """The first request to a host goes alone: the others then know its auth scheme
         instead of each collecting the same 401 (a first scan would pay one per slot)."""
         auth = await self._auth(endpoint, registry)
-        if auth.settled:
-            return await self._send(method, endpoint, url, auth=auth, headers=headers)
-        lock = self._first.setdefault(endpoint.host, asyncio.Lock())
-        async with lock:
-            return await self._send(method, endpoint, url, auth=auth, headers=headers)
+        if not auth.settled:
+            async with self._first.setdefault(endpoint.host, asyncio.Lock()):
+                if not auth.settled:  # the waiters go on in parallel once it is settled
+                    return await self._send(method, endpoint, url, auth=auth, headers=headers)
+        return await self._send(method, endpoint, url, auth=auth, headers=headers)
 
     async def request(
         self,

@@ -380,3 +380,20 @@ async def test_concurrent_first_requests_share_one_auth_challenge() -> None:
         listings = await asyncio.gather(*(c.list_tags(f"{HOST}/team/app{i}") for i in range(5)))
     assert [x.tags for x in listings] == [("1",)] * 5
     assert len(handler.requests) == 6  # one 401, then five listings with Basic up front
+
+
+async def test_requests_waiting_for_the_first_one_then_run_in_parallel() -> None:
+    in_flight = peak = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        in_flight -= 1
+        return tags_response(["1"])
+
+    async with RegistryClient(transport=httpx.MockTransport(answer), clock=FakeClock()) as c:
+        await asyncio.gather(*(c.list_tags(f"{HOST}/team/app{i}") for i in range(6)))
+    assert peak > 1  # not serialised behind the lock that settled the host's auth
