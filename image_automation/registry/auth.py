@@ -130,11 +130,13 @@ class RegistryAuth(httpx.Auth):
         self._tokens = tokens
         self._user_agent = user_agent
         self._known: Challenge | None = None  # the scheme this host asked for last time
+        self.settled = False  # an answer came back: the host's scheme (or none) is known
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         scope = scope_for(request.url) or "registry:catalog:*"
         sent = yield from self._authorise_up_front(request, scope)
         response = yield request
+        self.settled = True
         if response.status_code != 401:
             return
         challenge = _pick(parse_challenges(response.headers.get_list("www-authenticate")))
