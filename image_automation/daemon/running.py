@@ -13,6 +13,7 @@ The process never sleeps blindly: it waits on the stop event, so a signal ends t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -23,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from image_automation.daemon.metrics import Metrics
-from image_automation.daemon.plan import DEFAULT_AUTOMATION
-from image_automation.daemon.scheduler import Plan, WorkQueue
+from image_automation.daemon.scheduler import WorkQueue
 from image_automation.daemon.server import DEFAULT_MAX_BODY, DaemonServer
 from image_automation.daemon.service import Daemon, Engine
 
@@ -115,7 +115,7 @@ async def serve(
         if on_listening is not None:
             on_listening(host, port)
         daemon.scheduler.start()
-        queue.submit("startup", lambda: _startup(daemon, settings))
+        queue.submit("startup", lambda: _startup(daemon, settings, stop))
         await stop.wait()
     finally:
         server.stop_accepting()
@@ -128,13 +128,19 @@ async def serve(
     return EXIT_OK
 
 
-async def _startup(daemon: Daemon, settings: DaemonSettings) -> None:
-    """Read the policy files, scan every repository, then reconcile every automation."""
-    config = await daemon.refresh()
-    if config is None:
-        # Keep retrying through the reconcile timer: each reconcile re-reads the files.
-        daemon.scheduler.apply(Plan(reconciles={DEFAULT_AUTOMATION: settings.retry_interval}))
-        return
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` or until ``stop`` is set; True when stopped."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def _startup(daemon: Daemon, settings: DaemonSettings, stop: asyncio.Event) -> None:
+    """Read the policy files (retrying until they can be read), scan every repository once,
+    then reconcile every automation."""
+    while (config := await daemon.refresh()) is None:
+        if await sleep_unless(stop, settings.retry_interval):
+            return
     scans = [
         daemon.queue.submit(f"scan:{r}", functools.partial(daemon.scan, r))
         for r in sorted(config.scans)
@@ -146,4 +152,4 @@ async def _startup(daemon: Daemon, settings: DaemonSettings) -> None:
         daemon.request_reconcile(automation)
 
 
-__all__ = ["EXIT_FORCED", "EXIT_OK", "DaemonSettings", "handle_signals", "serve"]
+__all__ = ["EXIT_FORCED", "EXIT_OK", "DaemonSettings", "handle_signals", "serve", "sleep_unless"]
