@@ -124,6 +124,9 @@ def git_environment(url: str, auth: GitAuth | None, private_dir: Path) -> dict[s
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GCM_INTERACTIVE": "never",
+        # No inherited prompt helper answers for us; ours is set below when there is a secret.
+        "GIT_ASKPASS": "",
+        "SSH_ASKPASS": "",
         # If someone turns on git's HTTP tracing, it must still not print the credential.
         "GIT_TRACE_REDACT": "1",
         "GIT_CURL_VERBOSE": "0",

@@ -67,6 +67,23 @@ def cache_key(url: str, branch: str) -> str:
     return f"{slug or 'repo'}-{digest}"
 
 
+def _private_dir(work_dir: Path, key: str) -> Path:
+    """A 0700 temp dir for askpass files, key copies, GNUPGHOME: one fixed name per work dir.
+
+    Fixed so that the next run (holding the same lock) deletes what a killed run left there,
+    including credential files; in the temp dir, not the work dir, so gpg-agent's socket path
+    stays short.
+    """
+    tag = hashlib.sha256(f"{work_dir.resolve()}\0{key}".encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"ia-git-{tag}"
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError as exc:
+        raise GitError(f"private temp dir {path} exists and cannot be removed") from exc
+    return path
+
+
 class Workspace:
     """One locked checkout. Create it with :meth:`Workspace.open`, never directly."""
 
@@ -96,7 +113,7 @@ class Workspace:
         work_dir.mkdir(parents=True, exist_ok=True)
         key = cache_key(spec.url, spec.branch)
         async with locked(work_dir / f"{key}.lock", timeout=lock_timeout):
-            private = Path(tempfile.mkdtemp(prefix="ia-git-"))
+            private = _private_dir(work_dir, key)
             try:
                 env = git_environment(spec.url, auth, private)
                 secrets = auth.secrets() if auth else ()
@@ -135,6 +152,10 @@ class Workspace:
             result, settings.message_template, automation=automation, values=values
         )
         return await _in_thread(self._commit, message, settings)
+
+    async def diff(self) -> str:
+        """The uncommitted edits in the checkout as a unified diff (for dry runs); "" if none."""
+        return await _in_thread(self._diff)
 
     async def push(self, settings: PushSettings) -> tuple[str, ...]:
         """Push HEAD once; raise GitConflict when the remote moved, GitError otherwise."""
@@ -351,6 +372,11 @@ class Workspace:
             sha = git.Repo(self.path).head.commit.hexsha
         log.info("committed %s on %s", sha[:12], self.spec.branch)
         return str(sha)
+
+    def _diff(self) -> str:
+        self._git("add", "--all", action="stage changes")
+        out = self._git("diff", "--cached", "--no-color", "--no-ext-diff", action="diff")
+        return f"{out}\n" if out else ""
 
     def _push(self, settings: PushSettings) -> tuple[str, ...]:
         targets: list[str] = []

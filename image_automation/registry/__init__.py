@@ -1,1 +1,53 @@
-"""Registry adapter: OCI distribution API client, auth flows, credentials, politeness."""
+"""Registry adapter: OCI distribution API client, auth flows, credentials, politeness.
+
+``RegistryClient`` is the entry point::
+
+    async with RegistryClient(credentials=DockerConfig.load(path)) as client:
+        listing = await client.list_tags("ghcr.io/fluxcd/flux-cli")
+"""
+
+from image_automation.registry._http import TransportFactory, default_transport
+from image_automation.registry.auth import RegistryAuth, TokenCache
+from image_automation.registry.client import (
+    MANIFEST_ACCEPT,
+    Manifest,
+    Platform,
+    RegistryClient,
+    TagList,
+)
+from image_automation.registry.credentials import (
+    ChainedCredentials,
+    Credential,
+    CredentialSource,
+    DockerConfig,
+    SecretsDir,
+    StaticCredentials,
+    TlsFiles,
+)
+from image_automation.registry.limits import Clock, RetryPolicy, SystemClock
+from image_automation.registry.settings import HostSettings, RegistrySettings, RetrySettings
+
+__all__ = [
+    "MANIFEST_ACCEPT",
+    "ChainedCredentials",
+    "Clock",
+    "Credential",
+    "CredentialSource",
+    "DockerConfig",
+    "HostSettings",
+    "Manifest",
+    "Platform",
+    "RegistryAuth",
+    "RegistryClient",
+    "RegistrySettings",
+    "RetryPolicy",
+    "RetrySettings",
+    "SecretsDir",
+    "StaticCredentials",
+    "SystemClock",
+    "TagList",
+    "TlsFiles",
+    "TokenCache",
+    "TransportFactory",
+    "default_transport",
+]

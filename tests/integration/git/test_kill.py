@@ -52,6 +52,7 @@ def _run_worker(
         "IA_TEST_USERNAME": server.username,
         "IA_TEST_PASSWORD": server.password,
         "IA_KILL_COUNTER": str(work.parent / "counter"),
+        "TMPDIR": str(work.parent / "tmp"),
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": "core.hooksPath",
         "GIT_CONFIG_VALUE_0": str(hooks),
@@ -75,7 +76,7 @@ def _assert_exactly_one_correct_commit(remote: GitRemote, seed: str) -> None:
 def _count_events(server: HttpGitServer, root: Path, hooks: Path) -> int:
     remote = make_remote(server.root / f"kill-count-{os.getpid()}-{root.name}.git")
     probe = root / "count"
-    probe.mkdir()
+    (probe / "tmp").mkdir(parents=True)
     done = _run_worker(server, remote, probe / "work", hooks, IA_KILL_AT="none")
     assert done.returncode == 0, done.stderr
     _assert_exactly_one_correct_commit(remote, remote.commits()[-1].sha)
@@ -104,7 +105,7 @@ def _kill_then_rerun(
     server: HttpGitServer, root: Path, hooks: Path, number: int, point: dict[str, str]
 ) -> None:
     case = root / f"case-{number}"
-    case.mkdir()
+    (case / "tmp").mkdir(parents=True)
     remote = make_remote(server.root / f"kill-{root.name}-{number}.git")
     seed = remote.head()
     killed = _run_worker(server, remote, case / "work", hooks, **point)
@@ -112,7 +113,31 @@ def _kill_then_rerun(
     after_kill = remote.commits()
     assert len(after_kill) in (1, 2)  # untouched, or one complete commit
 
+    secrets_left = list((case / "tmp").rglob("password"))
     rerun = _run_worker(server, remote, case / "work", hooks, IA_KILL_AT="none")
     assert rerun.returncode == 0, (point, rerun.stderr)
+    # The killed run left its askpass files behind; the next run removes them.
+    assert len(secrets_left) == 1
+    assert not list((case / "tmp").rglob("*"))
     _assert_exactly_one_correct_commit(remote, seed)
     assert rerun.stdout.strip() == ("no-change" if len(after_kill) == 2 else remote.head())
+
+
+def test_two_processes_on_one_work_dir_serialise_and_commit_once(
+    http_git_server: HttpGitServer, tmp_path: Path
+) -> None:
+    hooks = _hooks(tmp_path / "hooks")
+    (tmp_path / "tmp").mkdir()
+    remote = make_remote(http_git_server.root / f"two-procs-{tmp_path.name}.git")
+    seed = remote.head()
+    work = tmp_path / "work"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(
+            pool.map(
+                lambda _: _run_worker(http_git_server, remote, work, hooks, IA_KILL_AT="none"),
+                range(2),
+            )
+        )
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    assert sorted(r.stdout.strip() == "no-change" for r in runs) == [False, True]
+    _assert_exactly_one_correct_commit(remote, seed)

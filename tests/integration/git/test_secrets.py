@@ -102,3 +102,12 @@ async def test_ssh_without_known_hosts_is_refused_before_connecting(
             RepoSpec(url=ssh_git_server.url_for(served_remote)), work_dir=tmp_path, auth=auth
         ):
             pass  # pragma: no cover
+
+
+async def test_missing_http_credentials_fail_at_once_instead_of_prompting(
+    served_remote: GitRemote, http_git_server: HttpGitServer, tmp_path: Path
+) -> None:
+    url = http_git_server.url_for(served_remote)
+    with pytest.raises(GitError, match="terminal prompts disabled"):
+        async with Workspace.open(RepoSpec(url=url), work_dir=tmp_path):
+            pass  # pragma: no cover

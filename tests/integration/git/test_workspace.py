@@ -195,7 +195,7 @@ async def test_two_processes_on_one_work_dir_take_turns(
     assert probe.returncode == 0
 
 
-async def test_concurrent_tasks_serialise_and_both_land(
+async def test_concurrent_runs_on_one_work_dir_serialise_and_commit_once(
     git_remote: GitRemote, tmp_path: Path
 ) -> None:
     spec = RepoSpec(url=git_remote.url)
@@ -220,3 +220,40 @@ async def test_switching_from_shallow_to_full_history_reclones(
         shallow = run_git("rev-parse", "--is-shallow-repository", cwd=ws.path).strip()
         count = run_git("rev-list", "--count", "HEAD", cwd=ws.path).strip()
     assert (shallow, count) == ("false", "2")
+
+
+async def test_forced_push_never_overwrites_a_value_it_did_not_fetch(
+    git_remote: GitRemote, tmp_path: Path
+) -> None:
+    git_remote.commit_files({"mine.txt": "1\n"}, "Earlier automation", branch="auto/images")
+    bump = bump_to("1.6.0")
+    calls = 0
+
+    async def apply_while_push_branch_moves(root: Path) -> UpdateResult:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # lands after our fetch: the lease must reject our forced push
+            git_remote.commit_files({"x.txt": "x\n"}, "Concurrent", branch="auto/images")
+        return await bump(root)
+
+    push = PushSettings(branch="auto/images", force=True, backoff=0.01)
+    async with Workspace.open(RepoSpec(url=git_remote.url), work_dir=tmp_path) as ws:
+        outcome = await ws.publish(apply_while_push_branch_moves, commit=AUTHOR, push=push)
+    assert (calls, outcome.attempts) == (2, 2)
+    assert git_remote.head("auto/images") == outcome.commit
+    assert git_remote.commits("auto/images")[0].parents == (git_remote.head(),)
+
+
+async def test_dry_run_shows_the_diff_and_pushes_nothing(
+    git_remote: GitRemote, tmp_path: Path
+) -> None:
+    base = git_remote.head()
+    async with Workspace.open(RepoSpec(url=git_remote.url), work_dir=tmp_path) as ws:
+        await ws.prepare()
+        assert await ws.diff() == ""
+        await bump_to("1.1.0")(ws.path)
+        diff = await ws.diff()
+    assert "-          image: registry.local/app:1.0.0" in diff
+    assert "+          image: registry.local/app:1.1.0" in diff
+    assert diff.startswith("diff --git a/deploy/app.yaml b/deploy/app.yaml\n")
+    assert git_remote.head() == base

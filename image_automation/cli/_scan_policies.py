@@ -1,0 +1,144 @@
+"""``scan --policies DIR``: scan every repository the policy files name and show the result.
+
+Loads and resolves the files, turns them into scan targets, scans them into the state store
+with a progress bar on stderr, lets every policy select from the stored tags (storing the
+decisions), then prints one table row per repository on stdout: tag count, the latest tag each
+policy over it selects, requests made, and the last error (the last good tags are kept and
+counted when a scan fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from image_automation.config.loading import load_paths
+from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.domain import Decision
+from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.scanning import (
+    ScanReport,
+    ScanTarget,
+    TagLister,
+    scan_repositories,
+)
+from image_automation.engine.targets import targets_from_config
+from image_automation.state import StateStore, open_store
+
+EXIT_OK = 0
+EXIT_SCAN_FAILED = 1
+EXIT_INVALID = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyScan:
+    """What ``scan --policies`` was asked to do."""
+
+    paths: tuple[Path, ...]
+    state: str | Path | None = None
+    """``sqlite:///PATH``, a file path, or ``None`` for the default location."""
+    concurrency: int = 8
+    """Repositories scanned at once (each registry host limits itself further)."""
+
+
+async def run_policy_scan(
+    job: PolicyScan,
+    *,
+    lister: TagLister,
+    clock: Callable[[], datetime],
+    out: Console,
+    err: Console,
+) -> int:
+    """Scan, store, select, render; return the exit code (1 a scan failed, 2 a file is bad).
+
+    After the scan every policy selects from its repository's stored tags; the decisions are
+    stored too and shown as "latest per policy".
+    """
+    loaded = load_paths(job.paths)
+    resolved = resolve(loaded)
+    found = targets_from_config(loaded, resolved.policies)
+    # The resolver reports bad images too; the targets' own problems matter only without it.
+    problems = [str(e) for e in resolved.errors] or found.problems
+    for problem in problems:
+        err.print(problem, markup=False, highlight=False)
+    for warning in resolved.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    if not found.targets:
+        err.print(f"no image repositories in {', '.join(map(str, job.paths))}", markup=False)
+        return EXIT_INVALID
+    store = await open_store(job.state)
+    async with store:
+        reports = await _scan_with_progress(job, found.targets, lister, store, clock, err)
+        decisions = await decide_from_state(store, resolved.policies, now=clock())
+        table = _table(reports, resolved.policies, decisions)
+    out.print(table)
+    if problems:
+        return EXIT_INVALID
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_SCAN_FAILED
+
+
+async def _scan_with_progress(
+    job: PolicyScan,
+    targets: Sequence[ScanTarget],
+    lister: TagLister,
+    store: StateStore,
+    clock: Callable[[], datetime],
+    err: Console,
+) -> list[ScanReport]:
+    columns = (
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("", total=len(targets))
+
+        def advance(report: ScanReport) -> None:
+            progress.update(task, advance=1, description=report.repository)
+
+        return await scan_repositories(
+            targets,
+            lister=lister,
+            store=store,
+            clock=clock,
+            concurrency=job.concurrency,
+            on_report=advance,
+        )
+
+
+def _table(
+    reports: list[ScanReport], policies: Sequence[ResolvedPolicy], decisions: dict[str, Decision]
+) -> Table:
+    table = Table("Repository", "Tags", "Latest per policy", "Requests", "Last error")
+    for report in reports:
+        lines = [
+            f"{policy.key}: {_latest(decisions.get(policy.key))}"
+            for policy in policies
+            if policy.image.name == report.repository
+        ]
+        # Text cells: a "[" in an error or tag must not be read as rich markup.
+        table.add_row(
+            Text(report.repository),
+            Text(str(report.tag_count)),
+            Text("\n".join(lines) or "-"),
+            Text(str(report.requests)),
+            Text(report.error or "", style="red"),
+        )
+    return table
+
+
+def _latest(decision: Decision | None) -> str:
+    if decision is None:
+        return "(not scanned)"
+    if decision.tag is None:
+        return "(none: " + "; ".join(decision.reasons or ("nothing qualifies",)) + ")"
+    return decision.tag

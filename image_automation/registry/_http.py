@@ -1,0 +1,298 @@
+"""One HTTP exchange with a registry: endpoint, TLS, auth, redirects, retries, size cap.
+
+All httpx errors become ours here, in one place: connection errors and 5xx after bounded
+retries become :class:`RegistryUnavailable`, oversized bodies :class:`RegistryError`. Messages
+name the image and host and never carry a header value.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from image_automation.domain import ImageRef
+from image_automation.errors import RegistryError, RegistryUnavailable
+from image_automation.registry.auth import RegistryAuth, TokenCache
+from image_automation.registry.credentials import CredentialSource
+from image_automation.registry.limits import (
+    Clock,
+    Limits,
+    PoliteTransport,
+    RequestCounter,
+    RetryPolicy,
+)
+from image_automation.registry.settings import HostSettings, RegistrySettings
+
+TransportFactory = Callable[[ssl.SSLContext | bool], httpx.AsyncBaseTransport]
+_MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where an image's repository is served: base URL, path name, settings."""
+
+    base: str  # scheme://host[:port]
+    name: str  # repository path on that host (mirror prefix applied)
+    host: str  # host[:port] of the API server
+    settings: HostSettings
+    image: str  # the reference as the user wrote it (normalised), for messages
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.settings.timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: httpx.URL
+
+
+_system_context: ssl.SSLContext | None = None
+
+
+def system_ssl_context() -> ssl.SSLContext:
+    """The default trust store, loaded once per process (loading it costs ~60 ms)."""
+    global _system_context
+    if _system_context is None:
+        _system_context = httpx.create_ssl_context()
+    return _system_context
+
+
+def default_transport(verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport:
+    """aiohttp under httpx: faster than httpx's own pool here (see bench/RESULTS.md)."""
+    from httpx_aiohttp import AiohttpTransport
+
+    context = system_ssl_context() if verify is True else verify
+    return AiohttpTransport(verify=context, limits=httpx.Limits(max_connections=100))
+
+
+def _ssl_context(settings: HostSettings) -> ssl.SSLContext | bool:
+    if settings.insecure:
+        return True  # plain HTTP: unused
+    if not settings.tls_verify:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif settings.ca_file is not None:
+        ctx = ssl.create_default_context(cafile=str(settings.ca_file))
+    elif settings.cert_file is None:
+        return True
+    else:
+        ctx = ssl.create_default_context()
+    if settings.cert_file is not None:
+        ctx.load_cert_chain(str(settings.cert_file), str(settings.key_file or settings.cert_file))
+    return ctx
+
+
+def _tls_untrusted(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        # aiohttp wraps the ssl error without chaining it.
+        if isinstance(getattr(current, "certificate_error", None), ssl.SSLCertVerificationError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing (httpx has no switch to turn cookies off)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class Http:
+    """Shared plumbing for :class:`RegistryClient`: one per client."""
+
+    def __init__(
+        self,
+        *,
+        settings: RegistrySettings,
+        credentials: CredentialSource | None,
+        transport: httpx.AsyncBaseTransport | None,
+        transport_factory: TransportFactory | None,
+        clock: Clock,
+        rng: random.Random,
+    ) -> None:
+        self.settings = settings
+        self.counter = RequestCounter()
+        self._credentials = credentials
+        self._transport = transport
+        self._factory = transport_factory or default_transport
+        self._clock = clock
+        self._rng = rng
+        self._retry: RetryPolicy = settings.retry.policy()
+        self._limits = Limits(lambda h: settings.for_host(h).politeness(), clock)
+        self._tokens = TokenCache(clock.monotonic)
+        self._clients: dict[object, httpx.AsyncClient] = {}
+        self._endpoints: dict[ImageRef, Endpoint] = {}
+        self._auths: dict[str, RegistryAuth] = {}
+
+    @property
+    def token_cache(self) -> TokenCache:
+        return self._tokens
+
+    def endpoint(self, ref: ImageRef) -> Endpoint:
+        key = ImageRef(ref.registry, ref.repository)
+        found = self._endpoints.get(key)
+        if found is None:
+            found = self._endpoints[key] = self._make_endpoint(key)
+        return found
+
+    def _make_endpoint(self, ref: ImageRef) -> Endpoint:
+        settings = self.settings.for_host(ref.registry)
+        if ref.api_host != ref.registry and ref.api_host in self.settings.hosts:
+            settings = self.settings.for_host(ref.api_host)
+        host, name = ref.api_host, ref.repository
+        if settings.mirror:
+            mirror_host, _, prefix = settings.mirror.strip("/").partition("/")
+            host, name = mirror_host, f"{prefix}/{name}" if prefix else name
+            settings = settings.model_copy(update={"mirror": None, **self._explicit(mirror_host)})
+        scheme = "http" if settings.insecure else "https"
+        return Endpoint(f"{scheme}://{host}", name, host, settings, ref.name)
+
+    def _explicit(self, host: str) -> dict[str, object]:
+        override = self.settings.hosts.get(host.lower())
+        if override is None:
+            return {}
+        return {k: getattr(override, k) for k in override.model_fields_set}
+
+    def _client(self, settings: HostSettings) -> httpx.AsyncClient:
+        key: object = "injected"
+        if self._transport is None:
+            key = (settings.ca_file, settings.cert_file, settings.key_file, settings.tls_verify)
+        client = self._clients.get(key)
+        if client is None:
+            if self._transport is not None:
+                inner, owns = self._transport, False
+            else:
+                inner, owns = self._factory(_ssl_context(settings)), True
+            polite = PoliteTransport(
+                inner, limits=self._limits, counter=self.counter, owns_inner=owns
+            )
+            client = httpx.AsyncClient(transport=polite, follow_redirects=False)
+            client._cookies = _NoCookies()  # registries need none; extracting costs ~10% CPU
+            self._clients[key] = client
+        return client
+
+    async def _auth(self, endpoint: Endpoint, registry: str) -> RegistryAuth:
+        auth = self._auths.get(endpoint.host)
+        if auth is None:
+            credential = None
+            if self._credentials is not None:
+                credential = await self._credentials.credential_for(registry)
+            auth = self._auths.get(endpoint.host)  # another task may have won the race
+            if auth is None:
+                auth = RegistryAuth(endpoint.host, credential=credential, tokens=self._tokens)
+                self._auths[endpoint.host] = auth
+        return auth
+
+    async def request(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        url: str,
+        *,
+        registry: str,
+        headers: Mapping[str, str],
+        what: str,
+    ) -> Reply:
+        """Send with retries; return the final reply (any status but 429/5xx)."""
+        attempts = self._retry.attempts
+        for attempt in range(attempts):
+            last = attempt + 1 >= attempts
+            try:
+                reply = await self._send(method, endpoint, url, registry=registry, headers=headers)
+            except httpx.TransportError as exc:
+                if _tls_untrusted(exc):
+                    raise RegistryError(
+                        f"{endpoint.image}: {what} failed, the TLS certificate of "
+                        f"{endpoint.host} is not trusted (set caFile, or --ca-file)"
+                    ) from exc
+                if last:
+                    raise RegistryUnavailable(
+                        f"{endpoint.image}: {what} failed, {endpoint.host} unreachable after "
+                        f"{attempts} tries ({type(exc).__name__}: {exc})",
+                        delay=self._retry.backoff(attempt, self._rng),
+                    ) from exc
+                await self._clock.sleep(self._retry.backoff(attempt, self._rng))
+                continue
+            if reply.status == 429 or reply.status >= 500:
+                delay = self._retry.backoff(attempt, self._rng)
+                if last:
+                    raise RegistryUnavailable(
+                        f"{endpoint.image}: {what} failed, {endpoint.host} answered HTTP "
+                        f"{reply.status} {attempts} times",
+                        delay=delay,
+                    )
+                if reply.status >= 500:
+                    await self._clock.sleep(delay)
+                # 429: the host limiter already holds the next request until Retry-After.
+                continue
+            return reply
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        url: str,
+        *,
+        registry: str,
+        headers: Mapping[str, str],
+    ) -> Reply:
+        client = self._client(endpoint.settings)
+        auth = await self._auth(endpoint, registry)
+        origin = httpx.URL(endpoint.base)
+        target = httpx.URL(url)
+        timeout = endpoint.timeout
+        for _hop in range(_MAX_REDIRECTS + 1):
+            request = client.build_request(method, target, headers=dict(headers), timeout=timeout)
+            same_origin = (target.scheme, target.netloc) == (origin.scheme, origin.netloc)
+            # Credentials only ever go to the registry host itself, never after a redirect.
+            response = await client.send(request, auth=auth if same_origin else None, stream=True)
+            try:
+                if response.is_redirect and "location" in response.headers:
+                    target = target.join(response.headers["location"])
+                    continue
+                body = await self._read(response, endpoint)
+            finally:
+                await response.aclose()
+            return Reply(response.status_code, response.headers, body, target)
+        raise RegistryError(f"{endpoint.image}: more than {_MAX_REDIRECTS} redirects")
+
+    async def _read(self, response: httpx.Response, endpoint: Endpoint) -> bytes:
+        cap = endpoint.settings.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise RegistryError(
+                f"{endpoint.image}: response from {endpoint.host} is {declared} bytes, "
+                f"over the {cap}-byte cap (maxBodyBytes)"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise RegistryError(
+                    f"{endpoint.image}: response from {endpoint.host} exceeds the "
+                    f"{cap}-byte cap (maxBodyBytes)"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()

@@ -1,0 +1,321 @@
+"""The OCI distribution API client: tags, digests, manifests, image configs.
+
+Cheap by design: a tag list costs one request per page; a digest one ``HEAD``; manifests and
+configs are fetched only when asked for and cached by digest (content-addressed, never stale).
+Every page is read, because GHCR and Quay list tags oldest-first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from image_automation.domain import ImageRef, is_valid_tag
+from image_automation.errors import RegistryError
+from image_automation.registry._http import Endpoint, Http, Reply, TransportFactory
+from image_automation.registry.credentials import CredentialSource
+from image_automation.registry.limits import Clock, SystemClock, counting_operation
+from image_automation.registry.settings import RegistrySettings
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+_LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
+
+
+@dataclass(frozen=True, slots=True)
+class TagList:
+    """Every tag of a repository. ``requests`` counts the HTTP requests this listing made."""
+
+    image: str
+    tags: tuple[str, ...]
+    dropped_invalid: int
+    requests: int
+    pages: int
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """``os/architecture[/variant]``, e.g. ``linux/arm64/v8``."""
+
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        parts = text.split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError(f"platform {text!r} is not os/arch[/variant]")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+DEFAULT_PLATFORM = Platform("linux", "amd64")
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest or index as served, with its content digest."""
+
+    digest: str
+    media_type: str
+    data: dict[str, Any]
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES or "manifests" in self.data
+
+    @property
+    def config_digest(self) -> str | None:
+        config = self.data.get("config")
+        return config.get("digest") if isinstance(config, dict) else None
+
+    def platform_digest(self, platform: Platform) -> str | None:
+        """The digest of the index entry for ``platform`` (variant ignored when unset)."""
+        for entry in self.data.get("manifests") or []:
+            p = entry.get("platform") or {}
+            if (p.get("os"), p.get("architecture")) != (platform.os, platform.architecture):
+                continue
+            if platform.variant and p.get("variant") != platform.variant:
+                continue
+            digest = entry.get("digest")
+            return digest if isinstance(digest, str) else None
+        return None
+
+
+def _as_ref(ref: ImageRef | str) -> ImageRef:
+    return ref if isinstance(ref, ImageRef) else ImageRef.parse(ref)
+
+
+class RegistryClient:
+    """Async registry client; use as ``async with RegistryClient(...) as client``.
+
+    ``transport`` replaces the network for every host (tests pass ``httpx.MockTransport``);
+    otherwise one transport per TLS profile is made by ``transport_factory``.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: RegistrySettings | None = None,
+        credentials: CredentialSource | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        transport_factory: TransportFactory | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._http = Http(
+            settings=settings or RegistrySettings(),
+            credentials=credentials,
+            transport=transport,
+            transport_factory=transport_factory,
+            clock=clock or SystemClock(),
+            rng=rng or random.Random(),
+        )
+        self._manifests: dict[str, Manifest] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
+
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far by this client (token requests and retries included)."""
+        return self._http.counter.total
+
+    async def _get(self, method: str, ep: Endpoint, url: str, *, accept: str, what: str) -> Reply:
+        registry = ep.image.split("/", 1)[0]
+        headers = {"Accept": accept}
+        reply = await self._http.request(
+            method, ep, url, registry=registry, headers=headers, what=what
+        )
+        if reply.status in (401, 403):
+            raise RegistryError(
+                f"{ep.image}: {what} refused by {ep.host} (HTTP {reply.status}): "
+                "check the credentials for this registry"
+            )
+        if reply.status == 404:
+            code = _error_code(reply.body)
+            raise RegistryError(f"{ep.image}: {what}: not found on {ep.host} ({code or 404})")
+        if reply.status != 200:
+            raise RegistryError(f"{ep.image}: {what}: unexpected HTTP {reply.status}")
+        return reply
+
+    async def list_tags(self, ref: ImageRef | str) -> TagList:
+        """All tags of ``ref``'s repository, every page; invalid tags dropped and counted."""
+        image = _as_ref(ref)
+        ep = self._http.endpoint(image)
+        size = ep.settings.page_size
+        url = f"{ep.base}/v2/{ep.name}/tags/list" + (f"?n={size}" if size else "")
+        tags: dict[str, None] = {}  # ordered set: first page first
+        pages = 0
+        with counting_operation() as counter:
+            while url:
+                pages += 1
+                if pages > ep.settings.max_pages:
+                    raise RegistryError(
+                        f"{ep.image}: more than {ep.settings.max_pages} pages of tags "
+                        f"on {ep.host} (raise maxPages)"
+                    )
+                reply = await self._get("GET", ep, url, accept="application/json", what="tags")
+                page = _tags_page(reply.body, ep)
+                before = len(tags)
+                tags.update(dict.fromkeys(page))
+                if pages > 1 and len(tags) == before:
+                    break  # a registry that ignores `last` would loop forever
+                url = _next_page(reply, ep, page, size)
+        valid = _valid_tags(list(tags))
+        return TagList(ep.image, valid, len(tags) - len(valid), counter.total, pages)
+
+    async def head_digest(self, ref: ImageRef | str, tag: str) -> str:
+        """The manifest digest ``tag`` points at: one HEAD (a GET if the header is missing)."""
+        image = _as_ref(ref)
+        ep = self._http.endpoint(image)
+        url = f"{ep.base}/v2/{ep.name}/manifests/{quote(tag, safe='')}"
+        reply = await self._get("HEAD", ep, url, accept=MANIFEST_ACCEPT, what=f"tag {tag}")
+        digest: str = reply.headers.get("docker-content-digest", "")
+        if digest:
+            return digest
+        return (await self.get_manifest(image, tag)).digest
+
+    async def get_manifest(self, ref: ImageRef | str, reference: str) -> Manifest:
+        """The manifest for a tag or digest; by-digest results are cached for good."""
+        cached = self._manifests.get(reference)
+        if cached is not None:
+            return cached
+        image = _as_ref(ref)
+        ep = self._http.endpoint(image)
+        url = f"{ep.base}/v2/{ep.name}/manifests/{quote(reference, safe=':')}"
+        reply = await self._get(
+            "GET", ep, url, accept=MANIFEST_ACCEPT, what=f"manifest {reference}"
+        )
+        digest = "sha256:" + hashlib.sha256(reply.body).hexdigest()
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryError(f"{ep.image}: manifest {reference} has digest {digest}")
+        data = _json_object(reply.body, ep, f"manifest {reference}")
+        media_type = str(data.get("mediaType") or reply.headers.get("content-type", ""))
+        manifest = Manifest(digest, media_type.split(";")[0].strip(), data)
+        self._manifests[digest] = manifest
+        return manifest
+
+    async def get_config(self, ref: ImageRef | str, digest: str) -> dict[str, Any]:
+        """The image config blob ``digest`` (cached; blobs are immutable)."""
+        cached = self._configs.get(digest)
+        if cached is not None:
+            return cached
+        image = _as_ref(ref)
+        ep = self._http.endpoint(image)
+        url = f"{ep.base}/v2/{ep.name}/blobs/{digest}"
+        reply = await self._get("GET", ep, url, accept="*/*", what=f"config {digest}")
+        actual = "sha256:" + hashlib.sha256(reply.body).hexdigest()
+        if digest.startswith("sha256:") and actual != digest:
+            raise RegistryError(f"{ep.image}: config blob {digest} has digest {actual}")
+        config = _json_object(reply.body, ep, f"config {digest}")
+        self._configs[digest] = config
+        return config
+
+    async def image_created(
+        self, ref: ImageRef | str, tag: str, platform: Platform | None = None
+    ) -> datetime | None:
+        """The config ``created`` time of ``tag`` (an index resolves to ``platform``)."""
+        image = _as_ref(ref)
+        digest = await self.head_digest(image, tag)
+        manifest = await self.get_manifest(image, digest)
+        if manifest.is_index:
+            wanted = platform or DEFAULT_PLATFORM
+            child = manifest.platform_digest(wanted)
+            if child is None:
+                raise RegistryError(f"{image.name}:{tag}: no manifest for platform {wanted}")
+            manifest = await self.get_manifest(image, child)
+        config_digest = manifest.config_digest
+        if config_digest is None:
+            return None
+        created = (await self.get_config(image, config_digest)).get("created")
+        return _parse_time(created) if isinstance(created, str) else None
+
+
+def _tags_page(body: bytes, ep: Endpoint) -> list[str]:
+    data = _json_object(body, ep, "tag list")
+    tags = data.get("tags")
+    if tags is None:
+        return []
+    try:
+        if not isinstance(tags, list):
+            raise TypeError
+        "".join(tags)  # raises TypeError on a non-string, at C speed
+    except TypeError:
+        raise RegistryError(f"{ep.image}: tag list from {ep.host} has no list of strings") from None
+    return tags
+
+
+_ALL_VALID_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\n)*")
+
+
+def _valid_tags(tags: list[str]) -> tuple[str, ...]:
+    """Tags matching the OCI grammar; one regex pass over all of them in the common case."""
+    if _ALL_VALID_RE.fullmatch("".join(t + "\n" for t in tags)):
+        return tuple(tags)
+    return tuple(t for t in tags if is_valid_tag(t))
+
+
+def _next_page(reply: Reply, ep: Endpoint, page: list[str], size: int) -> str:
+    for value in reply.headers.get_list("link"):
+        match = _LINK_NEXT_RE.search(value)
+        if match:
+            target = reply.url.join(match.group(1))
+            if (target.scheme, target.netloc) != (reply.url.scheme, reply.url.netloc):
+                raise RegistryError(f"{ep.image}: next-page link leaves {ep.host}")
+            return str(target)
+    if size and len(page) == size and page:
+        return f"{ep.base}/v2/{ep.name}/tags/list?n={size}&last={quote(page[-1], safe='')}"
+    return ""
+
+
+def _json_object(body: bytes, ep: Endpoint, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise RegistryError(
+            f"{ep.image}: {what} from {ep.host} is not valid JSON ({len(body)} bytes)"
+        ) from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"{ep.image}: {what} from {ep.host} is not a JSON object")
+    return data
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        errors = json.loads(body).get("errors") or []
+        return str(errors[0].get("code")) if errors else None
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return None
+
+
+def _parse_time(text: str) -> datetime | None:
+    # Go writes nanoseconds; Python takes at most microseconds.
+    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

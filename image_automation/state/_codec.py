@@ -1,0 +1,75 @@
+"""Value ↔ column conversions every backend shares: UTC timestamps and decisions as JSON.
+
+Kept apart from any backend so SQLite and PostgreSQL store byte-identical JSON and one test
+covers the round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from image_automation.domain import Decision
+from image_automation.state.base import SetterChange
+
+
+def utc(when: datetime) -> datetime:
+    """``when`` in UTC; naive datetimes are refused because their zone is a guess."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"naive datetime {when.isoformat()} given to the state store")
+    return when.astimezone(UTC)
+
+
+def time_to_text(when: datetime | None) -> str | None:
+    """ISO-8601 in UTC with microseconds, so text order is time order."""
+    if when is None:
+        return None
+    return utc(when).isoformat(timespec="microseconds")
+
+
+def text_to_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def decision_to_json(decision: Decision) -> str:
+    payload: dict[str, Any] = {
+        "policy": decision.policy,
+        "tag": decision.tag,
+        "digest": decision.digest,
+        "considered": list(decision.considered),
+        "skipped": dict(decision.skipped),
+        "lost": dict(decision.lost),
+        "reasons": list(decision.reasons),
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def decision_from_json(text: str) -> Decision:
+    """Inverse of :func:`decision_to_json`; keys a later version adds are ignored."""
+    data = json.loads(text)
+    return Decision(
+        policy=str(data["policy"]),
+        tag=data.get("tag"),
+        digest=data.get("digest"),
+        considered=tuple(data.get("considered", ())),
+        skipped=dict(data.get("skipped", {})),
+        lost=dict(data.get("lost", {})),
+        reasons=tuple(data.get("reasons", ())),
+    )
+
+
+def changes_to_json(changes: tuple[SetterChange, ...]) -> str:
+    return json.dumps(
+        [{"setter": c.setter, "old": c.old, "new": c.new} for c in changes],
+        ensure_ascii=False,
+    )
+
+
+def changes_from_json(text: str) -> tuple[SetterChange, ...]:
+    return tuple(
+        SetterChange(setter=str(c["setter"]), old=str(c["old"]), new=str(c["new"]))
+        for c in json.loads(text)
+    )

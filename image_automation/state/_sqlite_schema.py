@@ -1,0 +1,101 @@
+"""The SQLite schema as an ordered list of migrations, versioned by ``PRAGMA user_version``.
+
+Migration *n* (1-based) takes a database from ``user_version`` n-1 to n. Never edit a shipped
+migration: append a new one. Each runs in its own ``BEGIN IMMEDIATE`` transaction together with
+the ``user_version`` bump, so a crash leaves the database at a whole version, and concurrent
+openers re-read the version under the write lock and skip what another process applied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from image_automation.errors import StateError
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: scan results and scan status.
+    (
+        """
+        CREATE TABLE repositories (
+            name         TEXT PRIMARY KEY,
+            last_attempt TEXT,
+            last_success TEXT,
+            last_error   TEXT,
+            tag_count    INTEGER NOT NULL DEFAULT 0,
+            requests     INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE tags (
+            repository TEXT NOT NULL REFERENCES repositories(name) ON DELETE CASCADE,
+            name       TEXT NOT NULL,
+            digest     TEXT,
+            created    TEXT,
+            pushed     TEXT,
+            first_seen TEXT NOT NULL,
+            PRIMARY KEY (repository, name)
+        ) WITHOUT ROWID
+        """,
+    ),
+    # 2: policy decisions and the pushes of automations (for rollback detection).
+    (
+        """
+        CREATE TABLE decisions (
+            policy     TEXT PRIMARY KEY,
+            repository TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            tag        TEXT,
+            digest     TEXT,
+            decision   TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE pushes (
+            id         INTEGER PRIMARY KEY,
+            automation TEXT NOT NULL,
+            commit_sha TEXT NOT NULL,
+            pushed_at  TEXT NOT NULL,
+            changes    TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX pushes_by_automation ON pushes (automation, pushed_at)",
+    ),
+)
+
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = LATEST) -> int:
+    """Apply the migrations after the database's version up to ``target``; return the version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). A database newer than
+    this program is refused rather than guessed at.
+    """
+    if not 0 <= target <= LATEST:
+        raise ValueError(f"no schema version {target} (latest is {LATEST})")
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(conn)
+            if version > LATEST:
+                raise StateError(
+                    f"state database has schema version {version}, newer than this program "
+                    f"supports ({LATEST}); upgrade image-automation"
+                )
+            if version >= target:
+                conn.execute("COMMIT")
+                return version
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            # PRAGMA takes no parameters; the value is our own integer.
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise

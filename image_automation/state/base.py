@@ -1,0 +1,164 @@
+"""The ``StateStore`` protocol: what the engine, the daemon and every backend agree on.
+
+The store remembers, per repository (the normalised image name, ``docker.io/library/nginx``),
+the tags of the last good scan with their digests, build/push times and the time our scanner
+first saw each tag; the status of the last scan attempt; the last decision of every policy; and
+what every automation last pushed. Backends (SQLite now, PostgreSQL later) implement it.
+
+The store never reads a clock: callers pass ``now``. All datetimes are timezone-aware; backends
+keep them in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from image_automation.domain import Decision, TagInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ScanStatus:
+    """The outcome of the latest scans of one repository.
+
+    ``last_attempt`` is when the latest scan finished (well or badly), ``last_success`` when
+    the latest good one did; ``last_error`` is the text of the latest failure and ``None`` once
+    a scan succeeds again. ``tag_count`` counts the stored (last good) tags; ``requests`` is the
+    number of registry requests the latest attempt made.
+    """
+
+    repository: str
+    last_attempt: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    tag_count: int
+    requests: int
+
+    @property
+    def ok(self) -> bool:
+        """True when the latest attempt succeeded."""
+        return self.last_error is None and self.last_success is not None
+
+
+@dataclass(frozen=True, slots=True)
+class TagDiff:
+    """How a stored tag set changed when a scan replaced it (names in sorted order)."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A policy's latest decision as stored, with the repository it chose from and when."""
+
+    policy: str
+    repository: str
+    decided_at: datetime
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class SetterChange:
+    """One value an automation rewrote: the setter (marker) and the old and new value."""
+
+    setter: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushRecord:
+    """What one automation pushed: the commit and the setter changes it carried."""
+
+    automation: str
+    commit: str
+    pushed_at: datetime
+    changes: tuple[SetterChange, ...] = ()
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Persistent state of scans, decisions and pushes. Every method may raise ``StateError``.
+
+    Implementations must make :meth:`replace_tags` atomic: a reader sees the old tag set or
+    the new one, never a mix; several processes may share one store.
+    """
+
+    async def replace_tags(
+        self,
+        repository: str,
+        tags: Sequence[TagInfo],
+        *,
+        now: datetime,
+        requests: int = 0,
+    ) -> TagDiff:
+        """Record a successful scan: ``tags`` become the repository's tag set.
+
+        A tag already stored keeps its ``first_seen``; a new one gets ``now`` (the
+        ``first_seen`` of the argument is ignored). Tags not in ``tags`` are removed, so a tag
+        that disappears and comes back is new again. Digest and timestamps are taken from
+        ``tags`` as given. Clears ``last_error`` and sets ``last_attempt`` and
+        ``last_success`` to ``now``.
+        """
+        ...
+
+    async def record_failure(
+        self, repository: str, error: str, *, now: datetime, requests: int = 0
+    ) -> None:
+        """Record a failed scan: keep the stored tags, set ``last_error`` and ``last_attempt``.
+
+        ``error`` must already be free of credentials.
+        """
+        ...
+
+    async def tags(self, repository: str) -> list[TagInfo]:
+        """The stored tags of ``repository`` sorted by name; empty when none are stored."""
+        ...
+
+    async def scan_status(self, repository: str) -> ScanStatus | None:
+        """The scan status of ``repository``, or ``None`` if it was never scanned."""
+        ...
+
+    async def scan_statuses(self) -> list[ScanStatus]:
+        """The scan status of every repository ever scanned, sorted by repository."""
+        ...
+
+    async def save_decision(
+        self, policy: str, decision: Decision, *, repository: str, now: datetime
+    ) -> None:
+        """Store ``decision`` as the latest of ``policy`` (replacing the previous one)."""
+        ...
+
+    async def decision(self, policy: str) -> StoredDecision | None:
+        """The latest decision of ``policy``, or ``None``."""
+        ...
+
+    async def decisions(self) -> list[StoredDecision]:
+        """The latest decision of every policy, sorted by policy."""
+        ...
+
+    async def record_push(self, record: PushRecord) -> None:
+        """Remember that ``record.automation`` pushed ``record.commit``."""
+        ...
+
+    async def last_push(self, automation: str) -> PushRecord | None:
+        """The most recent push of ``automation``, or ``None``."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads; the store is unusable afterwards. Idempotent."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

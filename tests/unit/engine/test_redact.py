@@ -1,0 +1,34 @@
+"""Credential scrubbing of error text before it is stored or shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from image_automation.engine._redact import redact
+
+CASES = [
+    ("https://user:pw123@reg.io/v2/", "https://***@reg.io/v2/"),
+    ("https://tok_only@reg.io/v2/", "https://***@reg.io/v2/"),
+    ("Authorization: Basic dXNlcjpwdw==", "Authorization: ***"),
+    ("{'authorization': 'Bearer abc.def'}", "{'authorization': '***'}"),
+    ("got Bearer abcdefgh back", "got Bearer *** back"),
+    ("password=hunter2&x=1", "password=***&x=1"),
+    ('{"identitytoken": "zzz"}', '{"identitytoken": "***"}'),
+    ("jwt eyJhbGci.eyJzdWIi.sig-part here", "jwt *** here"),
+    ("ghcr.io/o/app: 404 NAME_UNKNOWN", "ghcr.io/o/app: 404 NAME_UNKNOWN"),
+    (
+        "registry.io:5000/team/app: tag list over 10 MiB",
+        "registry.io:5000/team/app: tag list over 10 MiB",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_redact(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_known_secrets_are_masked_wherever_they_appear() -> None:
+    assert redact("failed for s3cr3t-value at host", secrets=("s3cr3t-value", "")) == (
+        "failed for *** at host"
+    )
