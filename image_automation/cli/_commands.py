@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from image_automation.cli._policy import policy_group
+from image_automation.cli._run import run_command
 from image_automation.cli._update import update
 from image_automation.cli._validate import validate_command
 
@@ -13,6 +14,7 @@ def register(group: click.Group) -> None:
     """Attach every subcommand to ``group`` (idempotent)."""
     commands: list[click.Command] = [
         policy_group,
+        run_command,
         update,
         validate_command,
     ]

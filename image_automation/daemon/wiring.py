@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +25,15 @@ import httpx
 
 from image_automation.config.lastgood import LastGoodFiles
 from image_automation.config.loading import LoadResult
-from image_automation.config.resolving import resolve
+from image_automation.config.models import ImageUpdateAutomation
+from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, build_config
-from image_automation.daemon.service import ScanResult
-from image_automation.domain import TagInfo
+from image_automation.daemon.service import ReconcileResult, ScanResult
+from image_automation.domain import Decision, TagInfo
+from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.publishing import run_automation
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
@@ -118,6 +121,7 @@ class RegistryLister:
 class _Loaded:
     result: LoadResult = field(default_factory=LoadResult)
     targets: dict[str, ScanTarget] = field(default_factory=dict)
+    automations: dict[str, ImageUpdateAutomation] = field(default_factory=dict)
 
 
 class RepoEngine:
@@ -168,20 +172,27 @@ class RepoEngine:
     def repo_spec(self) -> RepoSpec:
         return RepoSpec(url=self.settings.repo, branch=self.settings.branch)
 
-    async def load(self) -> DaemonConfig:
-        """Fetch the repository, re-read its policy files, plan the daemon's work."""
-        opening = Workspace.open(
+    def _open_workspace(self) -> AbstractAsyncContextManager[Workspace]:
+        return Workspace.open(
             self.repo_spec(),
             work_dir=self.work_dir,
             auth=self._auth,
             lock_timeout=self.settings.lock_timeout,
         )
-        async with opening as workspace:
+
+    async def load(self) -> DaemonConfig:
+        """Fetch the repository, re-read its policy files, plan the daemon's work."""
+        async with self._open_workspace() as workspace:
             await workspace.prepare()
             result = await asyncio.to_thread(self._files.load, workspace.path)
         resolved = resolve(result)
         targets = targets_from_config(result, resolved.policies)
-        self._loaded = _Loaded(result, {t.repository: t for t in targets.targets})
+        automations = {
+            d.obj.key: d.obj
+            for d in result.automations
+            if isinstance(d.obj, ImageUpdateAutomation) and not d.obj.spec.suspend
+        }
+        self._loaded = _Loaded(result, {t.repository: t for t in targets.targets}, automations)
         config = build_config(result, default_interval=self.settings.interval)
         extra = [*result.warnings, *targets.problems]
         return dataclasses.replace(config, errors=[*config.errors, *extra])
@@ -195,12 +206,45 @@ class RepoEngine:
         )
         return ScanResult(ok=report.ok, tags=report.tag_count, error=report.error)
 
+    async def reconcile(self, automation: str, config: DaemonConfig) -> ReconcileResult:
+        """Select from the stored tags; for a declared automation also edit, commit, push.
+
+        Without automation documents (the ``default`` automation) decisions are made and
+        stored, and nothing is written: like ``reconcile --repo`` on such a repository.
+        """
+        now = datetime.now(UTC)
+        policies = {p.key: p for p in config.policies}
+        obj = self._loaded.automations.get(automation)
+        if obj is None:
+            decisions = await decide_from_state(self.store, config.policies, now=now)
+            return ReconcileResult(selections=_selections(decisions, policies))
+        async with self._open_workspace() as workspace:
+            run = await run_automation(
+                obj, config.policies, workspace=workspace, store=self.store, now=now
+            )
+        return ReconcileResult(
+            commits=1 if run.commit else 0,
+            push_retries=max(run.attempts - 1, 0),
+            selections=_selections(run.decisions, policies),
+            error="; ".join(run.errors) or None,
+        )
+
     async def check(self) -> str | None:
         try:
             await self.store.scan_statuses()
         except StateError as exc:
             return str(exc)
         return None
+
+
+def _selections(
+    decisions: Mapping[str, Decision], policies: Mapping[str, ResolvedPolicy]
+) -> dict[str, tuple[str, str | None]]:
+    return {
+        key: (policies[key].image.name, decision.tag)
+        for key, decision in decisions.items()
+        if key in policies
+    }
 
 
 __all__ = ["CountingTransport", "RegistryLister", "RepoEngine", "RepoSettings"]

@@ -1,0 +1,137 @@
+"""One Flux ``ImageUpdateAutomation`` from stored tags: select, edit, commit, push.
+
+The daemon's reconcile step. The tags come from the state store (the daemon's scan jobs keep
+them fresh, so a repository shared by many policies is listed once per interval); the policy
+files were already read by the caller, which keeps the last good version of a broken file.
+Selection is the policy engine's (``decide_from_state`` stores each Decision); the edit is
+``update_tree`` on ``spec.update.path``; commit and push are ``Workspace.publish`` (a rejected
+push fetches and re-applies from scratch).
+
+Flux semantics kept: the automation uses the policies of its namespace picked by
+``policySelector.matchLabels``; the author comes from ``spec.git.commit.author``; the push
+branch from ``spec.git.push.branch`` (else the checkout branch). Go message templates are not
+rendered here; commits use the default message (``image_automation.git.DEFAULT_TEMPLATE``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from image_automation.config.models import ImageUpdateAutomation
+from image_automation.config.resolving import ResolvedPolicy
+from image_automation.domain import Decision, ImageRef, UpdateResult
+from image_automation.engine.deciding import decide_from_state
+from image_automation.errors import ConfigError
+from image_automation.git import CommitSettings, PushSettings, Workspace
+from image_automation.manifests import update_tree
+from image_automation.state import PushRecord, SetterChange, StateStore
+
+
+@dataclass(slots=True)
+class AutomationRun:
+    """What one automation run did."""
+
+    commit: str | None = None
+    attempts: int = 0
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    changes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def policies_of(
+    automation: ImageUpdateAutomation, policies: Sequence[ResolvedPolicy]
+) -> list[ResolvedPolicy]:
+    """The policies of the automation's namespace that its selector's matchLabels pick."""
+    selector = automation.spec.policy_selector
+    wanted = (selector.match_labels or {}) if selector else {}
+    return [
+        p
+        for p in policies
+        if p.namespace == automation.metadata.namespace
+        and all(p.source.obj.metadata.labels.get(k) == v for k, v in wanted.items())
+    ]
+
+
+async def run_automation(
+    automation: ImageUpdateAutomation,
+    policies: Sequence[ResolvedPolicy],
+    *,
+    workspace: Workspace,
+    store: StateStore,
+    now: datetime,
+) -> AutomationRun:
+    """Select from stored tags, then edit/commit/push through ``workspace``."""
+    run = AutomationRun()
+    chosen = policies_of(automation, policies)
+    run.decisions = await decide_from_state(store, chosen, now=now)
+    images: dict[str, ImageRef] = {}
+    for policy in chosen:
+        decision = run.decisions.get(policy.key)
+        if decision is None:
+            run.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
+        elif decision.tag is not None:
+            digest = decision.digest if policy.digest_reflection != "Never" else None
+            images[policy.name] = policy.image.with_tag(decision.tag, digest)
+    path = _update_path(automation.spec.update.path)
+    namespace = automation.metadata.namespace
+
+    async def apply(root: Path) -> UpdateResult:
+        target = root / path
+        if not target.is_dir():
+            return UpdateResult(errors=(f"update.path {path!r}: no such directory",))
+        result = await asyncio.to_thread(update_tree, target, namespace=namespace, policies=images)
+        return _rooted(result, path)
+
+    published = await workspace.publish(
+        apply,
+        commit=_commit_settings(automation),
+        push=PushSettings(branch=_push_branch(automation)),
+        automation=automation.key,
+    )
+    run.commit, run.attempts = published.commit, published.attempts
+    run.changes = len(published.result.changes)
+    run.errors.extend(published.result.errors)
+    if published.commit is not None:
+        changes = tuple(SetterChange(c.setter, c.old, c.new) for c in published.result.changes)
+        await store.record_push(PushRecord(automation.key, published.commit, now, changes))
+    return run
+
+
+def _commit_settings(automation: ImageUpdateAutomation) -> CommitSettings:
+    git = automation.spec.git
+    if git is None:
+        return CommitSettings()
+    author = git.commit.author
+    return CommitSettings(author_name=author.name or "image-automation", author_email=author.email)
+
+
+def _push_branch(automation: ImageUpdateAutomation) -> str | None:
+    git = automation.spec.git
+    return git.push.branch if git is not None and git.push is not None else None
+
+
+def _update_path(text: str) -> str:
+    path = PurePosixPath(text)
+    if path.is_absolute() or ".." in path.parts:
+        raise ConfigError(f"update.path {text!r} must stay inside the repository")
+    return str(path)
+
+
+def _rooted(result: UpdateResult, path: str) -> UpdateResult:
+    """File names relative to the repository root, not to ``update.path``."""
+    if path in ("", "."):
+        return result
+    prefix = path.rstrip("/") + "/"
+    return dataclasses.replace(
+        result,
+        changes=tuple(dataclasses.replace(c, file=prefix + c.file) for c in result.changes),
+        files_written=tuple(prefix + f for f in result.files_written),
+    )
+
+
+__all__ = ["AutomationRun", "policies_of", "run_automation"]
