@@ -53,6 +53,7 @@ class RunFile(BaseModel):
     docker_config: Path | None = None
     registries: Path | None = None
     log_format: str | None = None
+    log_level: str | None = None
     interval: str | None = None
     grace_period: str | None = None
 
@@ -121,6 +122,9 @@ def _seconds(text: str, hint: str) -> float:
 )
 @_option("--log-format", type=click.Choice(["plain", "json"]), help="[default: plain]")
 @_option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[default: info]"
+)
+@_option(
     "--interval",
     metavar="DURATION",
     help="Reconcile interval when the repository declares no automation.  [default: 5m]",
@@ -137,8 +141,13 @@ def run_command(**flags: Any) -> None:
     run on a schedule. SIGTERM/SIGINT stop it cleanly (exit 0); a second signal forces exit.
     """
     repo, daemon, log_format = resolve_settings(flags)
-    configure_logging(log_format)
+    level = str(flags.get("log_level") or file_level(flags) or "info")
+    configure_logging(log_format, level=logging.getLevelName(level.upper()))
     sys.exit(asyncio.run(_main(repo, daemon)))
+
+
+def file_level(flags: dict[str, Any]) -> str | None:
+    return _read_config(flags.get("config_file")).log_level
 
 
 def resolve_settings(flags: dict[str, Any]) -> tuple[RepoSettings, DaemonSettings, LogFormat]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -55,7 +55,12 @@ class Engine(Protocol):
 
     async def scan(self, repository: str) -> ScanResult: ...
 
-    async def reconcile(self, automation: str, config: DaemonConfig) -> ReconcileResult: ...
+    async def reconcile(
+        self, automation: str, on_config: Callable[[DaemonConfig], None]
+    ) -> ReconcileResult | None:
+        """Re-read the policy files (passing the new config to ``on_config`` before any other
+        work), then run ``automation``; ``None`` when it is no longer configured."""
+        ...
 
     async def check(self) -> str | None:
         """``None`` when the state store answers, else why not."""
@@ -208,16 +213,16 @@ class Daemon:
                 log.warning("scan failed: %s", result.error)
 
     async def reconcile(self, automation: str) -> None:
+        """Re-read the policy files (every time, so edits apply), then run the automation."""
         with log_context(automation=automation):
             started = time.perf_counter()
-            config = await self.refresh()
-            if config is None or automation not in config.automations:
-                log.info("automation no longer configured; nothing to do")
-                return
             try:
-                result = await self.engine.reconcile(automation, config)
+                result = await self.engine.reconcile(automation, self.apply)
             except ImageAutomationError as exc:
                 result = ReconcileResult(error=str(exc))
+            if result is None:
+                log.info("automation no longer configured; nothing to do")
+                return
             self.metrics.reconcile_duration.labels(automation=automation).observe(
                 time.perf_counter() - started
             )

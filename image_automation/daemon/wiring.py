@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -184,7 +184,10 @@ class RepoEngine:
         """Fetch the repository, re-read its policy files, plan the daemon's work."""
         async with self._open_workspace() as workspace:
             await workspace.prepare()
-            result = await asyncio.to_thread(self._files.load, workspace.path)
+            return await self._read(workspace.path)
+
+    async def _read(self, root: Path) -> DaemonConfig:
+        result = await asyncio.to_thread(self._files.load, root)
         resolved = resolve(result)
         targets = targets_from_config(result, resolved.policies)
         automations = {
@@ -206,21 +209,34 @@ class RepoEngine:
         )
         return ScanResult(ok=report.ok, tags=report.tag_count, error=report.error)
 
-    async def reconcile(self, automation: str, config: DaemonConfig) -> ReconcileResult:
-        """Select from the stored tags; for a declared automation also edit, commit, push.
+    async def reconcile(
+        self, automation: str, on_config: Callable[[DaemonConfig], None]
+    ) -> ReconcileResult | None:
+        """In one checkout: fetch, re-read the files, select from the stored tags, and for a
+        declared automation edit, commit and push (the fresh checkout serves the first try).
 
         Without automation documents (the ``default`` automation) decisions are made and
         stored, and nothing is written: like ``reconcile --repo`` on such a repository.
         """
-        now = datetime.now(UTC)
-        policies = {p.key: p for p in config.policies}
-        obj = self._loaded.automations.get(automation)
-        if obj is None:
-            decisions = await decide_from_state(self.store, config.policies, now=now)
-            return ReconcileResult(selections=_selections(decisions, policies))
         async with self._open_workspace() as workspace:
+            await workspace.prepare()
+            config = await self._read(workspace.path)
+            on_config(config)
+            if automation not in config.automations:
+                return None
+            now = datetime.now(UTC)
+            policies = {p.key: p for p in config.policies}
+            obj = self._loaded.automations.get(automation)
+            if obj is None:
+                decisions = await decide_from_state(self.store, config.policies, now=now)
+                return ReconcileResult(selections=_selections(decisions, policies))
             run = await run_automation(
-                obj, config.policies, workspace=workspace, store=self.store, now=now
+                obj,
+                config.policies,
+                workspace=workspace,
+                store=self.store,
+                now=now,
+                prepared_branch=self.settings.branch,
             )
         return ReconcileResult(
             commits=1 if run.commit else 0,

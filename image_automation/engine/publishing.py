@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -26,8 +26,8 @@ from image_automation.config.models import ImageUpdateAutomation
 from image_automation.config.resolving import ResolvedPolicy
 from image_automation.domain import Decision, ImageRef, UpdateResult
 from image_automation.engine.deciding import decide_from_state
-from image_automation.errors import ConfigError
-from image_automation.git import CommitSettings, PushSettings, Workspace
+from image_automation.errors import ConfigError, GitConflict
+from image_automation.git import CommitSettings, PublishResult, PushSettings, Workspace
 from image_automation.manifests import update_tree
 from image_automation.state import PushRecord, SetterChange, StateStore
 
@@ -64,8 +64,14 @@ async def run_automation(
     workspace: Workspace,
     store: StateStore,
     now: datetime,
+    prepared_branch: str | None = None,
 ) -> AutomationRun:
-    """Select from stored tags, then edit/commit/push through ``workspace``."""
+    """Select from stored tags, then edit/commit/push through ``workspace``.
+
+    ``prepared_branch``: the caller has just prepared the checkout at this branch's remote
+    head; when the automation pushes to that branch the first attempt uses it as is instead
+    of fetching again. A rejected push always starts over from a fresh fetch.
+    """
     run = AutomationRun()
     chosen = policies_of(automation, policies)
     run.decisions = await decide_from_state(store, chosen, now=now)
@@ -87,11 +93,15 @@ async def run_automation(
         result = await asyncio.to_thread(update_tree, target, namespace=namespace, policies=images)
         return _rooted(result, path)
 
-    published = await workspace.publish(
+    branch = _push_branch(automation)
+    fresh = prepared_branch is not None and branch in (None, prepared_branch)
+    published = await _publish(
+        workspace,
         apply,
         commit=_commit_settings(automation),
-        push=PushSettings(branch=_push_branch(automation)),
+        push=PushSettings(branch=branch),
         automation=automation.key,
+        fresh=fresh,
     )
     run.commit, run.attempts = published.commit, published.attempts
     run.changes = len(published.result.changes)
@@ -100,6 +110,32 @@ async def run_automation(
         changes = tuple(SetterChange(c.setter, c.old, c.new) for c in published.result.changes)
         await store.record_push(PushRecord(automation.key, published.commit, now, changes))
     return run
+
+
+async def _publish(
+    workspace: Workspace,
+    apply: Callable[[Path], Awaitable[UpdateResult]],
+    *,
+    commit: CommitSettings,
+    push: PushSettings,
+    automation: str,
+    fresh: bool,
+) -> PublishResult:
+    """``Workspace.publish``, except that a checkout the caller just prepared serves the first
+    attempt (saving a fetch on the webhook path)."""
+    if not fresh:
+        return await workspace.publish(apply, commit=commit, push=push, automation=automation)
+    result = await apply(workspace.path)
+    sha = await workspace.commit(result, commit, automation=automation)
+    if sha is None:
+        return PublishResult(commit=None, result=result, attempts=1)
+    try:
+        refs = await workspace.push(push)
+    except GitConflict:
+        # The remote moved since our fetch: redo everything from a fresh checkout.
+        retried = await workspace.publish(apply, commit=commit, push=push, automation=automation)
+        return dataclasses.replace(retried, attempts=retried.attempts + 1)
+    return PublishResult(commit=sha, result=result, attempts=1, refs=refs)
 
 
 def _commit_settings(automation: ImageUpdateAutomation) -> CommitSettings:

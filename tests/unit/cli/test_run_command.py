@@ -23,7 +23,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[RepoSettings, Daemon
         return 0
 
     monkeypatch.setattr(_run, "_main", fake_main)
-    monkeypatch.setattr(_run, "configure_logging", lambda fmt: None)
+    monkeypatch.setattr(_run, "configure_logging", lambda fmt, level: None)
     return seen
 
 

@@ -33,7 +33,13 @@ class FakeEngine:
         self.scans.append(repository)
         return ScanResult(ok=True, tags=3)
 
-    async def reconcile(self, automation: str, config: DaemonConfig) -> ReconcileResult:
+    async def reconcile(
+        self, automation: str, on_config: Callable[[DaemonConfig], None]
+    ) -> ReconcileResult | None:
+        config = await self.load()
+        on_config(config)
+        if automation not in config.automations:
+            return None
         self.reconciles.append(automation)
         self.in_reconcile.set()
         if self.block is not None:

@@ -145,15 +145,26 @@ async def test_results_become_metrics() -> None:
 
 async def test_every_reconcile_rereads_the_files_and_a_failed_read_keeps_the_last_config() -> None:
     engine = FakeEngine(config())
-    daemon = Daemon(engine=engine, metrics=Metrics(), queue=WorkQueue())
+    metrics = Metrics()
+    daemon = Daemon(engine=engine, metrics=metrics, queue=WorkQueue())
     await daemon.reconcile("apps/auto")
     await daemon.reconcile("apps/auto")
     assert engine.loads == 2
     engine.load_error = "remote unreachable"
     await daemon.reconcile("apps/auto")
     assert engine.loads == 3
-    assert engine.reconciles == ["apps/auto"] * 3
+    assert engine.reconciles == ["apps/auto"] * 2
     assert daemon.config is engine.config
+    labels = {"automation": "apps/auto", "result": "error"}
+    assert metrics.registry.get_sample_value("image_automation_reconciles_total", labels) == 1
+
+
+async def test_an_automation_removed_from_the_files_is_not_run() -> None:
+    engine = FakeEngine(config())
+    daemon = Daemon(engine=engine, metrics=Metrics(), queue=WorkQueue())
+    await daemon.reconcile("apps/gone")
+    assert engine.loads == 1
+    assert engine.reconciles == []
 
 
 async def test_ready_needs_loaded_policies_and_a_reachable_store() -> None:
