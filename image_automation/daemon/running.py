@@ -52,6 +52,8 @@ class DaemonSettings:
     """Directory of secrets: ``NAME/token`` for each receiver's ``secretRef``."""
     jitter_fraction: float = 0.1
     """Jitter of each timer as a fraction of its interval (capped at 30 s)."""
+    scan_concurrency: int = 8
+    """Repositories scanned at once (each registry host also limits itself)."""
 
 
 def _force_exit() -> None:
@@ -101,6 +103,7 @@ async def serve(
         queue=queue,
         secrets_dir=settings.secrets_dir,
         jitter_fraction=settings.jitter_fraction,
+        scan_concurrency=settings.scan_concurrency,
     )
     server = DaemonServer(
         metrics=metrics,

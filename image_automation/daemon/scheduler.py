@@ -34,6 +34,7 @@ class WorkQueue:
     def __init__(self, *, on_depth: Callable[[int], None] | None = None) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._on_depth = on_depth
@@ -62,15 +63,24 @@ class WorkQueue:
         self._report()
         return task
 
+    def active(self, key: str) -> list[asyncio.Task[None]]:
+        """The running and the waiting job of ``key`` (none, one or two tasks)."""
+        return [t for t in (self._running.get(key), self._waiting.get(key)) if t is not None]
+
     async def _run(self, key: str, job: Job) -> None:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            if self._waiting.get(key) is asyncio.current_task():
+            me = asyncio.current_task()
+            assert me is not None
+            if self._waiting.get(key) is me:
                 del self._waiting[key]
+            self._running[key] = me
             try:
                 await job()
             except Exception:  # a job reports its own errors; this is the last guard
                 log.exception("job %s failed", key)
+            finally:
+                del self._running[key]
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -9,10 +9,11 @@ takes effect on the next run without a restart.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -56,10 +57,14 @@ class Engine(Protocol):
     async def scan(self, repository: str) -> ScanResult: ...
 
     async def reconcile(
-        self, automation: str, on_config: Callable[[DaemonConfig], None]
+        self,
+        automation: str,
+        on_config: Callable[[DaemonConfig], None],
+        before_select: Callable[[], Awaitable[None]],
     ) -> ReconcileResult | None:
         """Re-read the policy files (passing the new config to ``on_config`` before any other
-        work), then run ``automation``; ``None`` when it is no longer configured."""
+        work), await ``before_select`` (scans in flight), then run ``automation``; ``None``
+        when it is no longer configured."""
         ...
 
     async def check(self) -> str | None:
@@ -127,8 +132,12 @@ class Daemon:
         queue: WorkQueue,
         secrets_dir: Path | None = None,
         jitter_fraction: float = 0.1,
+        scan_concurrency: int = 8,
     ) -> None:
         self.engine = engine
+        # Bounds memory as much as registry load: a finished listing holds its tags until the
+        # store has them, so a thousand scans at once would hold a thousand tag lists.
+        self._scan_slots = asyncio.Semaphore(scan_concurrency)
         self.metrics = metrics
         self.queue = queue
         self.secrets_dir = secrets_dir
@@ -155,22 +164,24 @@ class Daemon:
         await self.refresh()
 
     def on_hook(self, hook: Hook) -> None:
-        """Scan what the hook names (configured repositories only), then reconcile their users."""
-        if not hook.repositories:
-            return
-        self.queue.submit(f"hook:{hook.receiver}", lambda: self._after_hook(hook.repositories))
+        """Scan what the hook names (configured repositories only) and reconcile their users.
 
-    async def _after_hook(self, repositories: Sequence[str]) -> None:
-        scans = [
-            self.queue.submit(f"scan:{r}", functools.partial(self.scan, r)) for r in repositories
-        ]
-        for task in scans:
-            if task is not None:
-                await task
+        Both start at once: the reconcile fetches the git repository while the scans run, and
+        waits for them only before it selects (:meth:`_scans_settled`).
+        """
+        for repository in hook.repositories:
+            self.request_scan(repository)
         config = self.config
-        users = config.automations_using(repositories) if config else []
-        for automation in users:
+        for automation in config.automations_using(hook.repositories) if config else []:
             self.request_reconcile(automation)
+
+    async def _scans_settled(self, automation: str) -> None:
+        """Wait for running or queued scans of the repositories ``automation`` uses."""
+        config = self.config
+        used = config.uses.get(automation, frozenset()) if config else frozenset()
+        tasks = [t for r in sorted(used) for t in self.queue.active(f"scan:{r}")]
+        if tasks:
+            await asyncio.wait(tasks)
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -195,6 +206,10 @@ class Daemon:
         self.scheduler.apply(config.plan)
 
     async def scan(self, repository: str) -> None:
+        async with self._scan_slots:
+            await self._scan(repository)
+
+    async def _scan(self, repository: str) -> None:
         with log_context(repository=repository):
             started = time.perf_counter()
             self.metrics.scans.labels(repository=repository).inc()
@@ -217,7 +232,9 @@ class Daemon:
         with log_context(automation=automation):
             started = time.perf_counter()
             try:
-                result = await self.engine.reconcile(automation, self.apply)
+                result = await self.engine.reconcile(
+                    automation, self.apply, functools.partial(self._scans_settled, automation)
+                )
             except ImageAutomationError as exc:
                 result = ReconcileResult(error=str(exc))
             if result is None:

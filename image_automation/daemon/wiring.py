@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,14 +26,13 @@ import httpx
 from image_automation.config.lastgood import LastGoodFiles
 from image_automation.config.loading import LoadResult
 from image_automation.config.models import ImageUpdateAutomation
-from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.config.resolving import resolve
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, build_config
 from image_automation.daemon.service import ReconcileResult, ScanResult
-from image_automation.domain import Decision, TagInfo
-from image_automation.engine.deciding import decide_from_state
-from image_automation.engine.publishing import run_automation
+from image_automation.domain import TagInfo
+from image_automation.engine.publishing import Selected, run_automation, select_stored
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
@@ -210,7 +209,10 @@ class RepoEngine:
         return ScanResult(ok=report.ok, tags=report.tag_count, error=report.error)
 
     async def reconcile(
-        self, automation: str, on_config: Callable[[DaemonConfig], None]
+        self,
+        automation: str,
+        on_config: Callable[[DaemonConfig], None],
+        before_select: Callable[[], Awaitable[None]],
     ) -> ReconcileResult | None:
         """In one checkout: fetch, re-read the files, select from the stored tags, and for a
         declared automation edit, commit and push (the fresh checkout serves the first try).
@@ -224,12 +226,12 @@ class RepoEngine:
             on_config(config)
             if automation not in config.automations:
                 return None
+            await before_select()
             now = datetime.now(UTC)
-            policies = {p.key: p for p in config.policies}
             obj = self._loaded.automations.get(automation)
             if obj is None:
-                decisions = await decide_from_state(self.store, config.policies, now=now)
-                return ReconcileResult(selections=_selections(decisions, policies))
+                selected = await select_stored(self.store, config.policies, now=now)
+                return ReconcileResult(selections=_selections(selected))
             run = await run_automation(
                 obj,
                 config.policies,
@@ -241,7 +243,7 @@ class RepoEngine:
         return ReconcileResult(
             commits=1 if run.commit else 0,
             push_retries=max(run.attempts - 1, 0),
-            selections=_selections(run.decisions, policies),
+            selections=_selections(run.selected),
             error="; ".join(run.errors) or None,
         )
 
@@ -253,14 +255,8 @@ class RepoEngine:
         return None
 
 
-def _selections(
-    decisions: Mapping[str, Decision], policies: Mapping[str, ResolvedPolicy]
-) -> dict[str, tuple[str, str | None]]:
-    return {
-        key: (policies[key].image.name, decision.tag)
-        for key, decision in decisions.items()
-        if key in policies
-    }
+def _selections(selected: Mapping[str, Selected]) -> dict[str, tuple[str, str | None]]:
+    return {key: (s.repository, s.tag) for key, s in selected.items()}
 
 
 __all__ = ["CountingTransport", "RegistryLister", "RepoEngine", "RepoSettings"]

@@ -24,12 +24,39 @@ from pathlib import Path, PurePosixPath
 
 from image_automation.config.models import ImageUpdateAutomation
 from image_automation.config.resolving import ResolvedPolicy
-from image_automation.domain import Decision, ImageRef, UpdateResult
+from image_automation.domain import ImageRef, UpdateResult
 from image_automation.engine.deciding import decide_from_state
 from image_automation.errors import ConfigError, GitConflict
 from image_automation.git import CommitSettings, PublishResult, PushSettings, Workspace
 from image_automation.manifests import update_tree
 from image_automation.state import PushRecord, SetterChange, StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """What a policy selected: its repository, tag (``None``: nothing) and digest."""
+
+    repository: str
+    tag: str | None
+    digest: str | None = None
+
+
+async def select_stored(
+    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime
+) -> dict[str, Selected]:
+    """``decide_from_state`` one policy at a time, keeping only the winners.
+
+    Each full Decision (a reason for every tag) is stored and then dropped, so memory stays
+    flat with a thousand policies over a thousand tags each. Policies whose repository has no
+    good scan are absent.
+    """
+    out: dict[str, Selected] = {}
+    for policy in policies:
+        decisions = await decide_from_state(store, [policy], now=now)
+        decision = decisions.get(policy.key)
+        if decision is not None:
+            out[policy.key] = Selected(policy.image.name, decision.tag, decision.digest)
+    return out
 
 
 @dataclass(slots=True)
@@ -38,7 +65,7 @@ class AutomationRun:
 
     commit: str | None = None
     attempts: int = 0
-    decisions: dict[str, Decision] = field(default_factory=dict)
+    selected: dict[str, Selected] = field(default_factory=dict)
     changes: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -74,10 +101,10 @@ async def run_automation(
     """
     run = AutomationRun()
     chosen = policies_of(automation, policies)
-    run.decisions = await decide_from_state(store, chosen, now=now)
+    run.selected = await select_stored(store, chosen, now=now)
     images: dict[str, ImageRef] = {}
     for policy in chosen:
-        decision = run.decisions.get(policy.key)
+        decision = run.selected.get(policy.key)
         if decision is None:
             run.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
         elif decision.tag is not None:
@@ -170,4 +197,4 @@ def _rooted(result: UpdateResult, path: str) -> UpdateResult:
     )
 
 
-__all__ = ["AutomationRun", "policies_of", "run_automation"]
+__all__ = ["AutomationRun", "Selected", "policies_of", "run_automation", "select_stored"]

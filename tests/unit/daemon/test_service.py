@@ -176,3 +176,23 @@ async def test_ready_needs_loaded_policies_and_a_reachable_store() -> None:
     engine.store_error = "database is locked"
     assert await daemon.ready() == "database is locked"
     await asyncio.sleep(0)
+
+
+async def test_a_hooks_reconcile_runs_alongside_the_scan_but_selects_after_it(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine(config())
+    queue = WorkQueue()
+    daemon = Daemon(engine=engine, metrics=Metrics(), queue=queue, secrets_dir=secrets(tmp_path))
+    await daemon.refresh()
+    engine.scan_block = asyncio.Event()
+    [hook] = daemon.hooks.values()
+    daemon.on_hook(hook)
+    # The reconcile has re-read the files while the scan is still blocked...
+    await until(lambda: engine.loads == 2 and engine.scans == ["registry.local/team/app"])
+    assert engine.selected_after == []
+    engine.scan_block.set()
+    await until(lambda: engine.finished == ["apps/auto"])
+    # ...and selected only once the scan was done.
+    assert engine.selected_after == [["registry.local/team/app"]]
+    await queue.drain(grace=5)
