@@ -1,33 +1,41 @@
-"""`make demo`: the main job on an embedded default.
+"""`make demo`: the main job on one machine, nothing outside it.
 
-For now: validate `policies/`, then run every example policy over the tag list shipped for its
-image in `examples/tags/` and print what each selects and why. Later issues extend this to a
-local registry and a local git remote.
+1. Validate `policies/` and run every example policy over the tag list shipped for its image
+   in `examples/tags/` (what each selects and why).
+2. Start a local OCI registry (Debian `docker-registry`, as the test fixtures do) and a
+   local bare git remote seeded with a manifest at `demo/app:1.0.0`, a Flux ImageRepository +
+   ImagePolicy for it and the native automation `policies/native/automation.yaml`; push two
+   tags (1.0.0, 1.1.0); run `image-automation reconcile --once --repo file://...`; print the
+   resulting commit with `git show`.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from image_automation.cli._tags import parse_tag_list
-from image_automation.config.loading import load_paths
-from image_automation.config.resolving import resolve
-from image_automation.policy import select
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from image_automation.cli._tags import parse_tag_list  # noqa: E402
+from image_automation.config.loading import load_paths  # noqa: E402
+from image_automation.config.resolving import resolve  # noqa: E402
+from image_automation.policy import select  # noqa: E402
+from tests.integration.git_fixtures import make_remote  # noqa: E402
+from tests.integration.local_registry import LocalRegistry  # noqa: E402
+
+EXE = Path(sys.executable).with_name("image-automation")
 
 
-def main() -> int:
-    console = Console()
-    exe = Path(sys.executable).with_name("image-automation")
+def selection_table(console: Console) -> int:
     console.rule("image-automation validate policies/")
-    check = subprocess.run([str(exe), "validate", str(ROOT / "policies")], check=False)
+    check = subprocess.run([str(EXE), "validate", str(ROOT / "policies")], check=False)
     if check.returncode != 0:
         return check.returncode
     resolved = resolve(load_paths([ROOT / "policies"]))
@@ -43,12 +51,57 @@ def main() -> int:
         why = "; ".join(decision.reasons) or f"{len(decision.considered)} considered"
         table.add_row(policy.key, str(policy.image), decision.tag or "-", why)
     console.print(table)
-    console.print(
-        "Try: .venv/bin/image-automation policy select "
-        "--policy policies/flux/podinfo.yaml "
-        "--tags-from examples/tags/ghcr.io_stefanprodan_podinfo.txt --output json"
-    )
     return 0
+
+
+def fleet(image: str) -> dict[str, str]:
+    """The files of the demo's git remote."""
+    return {
+        "clusters/demo/app.yaml": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: demo-app\n"
+            "  namespace: demo\nspec:\n  template:\n    spec:\n      containers:\n"
+            "        - name: app\n"
+            f'          image: {image}:1.0.0 # {{"$imagepolicy": "apps:demo-app"}}\n'
+        ),
+        "automation/demo-app.yaml": (
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\n"
+            "metadata: {name: demo-app, namespace: apps}\n"
+            f"spec:\n  image: {image}\n  interval: 5m\n  insecure: true\n---\n"
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\n"
+            "metadata:\n  name: demo-app\n  namespace: apps\n  labels: {automation: apps}\n"
+            "spec:\n  imageRepositoryRef: {name: demo-app}\n"
+            "  policy:\n    semver: {range: '>=1.0.0 <2.0.0'}\n"
+        ),
+        "automation/automation.yaml": (ROOT / "policies/native/automation.yaml").read_text(),
+    }
+
+
+def reconcile_demo(console: Console) -> int:
+    with tempfile.TemporaryDirectory(prefix="ia-demo-") as tmp, LocalRegistry() as registry:
+        image = f"{registry.host}/demo/app"
+        console.rule(f"local registry at {registry.host}: push demo/app:1.0.0 and 1.1.0")
+        registry.push("demo/app", "1.0.0", "1.1.0")
+        remote = make_remote(Path(tmp) / "fleet.git", fleet(image))
+        console.rule(f"image-automation reconcile --once --repo {remote.url}")
+        run = subprocess.run(
+            [str(EXE), "reconcile", "--once", "--repo", remote.url,
+             "--work-dir", str(Path(tmp) / "work"), "--state", str(Path(tmp) / "state.db")],
+            check=False,
+        )  # fmt: skip
+        if run.returncode != 0:
+            return run.returncode
+        console.rule("git show (the commit on the remote)")
+        shown = subprocess.run(
+            ["git", "--git-dir", str(remote.path), "show", "--stat", "--patch", "main"],
+            check=False,
+        )
+        return shown.returncode
+
+
+def main() -> int:
+    console = Console()
+    code = selection_table(console)
+    return code or reconcile_demo(console)
 
 
 if __name__ == "__main__":

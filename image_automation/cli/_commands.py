@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from image_automation.cli._policy import policy_group
+from image_automation.cli._reconcile import reconcile
 from image_automation.cli._run import run_command
+from image_automation.cli._scan import scan
 from image_automation.cli._update import update
 from image_automation.cli._validate import validate_command
 
@@ -14,7 +16,9 @@ def register(group: click.Group) -> None:
     """Attach every subcommand to ``group`` (idempotent)."""
     commands: list[click.Command] = [
         policy_group,
+        reconcile,
         run_command,
+        scan,
         update,
         validate_command,
     ]

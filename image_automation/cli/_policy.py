@@ -6,14 +6,16 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import click
 
+from image_automation.cli._state_tags import read_scanned_tags
 from image_automation.cli._tags import TagListError, parse_tag_list, parse_time
 from image_automation.config.loading import load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.domain import Decision, TagInfo
+from image_automation.errors import StateError
 from image_automation.policy import select
 
 EXIT_INVALID = 2
@@ -38,34 +40,47 @@ def policy_group() -> None:
 @click.option(
     "--tags-from",
     "tags_from",
-    required=True,
     type=click.File("r"),
     help="Tag list, one per line ('TAG [CREATED]'); '-' reads stdin.",
+)
+@click.option(
+    "--state",
+    "state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Select from the tags `scan --policies` stored in this state file instead.",
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--now", "now_text", help="Evaluate cooldowns as of this RFC 3339 time.")
 def select_command(
     policy_files: tuple[Path, ...],
     name: str | None,
-    tags_from: TextIO,
+    tags_from: TextIO | None,
+    state: Path | None,
     output: str,
     now_text: str | None,
 ) -> None:
     """Print the tag the policy selects from a tag list.
 
-    Applies the repository's exclusion list, then the policy. Exit 0 with the tag on stdout;
-    exit 3 when nothing qualifies (reasons on stderr); exit 2 when a policy file is invalid.
+    Applies the repository's exclusion list, then the policy. Tags come from --tags-from or,
+    with --state, from the last good scan stored by `scan --policies`. Exit 0 with the tag on
+    stdout; exit 3 when nothing qualifies (reasons on stderr); exit 2 when a policy file is
+    invalid.
 
     \b
     Example:
       printf '6.0.0\\n6.5.4\\n7.0.0\\n' | image-automation policy select \\
           --policy policies/flux/podinfo.yaml --tags-from -
     """
+    if (tags_from is None) == (state is None):
+        raise click.UsageError("give exactly one of --tags-from and --state")
     policy = _pick_policy(policy_files, name)
     try:
-        tags = parse_tag_list(tags_from.read(), source=tags_from.name)
         now = parse_time(now_text, where="--now") if now_text else datetime.now(UTC)
-    except TagListError as exc:
+        if tags_from is not None:
+            tags = parse_tag_list(tags_from.read(), source=tags_from.name)
+        else:
+            tags = read_scanned_tags(state, policy.image)
+    except (TagListError, StateError) as exc:
         _fail(str(exc))
     decision = select(policy.spec, tags, now=now)
     _render(decision, tags, output)
@@ -104,6 +119,6 @@ def _render(decision: Decision, tags: list[TagInfo], output: str) -> None:
         click.echo(decision.tag)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(EXIT_INVALID)

@@ -9,9 +9,12 @@ counted when a scan fails).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -23,6 +26,7 @@ from image_automation.config.loading import load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.domain import Decision
 from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.registry_lister import open_registry_lister
 from image_automation.engine.scanning import (
     ScanReport,
     ScanTarget,
@@ -30,6 +34,8 @@ from image_automation.engine.scanning import (
     scan_repositories,
 )
 from image_automation.engine.targets import targets_from_config
+from image_automation.errors import ImageAutomationError
+from image_automation.registry import DockerConfig, Platform, RegistrySettings, SecretsDir
 from image_automation.state import StateStore, open_store
 
 EXIT_OK = 0
@@ -48,10 +54,14 @@ class PolicyScan:
     """Repositories scanned at once (each registry host limits itself further)."""
 
 
+ListerFactory = Callable[[Sequence[ScanTarget]], AbstractAsyncContextManager[TagLister]]
+"""Builds the lister for the targets about to be scanned (the registry client, or a fake)."""
+
+
 async def run_policy_scan(
     job: PolicyScan,
     *,
-    lister: TagLister,
+    make_lister: ListerFactory,
     clock: Callable[[], datetime],
     out: Console,
     err: Console,
@@ -74,7 +84,7 @@ async def run_policy_scan(
         err.print(f"no image repositories in {', '.join(map(str, job.paths))}", markup=False)
         return EXIT_INVALID
     store = await open_store(job.state)
-    async with store:
+    async with store, make_lister(found.targets) as lister:
         reports = await _scan_with_progress(job, found.targets, lister, store, clock, err)
         decisions = await decide_from_state(store, resolved.policies, now=clock())
         table = _table(reports, resolved.policies, decisions)
@@ -142,3 +152,42 @@ def _latest(decision: Decision | None) -> str:
     if decision.tag is None:
         return "(none: " + "; ".join(decision.reasons or ("nothing qualifies",)) + ")"
     return decision.tag
+
+
+def scan_policies_command(
+    *,
+    policies: tuple[Path, ...],
+    state: str | None,
+    concurrency: int,
+    platform: str,
+    docker_config: Path | None,
+    registries: Path | None,
+    secrets_dir: Path | None,
+) -> int:
+    """``scan --policies``: build the registry access, run the scan, return the exit code.
+
+    Per-repository access (``secretRef``, ``certSecretRef``, ``insecure``) comes from the
+    files; ``docker_config`` is consulted after each repository's own secret.
+    """
+    err = Console(stderr=True)
+    try:
+        make_lister = partial(
+            open_registry_lister,
+            settings=RegistrySettings.load(registries) if registries else None,
+            secrets=SecretsDir(secrets_dir) if secrets_dir else None,
+            docker_config=DockerConfig.load(docker_config) if docker_config else None,
+            platform=Platform.parse(platform),
+        )
+        job = PolicyScan(paths=policies, state=state, concurrency=concurrency)
+        return asyncio.run(
+            run_policy_scan(
+                job,
+                make_lister=make_lister,
+                clock=lambda: datetime.now(UTC),
+                out=Console(),
+                err=err,
+            )
+        )
+    except (ImageAutomationError, ValueError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID

@@ -20,7 +20,9 @@ _EPILOG = """\b
 Example:
   image-automation update examples/update/repo --namespace flux-system \\
       --set flux-system:podinfo=ghcr.io/stefanprodan/podinfo:6.5.4 \\
-      --set flux-system:redis=redis:7.2.4@sha256:<64 hex> --dry-run
+      --set flux-system:redis=redis:7.2.4 --line-include Dockerfile --dry-run
+
+  (run from the repository root; see docs/manifests.md)
 """
 
 

@@ -25,6 +25,7 @@ from image_automation.config.models import (
     NATIVE_API_VERSION,
     SOURCE_API_PREFIX,
     GitRepository,
+    ImageAutomation,
     ImagePolicy,
     ImageRepository,
     ImageUpdateAutomation,
@@ -84,7 +85,10 @@ class LoadResult:
 
     @property
     def automations(self) -> list[Loaded]:
-        return self.of_kind(ImageUpdateAutomation)
+        """Flux ``ImageUpdateAutomation`` and native ``ImageAutomation`` documents."""
+        return [
+            d for d in self.documents if isinstance(d.obj, ImageUpdateAutomation | ImageAutomation)
+        ]
 
     @property
     def git_repositories(self) -> list[Loaded]:

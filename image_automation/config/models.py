@@ -394,12 +394,76 @@ class TrackedImage(_Object):
     spec: TrackedImageSpec
 
 
-PolicyObject = ImageRepository | ImagePolicy | ImageUpdateAutomation | GitRepository | TrackedImage
+# --- Native kind: ImageAutomation -----------------------------------------------------------
+
+NATIVE_AUTOMATION_KIND = "ImageAutomation"
+
+
+class NativeSigningKey(_Model):
+    """A key file in a mounted Secret: ``git.asc`` (armored GPG key) or ``identity`` (SSH)."""
+
+    secret_ref: LocalObjectReference
+    format: Literal["gpg", "ssh"] = "gpg"
+
+
+class NativeCommit(_Model):
+    author: CommitUser = Field(
+        default_factory=lambda: CommitUser(
+            name="image-automation", email="image-automation@localhost"
+        )
+    )
+    signing_key: NativeSigningKey | None = None
+    message_template: str | None = Field(
+        default=None, description="Jinja2 (sandboxed); see docs/git.md for the variables"
+    )
+    message_template_values: dict[str, str] | None = None
+
+
+class NativePush(_Model):
+    branch: str | None = None
+    refspec: str | None = None
+    force: bool = False
+
+
+class NativeGit(_Model):
+    """Where to commit. ``url`` omitted: the repository the automation file lives in."""
+
+    url: str | None = Field(default=None, min_length=1)
+    branch: str = "main"
+    secret_ref: LocalObjectReference | None = None
+    push: NativePush | None = None
+
+
+class ImageAutomationSpec(_Model):
+    git: NativeGit = Field(default_factory=NativeGit)
+    commit: NativeCommit = Field(default_factory=NativeCommit)
+    update: UpdateStrategy = Field(default_factory=UpdateStrategy)
+    policy_selector: LabelSelector | None = None
+    interval: Duration = timedelta(minutes=30)
+    suspend: bool = False
+
+
+class ImageAutomation(_Object):
+    """Native equivalent of ``ImageUpdateAutomation``: the git source is inline."""
+
+    kind: Literal["ImageAutomation"]
+    spec: ImageAutomationSpec
+
+
+PolicyObject = (
+    ImageRepository
+    | ImagePolicy
+    | ImageUpdateAutomation
+    | GitRepository
+    | TrackedImage
+    | ImageAutomation
+)
 
 KINDS: dict[tuple[str, str], type[_Object]] = {
     **{(v, "ImageRepository"): ImageRepository for v in FLUX_API_VERSIONS},
     **{(v, "ImagePolicy"): ImagePolicy for v in FLUX_API_VERSIONS},
     **{(v, "ImageUpdateAutomation"): ImageUpdateAutomation for v in FLUX_API_VERSIONS},
     (NATIVE_API_VERSION, NATIVE_KIND): TrackedImage,
+    (NATIVE_API_VERSION, NATIVE_AUTOMATION_KIND): ImageAutomation,
 }
 """(apiVersion, kind) → model. GitRepository is matched by kind for any source.toolkit version."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from image_automation.config.loading import LoadResult
 from image_automation.config.models import (
+    ImageAutomation,
     ImagePolicy,
     ImageRepository,
     ImageUpdateAutomation,
@@ -59,12 +60,18 @@ def build_config(loaded: LoadResult, *, default_interval: float) -> DaemonConfig
     automations: dict[str, float] = {}
     uses: dict[str, frozenset[str]] = {}
     documents = [d.obj for d in loaded.automations if isinstance(d.obj, ImageUpdateAutomation)]
+    for doc in loaded.automations:
+        if isinstance(doc.obj, ImageAutomation):
+            errors.append(
+                f"{doc.file}:{doc.line}: ImageAutomation {doc.obj.key}: native automations are "
+                "not run by the daemon yet (use `reconcile --once`); it is skipped"
+            )
     for obj in documents:
         if obj.spec.suspend:
             continue
         automations[obj.key] = obj.spec.interval.total_seconds()
         uses[obj.key] = frozenset(p.image.name for p in resolved.policies if _selects(obj, p))
-    if not documents:
+    if not loaded.automations:
         automations[DEFAULT_AUTOMATION] = default_interval
         uses[DEFAULT_AUTOMATION] = frozenset(p.image.name for p in resolved.policies)
     receivers = [d.obj for d in loaded.receivers if isinstance(d.obj, Receiver)]

@@ -137,8 +137,9 @@ async def scan_repositories(
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(target)) for target in merge_targets(targets)]
     except ExceptionGroup as failed:
-        # Only store errors (or bugs in callbacks) escape _scan_one; surface the first as is.
-        raise failed.exceptions[0] from None
+        # Only store errors (or bugs in callbacks) escape _scan_one; surface the first as is,
+        # keeping its own cause (the sqlite error behind a StateError).
+        raise failed.exceptions[0]  # noqa: B904
     return [task.result() for task in tasks]
 
 

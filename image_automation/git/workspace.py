@@ -161,6 +161,14 @@ class Workspace:
         """Push HEAD once; raise GitConflict when the remote moved, GitError otherwise."""
         return await _in_thread(self._push, settings)
 
+    async def files_containing(self, needles: Sequence[str], globs: Sequence[str]) -> list[str]:
+        """Tracked files matching ``globs`` whose text holds any of ``needles`` (git grep).
+
+        Paths are relative to the checkout, in git's order. Cheaper than reading every file
+        in Python: git grep searches the checkout from several threads.
+        """
+        return await _in_thread(self._grep, tuple(needles), tuple(globs))
+
     async def publish(
         self,
         apply: Apply,
@@ -169,15 +177,19 @@ class Workspace:
         push: PushSettings,
         automation: str = "",
         values: Mapping[str, Any] | None = None,
+        prepared: bool = False,
     ) -> PublishResult:
         """prepare → ``apply(path)`` → commit → push, retried from scratch if the remote moved.
 
         ``apply`` edits the files under the checkout and returns what it changed; it runs
         again on a fresh checkout after each rejected push, so it must decide from the files,
         never from a previous attempt. Never merges, never rewrites a remote commit.
+        ``prepared``: the caller has just run :meth:`prepare` with these push settings and
+        changed nothing since, so the first attempt skips it (retries always prepare).
         """
         for attempt in range(1, push.attempts + 1):
-            await self.prepare(push)
+            if attempt > 1 or not prepared:
+                await self.prepare(push)
             result = await apply(self.path)
             sha = await self.commit(result, commit, automation=automation, values=values)
             if sha is None:
@@ -377,6 +389,22 @@ class Workspace:
         self._git("add", "--all", action="stage changes")
         out = self._git("diff", "--cached", "--no-color", "--no-ext-diff", action="diff")
         return f"{out}\n" if out else ""
+
+    def _grep(self, needles: tuple[str, ...], globs: tuple[str, ...]) -> list[str]:
+        runner = git.Git(str(self.path))
+        argv = ["git", "grep", "-l", "-z", "-F", "--no-color"]
+        for needle in needles:
+            argv += ["-e", needle]
+        argv += ["--", *globs]
+        with translating("search files", secrets=self._secrets):
+            status, out, err = runner.execute(
+                argv, env=self._env, with_extended_output=True, with_exceptions=False
+            )
+        if status == 1:
+            return []
+        if status != 0:
+            raise GitError(f"git grep failed: {redact(str(err), self._secrets)}")
+        return [p for p in str(out).split("\0") if p]
 
     def _push(self, settings: PushSettings) -> tuple[str, ...]:
         targets: list[str] = []

@@ -14,9 +14,11 @@ digest). The result holds the new bytes (the input object itself when nothing ch
 Which nodes carry a marker (Flux's rules):
 
 * a scalar mapping value with the marker comment on the line where the value ends;
-* a scalar sequence item with the marker on the same line, or alone on the line above;
+* a scalar sequence item with the marker on the same line, or alone on the line directly
+  above (no blank line between);
 * never a mapping key, a mapping or sequence, an alias, an empty value, a block scalar
-  (``|``/``>``), or anything inside a flow collection (``[...]``, ``{...}``). A marker on such
+  (``|``/``>``), a value with an explicit non-string tag (``!!binary``, ``!custom``), or
+  anything inside a flow collection (``[...]``, ``{...}``). A marker on such
   a line is reported as a warning and changes nothing.
 
 How: the ruamel.yaml C parser (libyaml) yields events whose marks index *characters* of the
@@ -24,9 +26,14 @@ text after any BOM; the bytes are decoded once, the spans are replaced in the te
 text is encoded back with the BOM put back. Everything outside the replaced spans, CRLF line
 breaks included, comes back byte-identical. Multi-line scalars are left alone (warning).
 
-Each change names the innermost enclosing object that has ``apiVersion`` and ``kind`` (a
-``kind: List`` item, a HelmRelease around its values, ...), with ``metadata.namespace`` and
-``metadata.name``; plain values files and docker-compose files give empty strings.
+Each change names the innermost enclosing object that has ``apiVersion`` and ``kind`` before
+the value (as every Kubernetes tool writes them): a ``kind: List`` item, a HelmRelease around
+its values, ...; with its ``metadata.namespace`` and ``metadata.name`` wherever they are.
+Plain values files and docker-compose files give empty strings.
+
+Speed: libyaml first checks the whole stream in C (``raw_parse``, no Python objects), then
+Python walks events only up to the last marker line (and the end of the object's
+``metadata``), so a long tail after the last marker costs almost nothing.
 
 PURE: bytes in, bytes out. No filesystem, no clock.
 """
@@ -59,6 +66,9 @@ _BOM = "\ufeff"
 _PROPERTIES_RE = re.compile(r"(?:[&!]\S*\s+)*")
 _IDENTITY_KEYS = frozenset({"apiVersion", "kind"})
 _METADATA_KEYS = frozenset({"name", "namespace"})
+# An explicit tag other than str (``!!binary``, ``!!int``, a custom ``!foo``) means the
+# value is not a plain string we may overwrite.
+_STRING_TAGS = frozenset({None, "!", "tag:yaml.org,2002:str"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +87,7 @@ class FileEdit:
 class _Frame:
     """One open mapping or sequence while walking the events."""
 
-    __slots__ = ("closed", "done", "expect_key", "fields", "flow", "is_map", "key", "owner")
+    __slots__ = ("done", "expect_key", "fields", "flow", "is_map", "key", "owner")
 
     def __init__(self, *, is_map: bool, flow: bool, owner: _Frame | None) -> None:
         self.is_map = is_map
@@ -87,12 +97,13 @@ class _Frame:
         self.fields: dict[str, str] = {}
         # A `metadata` mapping writes name/namespace into the object that owns it.
         self.owner = owner
-        self.closed = False
         self.done = False  # this object's metadata is complete (or it has closed)
 
 
 @dataclass(slots=True)
 class Splice:
+    """Replace ``text[start:end]`` (character offsets) with ``text``."""
+
     start: int
     end: int
     text: str
@@ -109,6 +120,8 @@ class _Walk:
     # None when the text has line breaks other than LF/CRLF and every value is checked.
     end_lines: frozenset[int] | None
     start_lines: frozenset[int]
+    # Past this 0-based line no marker can attach any more; the walk may stop there once
+    # every pending change knows its object (the C parser has already checked the rest).
     stop_after: int | None
     used: set[int] = field(default_factory=set)
     splices: list[Splice] = field(default_factory=list)
@@ -143,7 +156,7 @@ def apply_setters(
             walk.warnings.append((comment.line, comment.problem))
             walk.used.add(comment.line_end)
     try:
-        _walk_events(walk, _events(text))
+        _walk_events(walk, _events(data))
     except YAMLError as exc:
         raise ManifestError(f"{file}:{_error_line(exc)}: invalid YAML: {_problem(exc)}") from exc
     for comment in comments:
@@ -202,10 +215,14 @@ def _odd_line_breaks(text: str) -> bool:
     return "\x85" in text or "\u2028" in text or "\u2029" in text
 
 
-def _events(text: str) -> Iterator[Any]:
-    """Parser events; the whole stream is first checked in C, so stopping early is safe."""
-    CParser(text).raw_parse()
-    parser = CParser(text)
+def _events(data: bytes) -> Iterator[Any]:
+    """Parser events; the whole stream is first checked in C, so stopping early is safe.
+
+    libyaml reads the bytes itself (no re-encoding); its marks still count characters
+    after the BOM, matching offsets into the decoded text.
+    """
+    CParser(data).raw_parse()
+    parser = CParser(data)
     while parser.check_event():
         yield parser.get_event()
 
@@ -249,7 +266,7 @@ def _walk_events(walk: _Walk, events: Iterator[Any]) -> None:
             stack.append(_Frame(is_map=kind is MappingStartEvent, flow=flow, owner=owner))
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             frame = stack.pop()
-            frame.closed = frame.done = True
+            frame.done = True
             if frame.owner is not None:
                 frame.owner.done = True
         elif kind is DocumentStartEvent:
@@ -305,6 +322,9 @@ def _set_scalar(
     span = walk.text[start:end]
     if style in ("|", ">"):
         walk.warnings.append((line, "marker on a block scalar; ignored"))
+        return
+    if event.tag not in _STRING_TAGS:
+        walk.warnings.append((line, f"marker on a value tagged {event.tag}; ignored"))
         return
     if not span or "\n" in span or "\r" in span:
         walk.warnings.append((line, "marker on an empty or multi-line value; ignored"))

@@ -19,8 +19,9 @@ This is the only part of ``manifests`` that touches the filesystem. The rules:
 * Files are screened for the bytes ``$imagepolicy`` before any parse, so unmarked files cost
   one read. A file that fails to decode or parse is reported as an error; the others are
   still updated.
-* Writes go to a temporary file in the same directory, take the old file's mode, and are
-  renamed over the original (atomic on POSIX). ``dry_run`` writes nothing and puts a unified
+* All edits are computed first; then each changed file is written to a temporary file in
+  the same directory, takes the old file's mode, and is renamed over the original (atomic
+  on POSIX), a few files at a time from threads. ``dry_run`` writes nothing and puts a unified
   diff in ``UpdateResult.diff``. No fsync: the commit that follows is the durable record.
 
 Paths in changes, warnings and errors are POSIX paths relative to ``root``.
@@ -35,11 +36,12 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fnmatch import translate
 from pathlib import Path
 
-from image_automation.domain import Change, ImageRef, UpdateResult
+from image_automation.domain import ImageRef, UpdateResult
 from image_automation.errors import ManifestError
 from image_automation.manifests.editing import FileEdit, apply_setters
 from image_automation.manifests.lines import apply_line_setters
@@ -48,7 +50,12 @@ from image_automation.manifests.markers import MARKER_BYTES
 DEFAULT_INCLUDE: tuple[str, ...] = ("*.yaml", "*.yml", "Kustomization")
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 _CHUNK = 1 << 16
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_WRITE_THREADS = 4
+_PARALLEL_WRITES_FROM = 8
+_DOLLAR = MARKER_BYTES[0]
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = _FILE_FLAGS | getattr(os, "O_DIRECTORY", 0)
 
 Editor = Callable[..., FileEdit]
 
@@ -104,9 +111,7 @@ def update_tree(
     yaml_match = _Matcher.compile(DEFAULT_INCLUDE if include is None else include)
     line_match = _Matcher.compile(line_include)
     found = _screen(root, yaml_match, line_match, max_file_size, report)
-    changes: list[Change] = []
-    written: list[str] = []
-    diffs: list[str] = []
+    edited: list[tuple[_Found, FileEdit]] = []
     for item in sorted(found, key=lambda f: f.rel):
         try:
             edit = item.editor(item.data, file=item.rel, namespace=namespace, policies=policies)
@@ -114,25 +119,45 @@ def update_tree(
             report.errors.append(str(exc))
             continue
         report.warnings.extend(edit.warnings)
-        if not edit.changed:
-            continue
-        if dry_run:
-            diffs.append(_diff(item.rel, item.data, edit.new_bytes))
-        else:
-            try:
-                _write_atomic(item.path, edit.new_bytes)
-            except OSError as exc:
-                report.errors.append(f"{item.rel}: cannot write: {exc.strerror or exc}")
-                continue
-            written.append(item.rel)
-        changes.extend(edit.changes)
+        if edit.changed:
+            edited.append((item, edit))
+    diff = ""
+    if dry_run:
+        diff = "".join(_diff(item.rel, item.data, edit.new_bytes) for item, edit in edited)
+    else:
+        failures = _write_all([(item.path, edit.new_bytes) for item, edit in edited])
+        for (item, _), failure in zip(edited, failures, strict=True):
+            if failure is not None:
+                report.errors.append(f"{item.rel}: cannot write: {failure.strerror or failure}")
+        edited = [pair for pair, failure in zip(edited, failures, strict=True) if failure is None]
     return UpdateResult(
-        changes=tuple(changes),
+        changes=tuple(change for _, edit in edited for change in edit.changes),
         warnings=tuple(report.warnings),
         errors=tuple(report.errors),
-        files_written=tuple(written),
-        diff="".join(diffs),
+        files_written=() if dry_run else tuple(item.rel for item, _ in edited),
+        diff=diff,
     )
+
+
+def _write_all(files: list[tuple[str, bytes]]) -> list[OSError | None]:
+    """Write each (path, data) atomically; the error of each, or None.
+
+    A few threads overlap the filesystem's metadata work (create, rename), which waits on
+    the journal rather than the CPU: on the benchmark's 100 files (ext4, busy machine) the
+    wall time went from ~0.06 s to ~0.04 s.
+    """
+
+    def write(job: tuple[str, bytes]) -> OSError | None:
+        try:
+            _write_atomic(*job)
+        except OSError as exc:
+            return exc
+        return None
+
+    if len(files) < _PARALLEL_WRITES_FROM:
+        return [write(job) for job in files]
+    with ThreadPoolExecutor(max_workers=_WRITE_THREADS) as pool:
+        return list(pool.map(write, files))
 
 
 def _screen(
@@ -142,84 +167,109 @@ def _screen(
     limit: int,
     report: _Report,
 ) -> list[_Found]:
-    """Every included regular file under ``root`` that holds the marker bytes.
-
-    The hot loop of the whole updater (10,000 files, ~1 % marked): unmarked files cost
-    one open, one read and one ``in``. Keep per-file work here minimal.
-    """
-    top = os.path.realpath(root)
-    found: list[_Found] = []
+    """Every included regular file under ``root`` that holds the marker bytes."""
+    screener = _Screener(os.path.realpath(root), yaml_match, line_match, limit, report)
     stack: list[tuple[str, str]] = [(str(root), "")]
-    lines_on = line_match.names is not None or line_match.paths is not None
     while stack:
         directory, prefix = stack.pop()
+        screener.directory(directory, prefix, stack)
+    return screener.found
+
+
+class _Screener:
+    """The hot loop of the updater: 10,000 files, ~1 % marked.
+
+    An unmarked file costs one ``openat`` relative to its directory, one read into a reused
+    buffer, one search and one close; nothing is allocated for it. Keep it that way.
+    """
+
+    def __init__(
+        self, top: str, yaml_match: _Matcher, line_match: _Matcher, limit: int, report: _Report
+    ) -> None:
+        self.top = top
+        self.yaml_match = yaml_match
+        self.line_match = line_match
+        self.lines_on = line_match.names is not None or line_match.paths is not None
+        self.limit = limit
+        self.report = report
+        self.found: list[_Found] = []
+        self.buffer = bytearray(_CHUNK)
+
+    def directory(self, path: str, prefix: str, stack: list[tuple[str, str]]) -> None:
         try:
-            entries = list(os.scandir(directory))
+            dir_fd = os.open(path, _DIR_FLAGS if prefix else _DIR_FLAGS & ~_NOFOLLOW)
         except OSError as exc:
-            report.errors.append(f"{prefix or '.'}: cannot list: {exc.strerror or exc}")
-            continue
-        for entry in entries:
-            name = entry.name
-            if entry.is_symlink():
-                _check_symlink(entry, prefix + name, top, (yaml_match, line_match), report)
-            elif entry.is_dir(follow_symlinks=False):
-                if name != ".git":
-                    stack.append((entry.path, prefix + name + "/"))
-            elif lines_on and line_match(name, prefix + name):
-                _read_marked(entry.path, prefix + name, apply_line_setters, limit, report, found)
-            elif yaml_match(name, prefix + name):
-                _read_marked(entry.path, prefix + name, apply_setters, limit, report, found)
-    return found
+            self.report.errors.append(f"{prefix or '.'}: cannot list: {exc.strerror or exc}")
+            return
+        try:
+            with os.scandir(dir_fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if entry.is_symlink():
+                        self.symlink(path, prefix, entry)
+                    elif entry.is_dir(follow_symlinks=False):
+                        if name != ".git":
+                            stack.append((os.path.join(path, name), prefix + name + "/"))
+                    elif self.lines_on and self.line_match(name, prefix + name):
+                        self.file(dir_fd, path, prefix, name, apply_line_setters)
+                    elif self.yaml_match(name, prefix + name):
+                        self.file(dir_fd, path, prefix, name, apply_setters)
+        except OSError as exc:
+            self.report.errors.append(f"{prefix or '.'}: cannot list: {exc.strerror or exc}")
+        finally:
+            os.close(dir_fd)
 
+    def symlink(self, directory: str, prefix: str, entry: os.DirEntry[str]) -> None:
+        """Refuse (report) a symlink that leads out of the tree; never follow any."""
+        rel, path = prefix + entry.name, os.path.join(directory, entry.name)
+        is_dir = os.path.isdir(path)  # follows the link: a dir link may hide included files
+        if not is_dir and not (
+            self.yaml_match(entry.name, rel) or self.line_match(entry.name, rel)
+        ):
+            return
+        target = os.path.realpath(path)
+        if target != self.top and not target.startswith(self.top.rstrip(os.sep) + os.sep):
+            self.report.errors.append(f"{rel}: symlink leads out of the repository; refused")
 
-def _check_symlink(
-    entry: os.DirEntry[str],
-    rel: str,
-    top: str,
-    matchers: tuple[_Matcher, _Matcher],
-    report: _Report,
-) -> None:
-    """Refuse (report) a symlink that leads out of the tree; never follow any."""
-    is_dir = entry.is_dir()  # follows the link: a dir link may hide included files
-    if not is_dir and not any(m(entry.name, rel) for m in matchers):
-        return
-    target = os.path.realpath(entry.path)
-    if target != top and not target.startswith(top.rstrip(os.sep) + os.sep):
-        report.errors.append(f"{rel}: symlink leads out of the repository; refused")
+    def file(self, dir_fd: int, directory: str, prefix: str, name: str, editor: Editor) -> None:
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            self.report.errors.append(f"{prefix}{name}: cannot open: {exc.strerror or exc}")
+            return
+        try:
+            count = os.readv(fd, [self.buffer])
+            if count < _CHUNK and count <= self.limit and not self._marked(count):
+                return  # the common case: no marker, whole file seen, nothing allocated
+            data = self._whole(fd, prefix + name, count)
+        except OSError as exc:
+            self.report.errors.append(f"{prefix}{name}: cannot read: {exc.strerror or exc}")
+            return
+        finally:
+            os.close(fd)
+        if data is not None and MARKER_BYTES in data:
+            self.found.append(_Found(prefix + name, os.path.join(directory, name), data, editor))
 
+    def _marked(self, count: int) -> bool:
+        # Searching for one byte is memchr (~10x faster than a 12-byte search here), and
+        # `$` is rare in manifests: look for the whole marker only from the first `$` on.
+        first = self.buffer.find(_DOLLAR, 0, count)
+        return first != -1 and self.buffer.find(MARKER_BYTES, first, count) != -1
 
-def _read_marked(
-    path: str,
-    rel: str,
-    editor: Editor,
-    max_file_size: int,
-    report: _Report,
-    found: list[_Found],
-) -> None:
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        report.errors.append(f"{rel}: cannot open: {exc.strerror or exc}")
-        return
-    try:
-        data = os.read(fd, _CHUNK)
-        if len(data) == _CHUNK:
-            size = os.fstat(fd).st_size
-            if size > max_file_size:
-                report.warnings.append(
-                    f"{rel}: skipped: {size} bytes is over the {max_file_size}-byte limit"
-                )
-                return
-            data += _read_rest(fd, max_file_size - len(data))
-    except OSError as exc:
-        report.errors.append(f"{rel}: cannot read: {exc.strerror or exc}")
-        return
-    finally:
-        os.close(fd)
-    if len(data) > max_file_size:
-        report.warnings.append(f"{rel}: skipped: over the {max_file_size}-byte limit")
-    elif MARKER_BYTES in data:
-        found.append(_Found(rel, path, data, editor))
+    def _whole(self, fd: int, rel: str, count: int) -> bytes | None:
+        """The file's bytes, or None (with a warning) when it is over the size limit."""
+        size = os.fstat(fd).st_size if count == _CHUNK else count
+        if size <= self.limit:
+            data = bytes(self.buffer[:count])
+            if count == _CHUNK:
+                data += _read_rest(fd, self.limit - count)
+            size = len(data)  # a file may grow while we read it
+            if size <= self.limit:
+                return data
+        self.report.warnings.append(
+            f"{rel}: skipped: {size} bytes is over the {self.limit}-byte limit"
+        )
+        return None
 
 
 def _read_rest(fd: int, budget: int) -> bytes:

@@ -144,7 +144,7 @@ class RegistryClient:
         return self._http.counter.total
 
     async def _get(self, method: str, ep: Endpoint, url: str, *, accept: str, what: str) -> Reply:
-        registry = ep.image.split("/", 1)[0]
+        registry = ep.credential_key
         headers = {"Accept": accept}
         reply = await self._http.request(
             method, ep, url, registry=registry, headers=headers, what=what
@@ -273,7 +273,9 @@ _ALL_VALID_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\n)*")
 
 def _valid_tags(tags: list[str]) -> tuple[str, ...]:
     """Tags matching the OCI grammar; one regex pass over all of them in the common case."""
-    if _ALL_VALID_RE.fullmatch("".join(t + "\n" for t in tags)):
+    joined = "\n".join(tags) + "\n"
+    # The count guards against a tag that itself holds a newline posing as two valid ones.
+    if joined.count("\n") == len(tags) and _ALL_VALID_RE.fullmatch(joined):
         return tuple(tags)
     return tuple(t for t in tags if is_valid_tag(t))
 

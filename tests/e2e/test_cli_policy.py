@@ -213,3 +213,38 @@ def test_console_script_runs_with_version_and_help() -> None:
 def test_bad_arguments_exit_2() -> None:
     code, _, _ = run("policy", "select", "--tags-from", "-")
     assert code == 2
+
+
+def test_select_from_the_state_store_uses_the_last_good_scan(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from image_automation.domain import TagInfo
+    from image_automation.state import open_store
+
+    state = tmp_path / "state.db"
+
+    async def seed() -> None:
+        async with await open_store(state) as store:
+            tags = [TagInfo(name=n) for n in ("6.0.0", "6.4.1", "7.0.0", "6.4.1.sig")]
+            now = datetime(2026, 11, 1, tzinfo=UTC)
+            await store.replace_tags("ghcr.io/stefanprodan/podinfo", tags, now=now)
+
+    asyncio.run(seed())
+    code, out, err = run("policy", "select", "--policy", str(PODINFO), "--state", str(state))
+    assert (code, out) == (0, "6.4.1\n"), err
+
+
+def test_select_from_a_never_scanned_repository_is_an_error(tmp_path: Path) -> None:
+    code, out, err = run(
+        "policy", "select", "--policy", str(PODINFO), "--state", str(tmp_path / "empty.db")
+    )
+    assert code == 2
+    assert out == ""
+    assert "no successful scan of ghcr.io/stefanprodan/podinfo" in err
+
+
+def test_select_needs_exactly_one_tag_source(tmp_path: Path) -> None:
+    code, _, err = run("policy", "select", "--policy", str(PODINFO))
+    assert code == 2
+    assert "exactly one of --tags-from and --state" in err

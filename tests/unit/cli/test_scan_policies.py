@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
+from click.testing import CliRunner
 from rich.console import Console
 
+from image_automation.cli._scan import scan
 from image_automation.cli._scan_policies import (
     EXIT_INVALID,
     EXIT_OK,
@@ -83,7 +86,7 @@ async def test_scan_stores_every_repository_and_prints_a_table(tmp_path: Path) -
     state = tmp_path / "state.db"
     code = await run_policy_scan(
         PolicyScan(paths=(policy_dir(tmp_path),), state=state),
-        lister=lister,
+        make_lister=lambda _: nullcontext(lister),
         clock=lambda: T0,
         out=out,
         err=err,
@@ -112,11 +115,18 @@ async def test_failed_repository_shows_its_error_and_last_good_count(tmp_path: P
     good = {"ghcr.io/stefanprodan/podinfo": ["6.0.0"], "docker.io/library/nginx": ["1.25.0"]}
     out, _, err, _ = consoles()
     job = PolicyScan(paths=(root,), state=state)
-    assert await run_policy_scan(job, lister=Lister(good), clock=lambda: T0, out=out, err=err) == 0
+    assert (
+        await run_policy_scan(
+            job, make_lister=lambda _: nullcontext(Lister(good)), clock=lambda: T0, out=out, err=err
+        )
+        == 0
+    )
 
     bad = dict(good, **{"docker.io/library/nginx": RegistryUnavailable("429 Too Many Requests")})
     out, out_buf, err, _ = consoles()
-    code = await run_policy_scan(job, lister=Lister(bad), clock=lambda: T0, out=out, err=err)
+    code = await run_policy_scan(
+        job, make_lister=lambda _: nullcontext(Lister(bad)), clock=lambda: T0, out=out, err=err
+    )
     assert code == EXIT_SCAN_FAILED
     [row] = [line for line in out_buf.getvalue().splitlines() if "nginx" in line]
     assert "429 Too Many Requests" in row
@@ -133,7 +143,9 @@ async def test_repository_never_scanned_shows_no_selection(tmp_path: Path) -> No
     )
     out, out_buf, err, _ = consoles()
     job = PolicyScan(paths=(policy_dir(tmp_path),), state=tmp_path / "s.db")
-    code = await run_policy_scan(job, lister=lister, clock=lambda: T0, out=out, err=err)
+    code = await run_policy_scan(
+        job, make_lister=lambda _: nullcontext(lister), clock=lambda: T0, out=out, err=err
+    )
     assert code == EXIT_SCAN_FAILED
     [row] = [line for line in out_buf.getvalue().splitlines() if "nginx" in line]
     assert "apps/nginx: (not scanned)" in row
@@ -147,7 +159,7 @@ async def test_bad_document_is_reported_and_the_rest_still_scanned(tmp_path: Pat
     out, _, err, err_buf = consoles()
     code = await run_policy_scan(
         PolicyScan(paths=(policy_dir(tmp_path, broken),), state=tmp_path / "s.db"),
-        lister=lister,
+        make_lister=lambda _: nullcontext(lister),
         clock=lambda: T0,
         out=out,
         err=err,
@@ -163,7 +175,7 @@ async def test_directory_without_repositories_is_an_error(tmp_path: Path) -> Non
     out, _, err, err_buf = consoles()
     code = await run_policy_scan(
         PolicyScan(paths=(root,), state=tmp_path / "s.db"),
-        lister=Lister({}),
+        make_lister=lambda _: nullcontext(Lister({})),
         clock=lambda: T0,
         out=out,
         err=err,
@@ -171,3 +183,14 @@ async def test_directory_without_repositories_is_an_error(tmp_path: Path) -> Non
     assert code == EXIT_INVALID
     assert "no image repositories" in err_buf.getvalue()
     assert not (tmp_path / "s.db").exists()
+
+
+def test_policies_and_image_together_are_a_usage_error(tmp_path: Path) -> None:
+    root = policy_dir(tmp_path)
+    both = CliRunner().invoke(scan, ["--policies", str(root), "nginx"])
+    assert both.exit_code == 2
+    assert "not both" in both.output
+    flags = CliRunner().invoke(scan, ["--policies", str(root), "--insecure"])
+    assert flags.exit_code == 2
+    assert "--insecure: only for IMAGE" in flags.output
+    assert not (tmp_path / "state.db").exists()

@@ -196,3 +196,13 @@ async def test_a_hooks_reconcile_runs_alongside_the_scan_but_selects_after_it(
     # ...and selected only once the scan was done.
     assert engine.selected_after == [["registry.local/team/app"]]
     await queue.drain(grace=5)
+
+
+def test_native_automations_are_reported_not_silently_replaced_by_the_default() -> None:
+    text = FILES.split("---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdate")[0]
+    native = "apiVersion: image-automation.io/v1alpha1\nkind: ImageAutomation\n"
+    native += "metadata: {name: native, namespace: apps}\nspec: {}\n"
+    cfg = build_config(load_bytes(f"{text}---\n{native}".encode(), file="f.yaml"),
+                       default_interval=42)  # fmt: skip
+    assert cfg.automations == {}
+    assert any("ImageAutomation apps/native" in e for e in cfg.errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from image_automation.engine.scanning import (
     tags_for,
 )
 from image_automation.errors import RegistryError, RegistryUnavailable, StateError
+from image_automation.state import TagDiff
 from image_automation.state.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -224,6 +226,20 @@ async def test_state_error_stops_the_scan_and_is_raised_as_is(tmp_path: Path) ->
     await store.close()
     with pytest.raises(StateError, match="closed"):
         await scan([target("ghcr.io/o/a"), target("ghcr.io/o/b")], FakeLister(), store)
+
+
+async def test_state_error_keeps_its_cause(store: SqliteStore) -> None:
+    class Broken(SqliteStore):
+        async def replace_tags(self, *args: object, **kwargs: object) -> TagDiff:
+            try:
+                raise sqlite3.OperationalError("disk I/O error")
+            except sqlite3.Error as exc:
+                raise StateError("state database: store tags: disk I/O error") from exc
+
+    broken = Broken(store.path, store._conn, store._executor)  # type: ignore[arg-type]
+    with pytest.raises(StateError, match="disk I/O") as caught:
+        await scan([target("ghcr.io/o/a")], FakeLister({"ghcr.io/o/a": ["1"]}), broken)
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
 
 
 async def test_progress_callback_sees_every_report(store: SqliteStore) -> None:

@@ -36,10 +36,33 @@ def _apply(text: str) -> tuple[str, list[str]]:
         (f"a: 'ghcr.io/org/app:1.0 {MARK}'\n", f"a: 'ghcr.io/org/app:1.0 {MARK}'\n"),
         # An anchored item keeps its anchor; the alias that refers to it is left alone.
         (f"- &x ghcr.io/org/app:1.0 {MARK}\n- *x\n", f"- &x ghcr.io/org/app:2.0 {MARK}\n- *x\n"),
+        (f"a: !!str 1.0 {MARK}\n", f"a: !!str ghcr.io/org/app:2.0 {MARK}\n"),
+        (
+            f"? complex\n: ghcr.io/org/app:1.0 {MARK}\n",
+            f"? complex\n: ghcr.io/org/app:2.0 {MARK}\n",
+        ),
     ],
 )
 def test_values_are_spliced_at_the_right_offsets(before: str, after: str) -> None:
     assert _apply(before)[0] == after
+
+
+@pytest.mark.parametrize(
+    ("text", "warning"),
+    [
+        (
+            f"a: !!binary aGVsbG8= {MARK}\n",
+            "f.yaml:1: marker on a value tagged tag:yaml.org,2002:binary; ignored",
+        ),
+        (f"a: !custom x {MARK}\n", "f.yaml:1: marker on a value tagged !custom; ignored"),
+        (
+            f"s: |\n  echo ghcr.io/org/app:1.0 {MARK}\n",
+            "f.yaml:2: marker is not on a scalar map value or sequence item; ignored",
+        ),
+    ],
+)
+def test_values_that_are_not_plain_strings_are_left_alone(text: str, warning: str) -> None:
+    assert _apply(text) == (text, [warning])
 
 
 def test_identity_is_found_when_metadata_follows_the_value() -> None:

@@ -1,5 +1,9 @@
 """Property: in a random YAML document with one marked scalar, the edit changes the bytes
-of that scalar's span and nothing else, and the document still means the same except there."""
+of that scalar's span and nothing else, and the document still means the same except there.
+
+Documents mix plain and quoted scalars, CRLF, a BOM, comments, blank lines, anchors on
+values (the marked one too), aliases and flow collections next to the real entries, and
+markers at the end of the line or (sequence items) alone on the line above."""
 
 from __future__ import annotations
 
@@ -35,22 +39,29 @@ class _Out:
     leaf: int = 0
     span: tuple[int, int] | None = None
     path: list[Any] | None = None
+    anchors: list[str] = field(default_factory=list)  # on unmarked scalars, for aliases
 
     def length(self) -> int:
         return sum(len(p) for p in self.parts)
 
-    def scalar(self, value: str, path: list[Any]) -> None:
+    def scalar(self, value: str, path: list[Any], *, marked_above: bool = False) -> None:
         styles = ["'", '"'] + ([""] if plain_is_safe(value) else [])
         style = self.draw(st.sampled_from(styles))
         text = json.dumps(value, ensure_ascii=False) if style == '"' else value
         if style == "'":
             text = "'" + value.replace("'", "''") + "'"
+        if self.draw(st.integers(0, 3)) == 0:  # an anchor right before the value
+            anchor = "m" if self.leaf == self.marked else f"a{self.leaf}"
+            self.parts.append(f"&{anchor} ")
+            if anchor != "m":
+                self.anchors.append(anchor)
         start = self.length()
         self.parts.append(text)
         if self.leaf == self.marked:
             self.span = (start, start + len(text))
             self.path = path
-            self.parts.append(self.draw(st.sampled_from([" ", "  ", "\t"])) + _MARKER)
+            if not marked_above:
+                self.parts.append(self.draw(st.sampled_from([" ", "  ", "\t"])) + _MARKER)
         elif self.draw(st.booleans()):
             self.parts.append(" # just a comment: é")
         self.leaf += 1
@@ -62,14 +73,30 @@ class _Out:
         pad = " " * (self.indent * depth)
         items = tree.items() if isinstance(tree, dict) else enumerate(tree)
         for key, child in items:
-            lead = f"{pad}{key}:" if isinstance(tree, dict) else f"{pad}-"
-            self.parts.append(lead)
+            is_item = not isinstance(tree, dict)
+            above = False
+            if is_item and isinstance(child, str) and self.leaf == self.marked:
+                # Flux also reads a sequence item's marker alone on the line above.
+                above = self.draw(st.booleans())
+                if above:
+                    self.parts.append(pad + _MARKER + self.newline)
+            self.parts.append(f"{pad}-" if is_item else f"{pad}{key}:")
             if isinstance(child, str):
                 self.parts.append(" ")
-                self.scalar(child, [*path, key])
+                self.scalar(child, [*path, key], marked_above=above)
             else:
                 self.parts.append(self.newline)
                 self.node(child, depth + 1, [*path, key])
+        self.decoys(pad, is_map=isinstance(tree, dict))
+
+    def decoys(self, pad: str, *, is_map: bool) -> None:
+        """Aliases and flow collections after the real entries (indices stay valid)."""
+        for n in range(self.draw(st.integers(0, 2))):
+            lead = f"{pad}zdecoy{self.leaf}x{n}:" if is_map else f"{pad}-"
+            choices = ['[a, "b", 1]', "{x: y, 'z': [1, 2]}"]
+            choices += [f"*{a}" for a in self.anchors]
+            decoy = self.draw(st.sampled_from(choices))
+            self.parts.append(f"{lead} {decoy} # not a marker{self.newline}")
 
 
 def _trees() -> st.SearchStrategy[Tree]:

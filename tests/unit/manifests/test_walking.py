@@ -130,3 +130,24 @@ def test_invalid_utf8_is_an_error_for_that_file_only(tmp_path: Path) -> None:
     result = _update(tmp_path)
     assert result.errors == ("latin1.yaml: not UTF-8 at byte 9",)
     assert good.read_text() == UPDATED
+
+
+def test_a_file_longer_than_one_read_is_read_whole(tmp_path: Path) -> None:
+    path = _write(tmp_path / "long.yaml", "# filler line\n" * 20_000 + MARKED)
+    result = _update(tmp_path)
+    assert result.files_written == ("long.yaml",)
+    assert path.read_text().endswith(UPDATED)
+
+
+def test_many_writes_each_succeed_or_are_reported(tmp_path: Path) -> None:
+    paths = [_write(tmp_path / f"d{i:02d}/app.yaml", MARKED) for i in range(20)]
+    # A name this long leaves no room for the temporary file's name next to it.
+    doomed = _write(tmp_path / ("n" * 250 + ".yaml"), MARKED)
+    result = _update(tmp_path)
+    assert all(p.read_text() == UPDATED for p in paths)
+    assert doomed.read_text() == MARKED
+    assert result.files_written == tuple(f"d{i:02d}/app.yaml" for i in range(20))
+    assert [c.file for c in result.changes] == list(result.files_written)
+    (error,) = result.errors
+    assert error.startswith("n" * 250 + ".yaml: cannot write: ")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -104,11 +104,22 @@ async def test_a_registry_ignoring_last_does_not_loop() -> None:
 
 
 async def test_invalid_tags_are_dropped_and_counted() -> None:
-    handler = Recorder(lambda r: tags_response(["ok", "-bad", "sig+x", "also_ok", "a" * 129]))
+    handler = Recorder(
+        lambda r: tags_response(["ok", "-bad", "sig+x", "also_ok", "a" * 129, "two\nlines"])
+    )
     async with client(handler) as c:
         listing = await c.list_tags(IMAGE)
     assert listing.tags == ("ok", "also_ok")
-    assert listing.dropped_invalid == 3
+    assert listing.dropped_invalid == 4
+
+
+async def test_an_all_valid_page_keeps_every_tag_in_order() -> None:
+    tags = [f"v{i}.0" for i in range(300)] + ["_underscore", "A" * 128]
+    handler = Recorder(lambda r: tags_response(tags))
+    async with client(handler) as c:
+        listing = await c.list_tags(IMAGE)
+    assert listing.tags == tuple(tags)
+    assert listing.dropped_invalid == 0
 
 
 @pytest.mark.parametrize(
@@ -332,3 +343,25 @@ async def test_docker_hub_is_asked_at_registry_1() -> None:
     async with client(handler) as c:
         await c.list_tags("nginx")
     assert handler.requests[0].url.host == "registry-1.docker.io"
+
+
+async def test_a_mirror_gets_its_own_credentials_never_the_mirrored_registrys() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if "Authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="m"'})
+        return tags_response(["1"])
+
+    settings = RegistrySettings.model_validate({"hosts": {"docker.io": {"mirror": "mirror.local"}}})
+    hub_only = StaticCredentials({"docker.io": Credential("hub", "pw-redirect")})
+    async with client(Recorder(answer), settings=settings, credentials=hub_only) as c:
+        with pytest.raises(RegistryError, match="refused"):
+            await c.list_tags("nginx")
+    assert all("Authorization" not in r.headers for r in seen)
+    both = StaticCredentials(
+        {"docker.io": Credential("hub", "pw-redirect"), "mirror.local": Credential("m", "x")}
+    )
+    async with client(Recorder(answer), settings=settings, credentials=both) as c:
+        assert (await c.list_tags("nginx")).tags == ("1",)

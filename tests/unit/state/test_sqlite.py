@@ -75,6 +75,33 @@ async def test_version_1_database_is_migrated_and_keeps_its_tags(tmp_path: Path)
     conn.close()
 
 
+async def test_existing_empty_file_is_migrated_from_version_0(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    async with await SqliteStore.open(path) as store:
+        await store.replace_tags(REPO, [TagInfo("1.0")], now=T0)
+        assert names(await store.tags(REPO)) == ["1.0"]
+
+
+async def test_concurrent_openers_of_a_fresh_file_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    stores = await asyncio.gather(*(SqliteStore.open(path) for _ in range(4)))
+    try:
+        await asyncio.gather(
+            *(s.replace_tags(f"r/{i}", [TagInfo("1")], now=T0) for i, s in enumerate(stores))
+        )
+        assert len(await stores[0].scan_statuses()) == 4
+    finally:
+        for store in stores:
+            await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
 async def test_database_newer_than_the_program_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     conn = sqlite3.connect(path)

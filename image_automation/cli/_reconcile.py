@@ -1,0 +1,202 @@
+"""``image-automation reconcile --once``: scan → select → update → commit → push, once.
+
+Parses arguments, builds a :class:`~image_automation.engine.reconcile.ReconcileRequest`,
+calls the engine and renders the report. Exit 0 when every automation succeeded, 1 when any
+failed (each named), 2 for wrong arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from image_automation.engine.automations import RepoTarget
+from image_automation.engine.reconcile import (
+    AutomationOutcome,
+    ReconcileReport,
+    ReconcileRequest,
+    reconcile_once,
+)
+from image_automation.engine.registry_tags import StoreTagSource
+from image_automation.errors import ImageAutomationError
+from image_automation.registry import DockerConfig, RegistryClient, RegistrySettings
+from image_automation.state import open_store
+
+_EPILOG = """\b
+Example (a repository holding ImageRepository/ImagePolicy/ImageUpdateAutomation files
+and manifests with {"$imagepolicy": "NS:NAME"} markers):
+  image-automation reconcile --once --repo https://git.example.com/org/fleet.git \\
+      --branch main --secrets-dir /var/run/secrets --git-secret fleet-auth --dry-run
+"""
+
+
+def _default_work_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "image-automation" / "git"
+
+
+@click.command("reconcile", epilog=_EPILOG)
+@click.option("--once", is_flag=True, required=True, help="Run once and exit (required).")
+@click.option("--repo", metavar="URL", help="Git repository to search and update.")
+@click.option("--branch", default="main", show_default=True, help="Branch of --repo.")
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="PATH",
+    help="Extra policy/automation file or directory. Repeatable.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the diff of each automation; push nothing.")
+@click.option(
+    "--secrets-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Mounted Secrets: DIR/NAME/KEY (git credentials, signing keys).",
+)
+@click.option("--git-secret", metavar="NAME", help="Secret in --secrets-dir for --repo.")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Clone cache (default: $XDG_CACHE_HOME/image-automation/git).",
+)
+@click.option(
+    "--state",
+    metavar="FILE",
+    help="State store: sqlite:///PATH or a path (default: $XDG_STATE_HOME/image-automation).",
+)
+@click.option(
+    "--docker-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Docker config.json with registry credentials.",
+)
+@click.option(
+    "--registries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Registry settings file (TLS, plain HTTP, mirrors, rates); see docs/registries.md.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log git steps to stderr.")
+def reconcile(
+    once: bool,
+    repo: str | None,
+    branch: str,
+    configs: tuple[Path, ...],
+    dry_run: bool,
+    secrets_dir: Path | None,
+    git_secret: str | None,
+    work_dir: Path | None,
+    state: str | None,
+    docker_config: Path | None,
+    registries: Path | None,
+    verbose: bool,
+) -> None:
+    """Update every automation found in --repo (and --config) once.
+
+    Finds every ImageRepository, ImagePolicy, TrackedImage, ImageUpdateAutomation and
+    ImageAutomation document, scans the image repositories the automations need, selects,
+    edits the marked values under each automation's update.path, commits and pushes.
+    """
+    if not repo and not configs:
+        raise click.UsageError("give --repo URL, --config PATH, or both")
+    if git_secret and not secrets_dir:
+        raise click.UsageError("--git-secret needs --secrets-dir")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    request = ReconcileRequest(
+        work_dir=work_dir or _default_work_dir(),
+        repo=RepoTarget(url=repo, branch=branch, secret=git_secret) if repo else None,
+        config_paths=configs,
+        secrets_dir=secrets_dir,
+        dry_run=dry_run,
+    )
+    try:
+        settings = RegistrySettings.load(registries) if registries else RegistrySettings()
+        credentials = DockerConfig.load(docker_config) if docker_config else None
+    except ImageAutomationError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    def client_for(plain_hosts: frozenset[str]) -> RegistryClient:
+        chosen = settings
+        for host in plain_hosts:
+            chosen = chosen.with_host(host, insecure=True)
+        return RegistryClient(settings=chosen, credentials=credentials)
+
+    try:
+        report = asyncio.run(_run(request, state, client_for))
+    except ImageAutomationError as exc:  # the state store cannot be opened
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    _render(report, dry_run=dry_run)
+    if not report.ok:
+        sys.exit(1)
+
+
+async def _run(
+    request: ReconcileRequest,
+    state: str | None,
+    client_for: Callable[[frozenset[str]], RegistryClient],
+) -> ReconcileReport:
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    async with await open_store(state) as store:
+        tags = StoreTagSource(store=store, client_factory=client_for, clock=clock)
+        return await reconcile_once(request, tags=tags, store=store, clock=clock)
+
+
+def _render(report: ReconcileReport, *, dry_run: bool) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    for outcome in report.automations:
+        _render_one(outcome, dry_run=dry_run)
+    failed = [a.key for a in report.automations if not a.ok]
+    summary = f"{len(report.automations)} automation(s), {len(failed)} failed"
+    if failed:
+        summary += ": " + ", ".join(failed)
+    if report.errors:
+        summary += f"; {len(report.errors)} other error(s)"
+    click.echo(summary, err=True)
+
+
+def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
+    if outcome.skipped:
+        click.echo(f"{outcome.key}: skipped ({outcome.skipped})")
+        return
+    if outcome.commit:
+        head = f"committed {outcome.commit[:12]}, pushed {', '.join(outcome.refs)}"
+    elif outcome.changes:
+        head = "would change (dry run)" if dry_run else "changed but not committed"
+    else:
+        head = "no change"
+    if outcome.errors:
+        head = f"FAILED ({head})"
+    click.echo(f"{outcome.key}: {head}")
+    for change in outcome.changes:
+        click.echo(f"  {change.file}:{change.line}: {change.setter}: {change.old} -> {change.new}")
+    if not outcome.changes:
+        for key, decision in sorted(outcome.decisions.items()):
+            if decision.tag is not None:
+                click.echo(f"  policy {key}: {decision.tag} selected; files already have it")
+            else:
+                why = "; ".join(decision.reasons) or "no tag qualifies"
+                click.echo(f"  policy {key}: nothing selected: {why}")
+        if not outcome.decisions and not outcome.errors:
+            click.echo("  no policy of this automation's namespace matches its policySelector")
+    for warning in outcome.warnings:
+        click.echo(f"  warning: {warning}")
+    for error in outcome.errors:
+        click.echo(f"  error: {error}")
+    if dry_run and outcome.diff:
+        click.echo(outcome.diff, nl=False)

@@ -1,0 +1,272 @@
+"""Automation documents → runnable plans: which repository, how to commit and push, what to edit.
+
+Both kinds end up the same :class:`AutomationPlan`: Flux ``ImageUpdateAutomation`` (its
+``sourceRef`` names a Flux ``GitRepository``; with ``--repo`` that always means the
+``--repo`` repository) and our native ``ImageAutomation`` (git settings inline). Flux message
+templates are Go templates and are translated here, once, so a bad one fails before any git
+work. Policy selection by ``policySelector`` (Kubernetes label selectors) lives here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from image_automation.config.loading import Loaded, LoadResult
+from image_automation.config.models import (
+    GitRepository,
+    ImageAutomation,
+    ImageUpdateAutomation,
+    LabelSelector,
+)
+from image_automation.errors import ConfigError
+from image_automation.git import CommitSettings, GitAuth, PushSettings, SigningKey
+from image_automation.git.flux_messages import translate
+
+
+@dataclass(frozen=True, slots=True)
+class RepoTarget:
+    """The repository an automation writes to and the name of its git secret (if any)."""
+
+    url: str
+    branch: str
+    secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationPlan:
+    """Everything needed to run one automation. ``key`` is ``Kind/namespace/name``."""
+
+    kind: str
+    namespace: str
+    name: str
+    repo: RepoTarget
+    commit: CommitSettings
+    push: PushSettings
+    path: str = "./"
+    selector: LabelSelector | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+    suspended: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def object_name(self) -> str:
+        """``namespace/name``, Flux's ``.AutomationObject``."""
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanContext:
+    """What plans may need from outside the documents.
+
+    ``repo``: the ``--repo`` repository (url, branch, secret); every GitRepository reference
+    and every native automation without a URL means it. ``secrets_dir``: mounted Secrets.
+    """
+
+    repo: RepoTarget | None = None
+    secrets_dir: Path | None = None
+
+
+@dataclass(slots=True)
+class Plans:
+    plans: list[AutomationPlan] = field(default_factory=list)
+    errors: list[tuple[str, ConfigError]] = field(default_factory=list)
+    """(automation key, error) for automations that cannot run."""
+
+
+def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
+    """A plan for every automation document in ``loaded``; broken ones become errors."""
+    out = Plans()
+    sources = {doc.obj.key: doc for doc in loaded.git_repositories}
+    for doc in loaded.automations:
+        key = f"{doc.obj.kind}/{doc.obj.key}"
+        try:
+            if isinstance(doc.obj, ImageUpdateAutomation):
+                plan = _flux_plan(doc, doc.obj, sources, context)
+            else:
+                assert isinstance(doc.obj, ImageAutomation)
+                plan = _native_plan(doc, doc.obj, context)
+        except ConfigError as exc:
+            out.errors.append((key, exc))
+            continue
+        out.plans.append(plan)
+    return out
+
+
+def _flux_plan(
+    doc: Loaded,
+    obj: ImageUpdateAutomation,
+    sources: Mapping[str, Loaded],
+    context: PlanContext,
+) -> AutomationPlan:
+    spec = obj.spec
+    if spec.git is None:
+        raise ConfigError("spec.git is required to commit", location=doc.location("spec"))
+    ref = spec.source_ref
+    source_key = f"{ref.namespace or obj.metadata.namespace}/{ref.name}"
+    checkout = spec.git.checkout.ref if spec.git.checkout else None
+    if checkout and (checkout.tag or checkout.semver or checkout.commit or checkout.name):
+        raise ConfigError(
+            "only git.checkout.ref.branch is supported (tag/semver/commit/name cannot be "
+            "pushed to)",
+            location=doc.location("spec", "git", "checkout", "ref"),
+        )
+    if context.repo is not None:
+        base = context.repo
+    else:
+        source = sources.get(source_key)
+        if source is None:
+            raise ConfigError(
+                f"GitRepository {source_key} not found in the loaded files (or run with --repo)",
+                location=doc.location("spec", "sourceRef", "name"),
+            )
+        assert isinstance(source.obj, GitRepository)
+        src = source.obj.spec
+        branch = src.ref.branch if src.ref and src.ref.branch else "main"
+        secret = src.secret_ref.name if src.secret_ref else None
+        base = RepoTarget(url=src.url, branch=branch, secret=secret)
+    branch = checkout.branch if checkout and checkout.branch else base.branch
+    commit_spec = spec.git.commit
+    template = None
+    if commit_spec.message_template is not None:
+        try:
+            template = translate(commit_spec.message_template)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message,
+                location=doc.location("spec", "git", "commit", "messageTemplate"),
+            ) from exc
+    signing = None
+    if commit_spec.signing_key is not None:
+        signing = _signing_key(
+            doc, commit_spec.signing_key.secret_ref.name, "gpg", context.secrets_dir
+        )
+    push = spec.git.push
+    return AutomationPlan(
+        kind=obj.kind,
+        namespace=obj.metadata.namespace,
+        name=obj.metadata.name,
+        repo=RepoTarget(url=base.url, branch=branch, secret=base.secret),
+        commit=CommitSettings(
+            author_name=commit_spec.author.name or commit_spec.author.email,
+            author_email=commit_spec.author.email,
+            message_template=template,
+            signing=signing,
+        ),
+        push=PushSettings(
+            branch=push.branch if push else None, refspec=push.refspec if push else None
+        ),
+        path=_update_path(doc, spec.update.path),
+        selector=spec.policy_selector,
+        values=dict(commit_spec.message_template_values or {}),
+        suspended=spec.suspend,
+    )
+
+
+def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> AutomationPlan:
+    spec = obj.spec
+    git = spec.git
+    if git.url is None:
+        if context.repo is None:
+            raise ConfigError(
+                "spec.git.url is not set and no --repo was given",
+                location=doc.location("spec", "git"),
+            )
+        url, secret = context.repo.url, context.repo.secret
+        branch = git.branch if "branch" in git.model_fields_set else context.repo.branch
+    else:
+        url, branch = git.url, git.branch
+        secret = git.secret_ref.name if git.secret_ref else None
+    signing = None
+    if spec.commit.signing_key is not None:
+        key = spec.commit.signing_key
+        signing = _signing_key(doc, key.secret_ref.name, key.format, context.secrets_dir)
+    push = git.push
+    return AutomationPlan(
+        kind=obj.kind,
+        namespace=obj.metadata.namespace,
+        name=obj.metadata.name,
+        repo=RepoTarget(url=url, branch=branch, secret=secret),
+        commit=CommitSettings(
+            author_name=spec.commit.author.name or spec.commit.author.email,
+            author_email=spec.commit.author.email,
+            message_template=spec.commit.message_template,
+            signing=signing,
+        ),
+        push=PushSettings(
+            branch=push.branch if push else None,
+            refspec=push.refspec if push else None,
+            force=push.force if push else False,
+        ),
+        path=_update_path(doc, spec.update.path),
+        selector=spec.policy_selector,
+        values=dict(spec.commit.message_template_values or {}),
+        suspended=spec.suspend,
+    )
+
+
+def _signing_key(doc: Loaded, secret: str, fmt: str, secrets_dir: Path | None) -> SigningKey:
+    key_name = "git.asc" if fmt == "gpg" else "identity"
+    if secrets_dir is None:
+        raise ConfigError(
+            f"signing key secret {secret!r} needs --secrets-dir", location=doc.location("spec")
+        )
+    path = secrets_dir / secret / key_name
+    if not path.is_file():
+        raise ConfigError(f"signing key: no file {path}", location=doc.location("spec"))
+    return SigningKey(format="gpg" if fmt == "gpg" else "ssh", key_file=path)
+
+
+def _update_path(doc: Loaded, path: str) -> str:
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts:
+        raise ConfigError(
+            f"update.path {path!r} must stay inside the repository",
+            location=doc.location("spec", "update", "path"),
+        )
+    return str(pure)
+
+
+def auth_for(target: RepoTarget, secrets_dir: Path | None) -> GitAuth | None:
+    """The git credentials of ``target`` from ``secrets_dir`` (None when it names none)."""
+    if target.secret is None:
+        return None
+    if secrets_dir is None:
+        raise ConfigError(f"git secret {target.secret!r} needs --secrets-dir")
+    return GitAuth.from_secrets_dir(secrets_dir, target.secret)
+
+
+def selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """Kubernetes label selector semantics; no selector (or an empty one) selects all."""
+    if selector is None:
+        return True
+    for key, value in (selector.match_labels or {}).items():
+        if labels.get(key) != value:
+            return False
+    for req in selector.match_expressions or []:
+        values: Sequence[str] = req.values or []
+        present = req.key in labels
+        if req.operator == "In" and not (present and labels[req.key] in values):
+            return False
+        if req.operator == "NotIn" and present and labels[req.key] in values:
+            return False
+        if req.operator == "Exists" and not present:
+            return False
+        if req.operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+__all__ = [
+    "AutomationPlan",
+    "PlanContext",
+    "Plans",
+    "RepoTarget",
+    "auth_for",
+    "plan_automations",
+    "selects",
+]

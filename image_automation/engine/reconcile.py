@@ -1,0 +1,398 @@
+"""The main job, once: policies + registries + a Git checkout → one commit per automation.
+
+API (the CLI and the daemon call this)::
+
+    report = await reconcile_once(
+        ReconcileRequest(repo=RepoTarget(url, branch, secret), config_paths=(...,),
+                         work_dir=Path(...), secrets_dir=None, dry_run=False),
+        tags=TagSource, store=StateStore | None, clock=lambda: datetime.now(UTC),
+    )
+    report.ok; report.automations -> [AutomationOutcome]; report.errors -> [str]
+
+Per automation: the policies of its namespace that its ``policySelector`` picks select
+from the scanned tags; ``update_tree`` runs on ``update.path`` inside
+``Workspace.publish(apply=...)`` — so a rejected push fetches and re-applies from scratch —
+and the pushed commit (old → new per setter) and every decision are recorded in the
+state store. Nothing changed → no commit. One automation failing is
+recorded in its outcome and never stops the others.
+
+Only the repositories the automations' policies need are scanned, once per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from image_automation.config.loading import (
+    MAX_FILE_BYTES,
+    YAML_SUFFIXES,
+    LoadResult,
+    load_bytes,
+    load_paths,
+)
+from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.domain import Change, Decision, ImageRef, TagInfo, UpdateResult
+from image_automation.engine.automations import (
+    AutomationPlan,
+    PlanContext,
+    RepoTarget,
+    auth_for,
+    plan_automations,
+    selects,
+)
+from image_automation.errors import ImageAutomationError, PolicyError
+from image_automation.git import RepoSpec, Workspace
+from image_automation.manifests import update_tree
+from image_automation.policy import select
+from image_automation.state import PushRecord, SetterChange, StateStore
+
+log = logging.getLogger(__name__)
+
+
+# -- what reconcile needs from the outside --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTags:
+    """Tags per repository name (``ImageRef.name``) and, for failed scans, the error text."""
+
+    tags: Mapping[str, Sequence[TagInfo]] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+class TagSource(Protocol):
+    """Scans the repositories of ``policies`` (each once) and returns their tags."""
+
+    async def scan(self, policies: Sequence[ResolvedPolicy], *, now: datetime) -> FoundTags: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequest:
+    """One run. ``repo``: the ``--repo`` repository, whose checkout is searched for policy
+    and automation documents; ``config_paths``: extra files or directories of documents."""
+
+    work_dir: Path
+    repo: RepoTarget | None = None
+    config_paths: tuple[Path, ...] = ()
+    secrets_dir: Path | None = None
+    dry_run: bool = False
+    lock_timeout: float | None = None
+
+
+# -- what it reports ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AutomationOutcome:
+    """What happened to one automation. ``ok`` is False when ``errors`` is not empty."""
+
+    key: str
+    repo: str = ""
+    commit: str | None = None
+    changes: tuple[Change, ...] = ()
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    diff: str = ""
+    refs: tuple[str, ...] = ()
+    attempts: int = 0
+    skipped: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    automations: list[AutomationOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Problems outside any one automation (broken documents, the --repo clone failing)."""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(a.ok for a in self.automations)
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+async def reconcile_once(
+    request: ReconcileRequest,
+    *,
+    tags: TagSource,
+    store: StateStore | None = None,
+    clock: Callable[[], datetime],
+) -> ReconcileReport:
+    """Run every automation found once; see the module docstring."""
+    report = ReconcileReport()
+    loaded = await asyncio.to_thread(load_paths, request.config_paths)
+    async with AsyncExitStack() as stack:
+        home: Workspace | None = None
+        if request.repo is not None:
+            try:
+                auth = auth_for(request.repo, request.secrets_dir)
+                home = await stack.enter_async_context(
+                    Workspace.open(
+                        RepoSpec(url=request.repo.url, branch=request.repo.branch),
+                        work_dir=request.work_dir,
+                        auth=auth,
+                        lock_timeout=request.lock_timeout,
+                    )
+                )
+                await home.prepare()
+            except ImageAutomationError as exc:
+                report.errors.append(f"{request.repo.url} ({request.repo.branch}): {exc}")
+                return report
+            loaded.extend(await discover(home))
+            log.info("found %d documents in %s", len(loaded.documents), request.repo.url)
+        await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock, into=report)
+    return report
+
+
+async def _run_plans(
+    request: ReconcileRequest,
+    loaded: LoadResult,
+    home: Workspace | None,
+    *,
+    tags: TagSource,
+    store: StateStore | None,
+    clock: Callable[[], datetime],
+    into: ReconcileReport,
+) -> None:
+    resolved = resolve(loaded)
+    into.errors.extend(str(e) for e in resolved.errors)
+    into.warnings.extend(resolved.warnings)
+    plans = plan_automations(
+        loaded, PlanContext(repo=request.repo, secrets_dir=request.secrets_dir)
+    )
+    for key, error in plans.errors:
+        into.automations.append(AutomationOutcome(key=key, errors=[str(error)]))
+    if not plans.plans and not plans.errors:
+        into.warnings.append("no automation documents found")
+    active = [p for p in plans.plans if not p.suspended]
+    for plan in plans.plans:
+        if plan.suspended:
+            into.automations.append(AutomationOutcome(key=plan.key, skipped="suspended"))
+    chosen = {plan.key: _policies_for(plan, resolved.policies) for plan in active}
+    wanted = list({p.key: p for ps in chosen.values() for p in ps}.values())
+    found = await tags.scan(wanted, now=clock()) if wanted else FoundTags()
+    log.info("scanned %d repositories, %d failed", len(found.tags), len(found.errors))
+    fresh = home is not None  # home was just prepared (checkout branch) and is untouched
+    for plan in active:
+        outcome = AutomationOutcome(key=plan.key, repo=f"{plan.repo.url} ({plan.repo.branch})")
+        into.automations.append(outcome)
+        images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
+        if store is not None:
+            await _save_decisions(store, chosen[plan.key], outcome, now=clock())
+        uses_home = home is not None and _same_repo(home, plan)
+        prepared = fresh and uses_home and plan.push.branch in (None, plan.repo.branch)
+        fresh = fresh and not uses_home
+        try:
+            await _run_one(
+                request, plan, images, home, prepared, store=store, clock=clock, out=outcome
+            )
+        except ImageAutomationError as exc:
+            outcome.errors.append(str(exc))
+        except Exception as exc:  # a bug must not stop the other automations
+            log.exception("automation %s failed unexpectedly", plan.key)
+            outcome.errors.append(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _same_repo(workspace: Workspace, plan: AutomationPlan) -> bool:
+    return (workspace.spec.url, workspace.spec.branch) == (plan.repo.url, plan.repo.branch)
+
+
+def _policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> list[ResolvedPolicy]:
+    """Policies of the automation's namespace that its selector picks (Flux semantics)."""
+    return [
+        p
+        for p in policies
+        if p.namespace == plan.namespace and selects(plan.selector, p.source.obj.metadata.labels)
+    ]
+
+
+def _select(
+    policies: Sequence[ResolvedPolicy],
+    found: FoundTags,
+    *,
+    now: datetime,
+    outcome: AutomationOutcome,
+) -> dict[str, ImageRef]:
+    images: dict[str, ImageRef] = {}
+    for policy in policies:
+        name = policy.image.name
+        if name in found.errors:
+            outcome.errors.append(
+                f"policy {policy.key}: scan of {name} failed: {found.errors[name]}"
+            )
+            continue
+        try:
+            decision = select(policy.spec, found.tags.get(name, ()), now=now)
+        except PolicyError as exc:
+            decision = Decision(policy=policy.spec.name, tag=None, reasons=(str(exc),))
+        outcome.decisions[policy.key] = decision
+        if decision.tag is None:
+            continue
+        digest = decision.digest if policy.digest_reflection != "Never" else None
+        images[policy.name] = policy.image.with_tag(decision.tag, digest)
+    return images
+
+
+async def _save_decisions(
+    store: StateStore,
+    policies: Sequence[ResolvedPolicy],
+    outcome: AutomationOutcome,
+    *,
+    now: datetime,
+) -> None:
+    for policy in policies:
+        decision = outcome.decisions.get(policy.key)
+        if decision is not None:
+            await store.save_decision(policy.key, decision, repository=policy.image.name, now=now)
+
+
+async def _run_one(
+    request: ReconcileRequest,
+    plan: AutomationPlan,
+    images: Mapping[str, ImageRef],
+    home: Workspace | None,
+    prepared: bool,
+    *,
+    store: StateStore | None,
+    clock: Callable[[], datetime],
+    out: AutomationOutcome,
+) -> None:
+    async with AsyncExitStack() as stack:
+        workspace = home
+        spec = RepoSpec(url=plan.repo.url, branch=plan.repo.branch)
+        if home is None or not _same_repo(home, plan):
+            workspace = await stack.enter_async_context(
+                Workspace.open(
+                    spec,
+                    work_dir=request.work_dir,
+                    auth=auth_for(plan.repo, request.secrets_dir),
+                    lock_timeout=request.lock_timeout,
+                )
+            )
+        assert workspace is not None
+
+        async def apply(root: Path) -> UpdateResult:
+            return await _update(root, plan, images, dry_run=request.dry_run)
+
+        if request.dry_run:
+            if not prepared:
+                await workspace.prepare(plan.push)
+            result = await apply(workspace.path)
+            _take(out, result)
+            out.diff = result.diff
+            return
+        published = await workspace.publish(
+            apply,
+            commit=plan.commit,
+            push=plan.push,
+            automation=plan.object_name,
+            values=plan.values,
+            prepared=prepared,
+        )
+        _take(out, published.result)
+        out.commit, out.refs, out.attempts = published.commit, published.refs, published.attempts
+        if published.commit is not None and store is not None:
+            changes = tuple(
+                SetterChange(setter=c.setter, old=c.old, new=c.new)
+                for c in published.result.changes
+            )
+            record = PushRecord(plan.key, published.commit, pushed_at=clock(), changes=changes)
+            await store.record_push(record)
+
+
+async def _update(
+    root: Path, plan: AutomationPlan, images: Mapping[str, ImageRef], *, dry_run: bool
+) -> UpdateResult:
+    target = root / plan.path
+    if not target.is_dir():
+        return UpdateResult(errors=(f"update.path {plan.path!r}: no such directory",))
+    result = await asyncio.to_thread(
+        update_tree, target, namespace=plan.namespace, policies=images, dry_run=dry_run
+    )
+    return _rooted(result, plan.path)
+
+
+def _rooted(result: UpdateResult, path: str) -> UpdateResult:
+    """Paths in the result relative to the repository root, not to ``update.path``."""
+    if path in ("", "."):
+        return result
+    prefix = path.rstrip("/") + "/"
+    diff = "".join(
+        line.replace("--- a/", f"--- a/{prefix}", 1).replace("+++ b/", f"+++ b/{prefix}", 1)
+        if line.startswith(("--- a/", "+++ b/"))
+        else line
+        for line in result.diff.splitlines(keepends=True)
+    )
+    return dataclasses.replace(
+        result,
+        changes=tuple(dataclasses.replace(c, file=prefix + c.file) for c in result.changes),
+        files_written=tuple(prefix + f for f in result.files_written),
+        diff=diff,
+    )
+
+
+def _take(out: AutomationOutcome, result: UpdateResult) -> None:
+    out.changes = result.changes
+    out.warnings.extend(result.warnings)
+    out.errors.extend(result.errors)
+
+
+_KIND_BYTES = (b"image.toolkit.fluxcd.io", b"image-automation.io", b"source.toolkit.fluxcd.io")
+
+
+_KIND_NEEDLES = tuple(b.decode() for b in _KIND_BYTES)
+_YAML_GLOBS = tuple(f"*{suffix}" for suffix in YAML_SUFFIXES)
+
+
+async def discover(workspace: Workspace) -> LoadResult:
+    """Load the policy and automation documents of a checkout, named by repository path.
+
+    A repository may hold thousands of manifests; only files that mention one of our API
+    groups are parsed, and git grep finds those (as fast as a grep, from several threads).
+    Dot directories are skipped, as :func:`load_paths` does.
+    """
+    names = await workspace.files_containing(_KIND_NEEDLES, _YAML_GLOBS)
+    wanted = [n for n in names if not any(p.startswith(".") for p in n.split("/")[:-1])]
+    return await asyncio.to_thread(_load_files, workspace.path, wanted)
+
+
+def _load_files(root: Path, names: Sequence[str]) -> LoadResult:
+    result = LoadResult()
+    for rel in names:
+        path = root / rel
+        try:
+            if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
+                result.warnings.append(f"{rel}: skipped (symlink or over {MAX_FILE_BYTES} bytes)")
+                continue
+            data = path.read_bytes()
+        except OSError as exc:
+            result.warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
+            continue
+        result.extend(load_bytes(data, file=rel))
+    return result
+
+
+__all__ = [
+    "AutomationOutcome",
+    "FoundTags",
+    "ReconcileReport",
+    "ReconcileRequest",
+    "TagSource",
+    "discover",
+    "reconcile_once",
+]

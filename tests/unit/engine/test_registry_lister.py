@@ -1,0 +1,168 @@
+"""The registry-backed lister over httpx.MockTransport: request economy and hint wiring."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from image_automation.domain import ImageRef, TagInfo
+from image_automation.engine.registry_lister import (
+    RegistryTagLister,
+    client_setup,
+    parse_created,
+)
+from image_automation.engine.scanning import ScanTarget
+from image_automation.errors import RegistryError
+from image_automation.registry import RegistryClient, RegistrySettings, SecretsDir
+
+HOST = "registry.test"
+CREATED = "2025-02-03T04:05:06.123456789Z"
+
+
+def _digest(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+CONFIG = json.dumps({"created": CREATED, "architecture": "amd64", "os": "linux"}).encode()
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"digest": _digest(CONFIG), "size": len(CONFIG)},
+        "layers": [],
+    }
+).encode()
+
+
+class Registry:
+    """Serves two tags of one image and counts requests by kind."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/tags/list"):
+            self.seen.append("tags")
+            return httpx.Response(200, json={"name": "team/app", "tags": ["1.0", "1.1"]})
+        if "/manifests/" in path:
+            self.seen.append(f"{request.method} manifest")
+            headers = {
+                "docker-content-digest": _digest(MANIFEST),
+                "content-type": "application/vnd.oci.image.manifest.v1+json",
+            }
+            return httpx.Response(
+                200, content=b"" if request.method == "HEAD" else MANIFEST, headers=headers
+            )
+        if "/blobs/" in path:
+            self.seen.append("config")
+            return httpx.Response(200, content=CONFIG)
+        return httpx.Response(404)
+
+
+def target(*, metadata: bool) -> ScanTarget:
+    return ScanTarget(ImageRef.parse(f"{HOST}/team/app"), needs_metadata=metadata)
+
+
+async def test_names_only_cost_one_request() -> None:
+    registry = Registry()
+    async with RegistryClient(transport=httpx.MockTransport(registry)) as client:
+        listing = await RegistryTagLister(client).list_tags(target(metadata=False), known={})
+    assert [t.name for t in listing.tags] == ["1.0", "1.1"]
+    assert (listing.requests, registry.seen) == (1, ["tags"])
+
+
+async def test_metadata_fetches_config_once_per_digest_then_reuses_the_store() -> None:
+    registry = Registry()
+    when = datetime(2025, 2, 3, 4, 5, 6, 123456, tzinfo=UTC)
+    async with RegistryClient(transport=httpx.MockTransport(registry)) as client:
+        listing = await RegistryTagLister(client).list_tags(target(metadata=True), known={})
+    assert {t.name: (t.digest, t.created) for t in listing.tags} == {
+        "1.0": (_digest(MANIFEST), when),
+        "1.1": (_digest(MANIFEST), when),
+    }
+    # Both tags share a digest: one manifest GET and one config GET, cached by digest.
+    assert sorted(registry.seen) == sorted(
+        ["tags", "HEAD manifest", "HEAD manifest", "GET manifest", "config"]
+    )
+    assert listing.requests == 5
+
+    registry.seen.clear()
+    known = {t.name: t for t in listing.tags}
+    async with RegistryClient(transport=httpx.MockTransport(registry)) as client:
+        again = await RegistryTagLister(client).list_tags(target(metadata=True), known=known)
+    assert [t.created for t in again.tags] == [when, when]
+    assert sorted(registry.seen) == ["HEAD manifest", "HEAD manifest", "tags"]
+    assert again.requests == 3
+
+
+async def test_moved_tag_gets_its_config_fetched_again() -> None:
+    registry = Registry()
+    stale = {"1.0": TagInfo("1.0", digest="sha256:old", created=datetime(2020, 1, 1, tzinfo=UTC))}
+    async with RegistryClient(transport=httpx.MockTransport(registry)) as client:
+        listing = await RegistryTagLister(client).list_tags(target(metadata=True), known=stale)
+    assert listing.tags[0].digest == _digest(MANIFEST)
+    assert listing.tags[0].created == parse_created(CREATED)
+    assert "config" in registry.seen
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (CREATED, datetime(2025, 2, 3, 4, 5, 6, 123456, tzinfo=UTC)),
+        ("2025-02-03T06:05:06+02:00", datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)),
+        ("2025-02-03T04:05:06", datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)),
+        ("yesterday", None),
+    ],
+)
+def test_parse_created(text: str, expected: datetime | None) -> None:
+    assert parse_created(text) == expected
+
+
+def _target(image: str, **hints: object) -> ScanTarget:
+    return ScanTarget(ImageRef.parse(image), **hints)  # type: ignore[arg-type]
+
+
+def test_setup_maps_hints_to_host_settings_and_credentials(tmp_path: Path) -> None:
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "pull").mkdir()
+    (tmp_path / "pull" / ".dockerconfigjson").write_text(json.dumps({"auths": {}}))
+    setup = client_setup(
+        [
+            _target("a.test/x", cert_secret_ref="ca", secret_ref="pull"),
+            _target("b.test:5000/y", insecure=True),
+            _target("c.test/z"),
+        ],
+        secrets=SecretsDir(tmp_path),
+    )
+    assert setup.broken == {}
+    assert setup.settings.for_host("a.test").ca_file == tmp_path / "ca" / "ca.crt"
+    assert setup.settings.for_host("b.test:5000").insecure is True
+    assert setup.settings.for_host("c.test") == RegistrySettings().defaults
+    assert setup.credentials is not None
+
+
+async def test_unusable_secret_fails_only_its_own_repository(tmp_path: Path) -> None:
+    setup = client_setup(
+        [_target("a.test/x", secret_ref="missing"), _target("a.test/y")],
+        secrets=SecretsDir(tmp_path),
+    )
+    assert list(setup.broken) == ["a.test/x"]
+    assert "missing" in setup.broken["a.test/x"]
+    no_dir = client_setup([_target("a.test/x", secret_ref="pull")])
+    assert "no --secrets-dir" in no_dir.broken["a.test/x"]
+
+    registry = Registry()
+    async with RegistryClient(transport=httpx.MockTransport(registry)) as client:
+        lister = RegistryTagLister(client, broken=setup.broken)
+        with pytest.raises(RegistryError, match="missing"):
+            await lister.list_tags(_target("a.test/x"), known={})
+        ok = await lister.list_tags(_target("a.test/y"), known={})
+    assert [t.name for t in ok.tags] == ["1.0", "1.1"]
+    assert registry.seen == ["tags"]
