@@ -138,7 +138,7 @@ class Fleet:
             for tag in tags:
                 push_image(client, self.registry.url, self.image, [tag], salt=tag)
 
-    def start(self, *, log: str = "daemon.log") -> subprocess.Popen[bytes]:
+    def start(self, *, log: str = "daemon.log", debug: bool = False) -> subprocess.Popen[bytes]:
         self.port = free_port()
         env = {**os.environ, "IMAGE_AUTOMATION_LISTEN": f"127.0.0.1:{self.port}"}
         with (self.root / log).open("ab") as sink:
@@ -148,7 +148,7 @@ class Fleet:
                     "run", "--repo", self.git.url_for(self.remote),
                     "--git-secret", "git", "--secrets-dir", str(self.root / "secrets"),
                     "--data-dir", str(self.root / "data"), "--log-format", "json",
-                    "--grace-period", "30s",
+                    "--grace-period", "30s", "--log-level", "debug" if debug else "info",
                 ],
                 stdout=sink, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip

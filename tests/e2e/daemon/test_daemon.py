@@ -112,14 +112,26 @@ def test_sigterm_during_a_reconcile_exits_cleanly_and_the_next_start_is_consiste
     fleet: Fleet,
 ) -> None:
     fleet.setup(scan="1h", reconcile="1h")
-    proc = fleet.start()
+    proc = fleet.start(debug=True)
     fleet.wait_reconciled()
     fleet.push_tags("1.4.0")
+    log = fleet.root / "daemon.log"
+    seen = len(log.read_text().splitlines())
     assert httpx.post(fleet.hook_url("hub"), content=b"{}").status_code == 202
+
+    def reconcile_running() -> bool:
+        # The hook's reconcile has started git work (its fetch) in the daemon.
+        lines = log.read_text().splitlines()[seen:]
+        return any('"git fetch' in line for line in lines)
+
+    wait_for(reconcile_running, "the hook's reconcile to start git work")
     assert fleet.stop(proc, sig=signal.SIGTERM) == 0
-    # Whether the commit made it before the stop or not, a restart converges to one commit.
+    assert '"stopped"' in log.read_text()
+    # Whether the push landed within the grace period or not, the next start converges on
+    # exactly one commit, from a work dir it repairs to the remote head.
     proc = fleet.start(log="second.log")
     wait_for(lambda: fleet.deployed() == "1.4.0", "the commit after restart")
-    subjects = [c.subject for c in fleet.remote.commits()]
-    assert sum(1 for c in fleet.remote.commits() if c.author.startswith("bot")) == 1, subjects
+    fleet.wait_reconciled()
+    bot = [c.subject for c in fleet.remote.commits() if c.author.startswith("bot")]
+    assert len(bot) == 1, bot
     assert fleet.stop(proc) == 0
