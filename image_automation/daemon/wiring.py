@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
@@ -33,15 +34,16 @@ from image_automation.daemon.plan import DaemonConfig, build_config
 from image_automation.daemon.service import ReconcileResult, ScanResult
 from image_automation.domain import TagInfo
 from image_automation.engine.publishing import Selected, run_automation, select_stored
+from image_automation.engine.registry_lister import RegistryTagLister, client_setup
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
 from image_automation.git import GitAuth, RepoSpec, Workspace
 from image_automation.registry import (
-    CredentialSource,
     DockerConfig,
     RegistryClient,
     RegistrySettings,
+    SecretsDir,
     default_transport,
 )
 from image_automation.state import StateStore, open_store
@@ -91,29 +93,41 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 class RegistryLister:
-    """The engine's ``TagLister`` over the registry client: names only, no metadata yet."""
+    """The engine's ``RegistryTagLister`` set up per scan from the target's own hints
+    (``secretRef``, ``certSecretRef``, ``insecure``), so a configuration reload applies to
+    the next scan; every request is counted into the metrics by host and status."""
 
-    def __init__(self, *, settings: RegistrySettings, credentials: CredentialSource | None,
-                 metrics: Metrics) -> None:  # fmt: skip
-        def transport(verify: object) -> httpx.AsyncBaseTransport:
-            return CountingTransport(default_transport(verify), metrics)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *,
+        settings: RegistrySettings,
+        docker_config: DockerConfig | None,
+        secrets_dir: Path | None,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._docker_config = docker_config
+        self._secrets = SecretsDir(secrets_dir) if secrets_dir else None
+        self._metrics = metrics
 
-        insecure = settings.model_copy(
-            update={"defaults": settings.defaults.model_copy(update={"insecure": True})}
-        )
-        self._clients = {
-            flag: RegistryClient(settings=s, credentials=credentials, transport_factory=transport)
-            for flag, s in ((False, settings), (True, insecure))
-        }
+    def _transport(self, verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport:
+        return CountingTransport(default_transport(verify), self._metrics)
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
-        listing = await self._clients[target.insecure].list_tags(target.image)
-        return TagListing(tags=tuple(TagInfo(name=t) for t in listing.tags),
-                          requests=listing.requests)  # fmt: skip
+        setup = client_setup(
+            [target], base=self._settings, secrets=self._secrets, docker_config=self._docker_config
+        )
+        client = RegistryClient(
+            settings=setup.settings,
+            credentials=setup.credentials,
+            transport_factory=self._transport,
+        )
+        async with client:
+            lister = RegistryTagLister(client, broken=setup.broken)
+            return await lister.list_tags(target, known=known)
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
+        """Nothing is held between scans."""
 
 
 @dataclass(slots=True)
@@ -144,11 +158,15 @@ class RepoEngine:
             self._auth = GitAuth.from_secrets_dir(s.secrets_dir, s.git_secret)
             REDACTOR.add(*self._auth.secrets())
         registry = RegistrySettings.load(s.registries) if s.registries else RegistrySettings()
-        credentials = DockerConfig.load(s.docker_config) if s.docker_config else None
+        docker_config = DockerConfig.load(s.docker_config) if s.docker_config else None
         self._store = await open_store(s.data_dir / "state.db")
         self._stack.push_async_callback(self._store.close)
-        self._lister = RegistryLister(settings=registry, credentials=credentials,
-                                      metrics=self.metrics)  # fmt: skip
+        self._lister = RegistryLister(
+            settings=registry,
+            docker_config=docker_config,
+            secrets_dir=s.secrets_dir,
+            metrics=self.metrics,
+        )
         self._stack.push_async_callback(self._lister.aclose)
         return self
 
