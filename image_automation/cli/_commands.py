@@ -6,6 +6,7 @@ import click
 
 from image_automation.cli._policy import policy_group
 from image_automation.cli._reconcile import reconcile
+from image_automation.cli._run import run_command
 from image_automation.cli._scan import scan
 from image_automation.cli._update import update
 from image_automation.cli._validate import validate_command
@@ -16,6 +17,7 @@ def register(group: click.Group) -> None:
     commands: list[click.Command] = [
         policy_group,
         reconcile,
+        run_command,
         scan,
         update,
         validate_command,

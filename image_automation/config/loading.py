@@ -32,9 +32,11 @@ from image_automation.config.models import (
     PolicyObject,
     TrackedImage,
 )
+from image_automation.config.receivers import NOTIFICATION_V1, RECEIVER_KIND, Receiver
 from image_automation.errors import ConfigError, Location
 
 PathKey = tuple[str | int, ...]
+LoadedObject = PolicyObject | Receiver
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -43,7 +45,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 class Loaded:
     """One valid document: the model, where it came from, and the line of each field."""
 
-    obj: PolicyObject
+    obj: LoadedObject
     file: str
     line: int
     lines: Mapping[PathKey, int] = field(repr=False, compare=False)
@@ -66,7 +68,7 @@ class LoadResult:
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
 
-    def of_kind(self, kind: type[PolicyObject]) -> list[Loaded]:
+    def of_kind(self, kind: type[LoadedObject]) -> list[Loaded]:
         return [d for d in self.documents if isinstance(d.obj, kind)]
 
     @property
@@ -91,6 +93,10 @@ class LoadResult:
     @property
     def git_repositories(self) -> list[Loaded]:
         return self.of_kind(GitRepository)
+
+    @property
+    def receivers(self) -> list[Loaded]:
+        return self.of_kind(Receiver)
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -207,6 +213,8 @@ def _load_document(
 def _model_for(api_version: str, kind: str) -> type[Any] | None:
     if kind == "GitRepository" and api_version.startswith(SOURCE_API_PREFIX):
         return GitRepository
+    if (api_version, kind) == (NOTIFICATION_V1, RECEIVER_KIND):
+        return Receiver
     return KINDS.get((api_version, kind))
 
 

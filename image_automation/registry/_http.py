@@ -7,6 +7,7 @@ name the image and host and never carry a header value.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import ssl
 from collections.abc import Callable, Mapping
@@ -92,18 +93,27 @@ def _ssl_context(settings: HostSettings) -> ssl.SSLContext | bool:
     return ctx
 
 
-def _tls_untrusted(exc: BaseException) -> bool:
+def _tls_problem(exc: BaseException) -> str | None:
+    """Why TLS failed for good (untrusted certificate, handshake refused), else ``None``."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
-        # aiohttp wraps the ssl error without chaining it.
-        if isinstance(getattr(current, "certificate_error", None), ssl.SSLCertVerificationError):
-            return True
+        # aiohttp keeps the ssl error in attributes instead of chaining it.
+        for candidate in (
+            current,
+            getattr(current, "certificate_error", None),
+            getattr(current, "os_error", None),
+        ):
+            if isinstance(candidate, ssl.SSLCertVerificationError):
+                return "certificate of {host} is not trusted (set caFile, or --ca-file)"
+            if isinstance(candidate, ssl.SSLError) and "ALERT" in str(candidate).upper():
+                return (
+                    f"handshake with {{host}} was refused ({candidate.reason or candidate}): "
+                    "a client certificate may be required (certFile/keyFile)"
+                )
         current = current.__cause__ or current.__context__
-    return False
+    return None
 
 
 class _NoCookies(httpx.Cookies):
@@ -139,6 +149,7 @@ class Http:
         self._clients: dict[object, httpx.AsyncClient] = {}
         self._endpoints: dict[ImageRef, Endpoint] = {}
         self._sites: dict[str, _Site] = {}
+        self._first: dict[str, asyncio.Lock] = {}
         self._auths: dict[str, RegistryAuth] = {}
 
     @property
@@ -220,6 +231,24 @@ class Http:
                 self._auths[endpoint.host] = auth
         return auth
 
+    async def _send_settling(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        url: str,
+        *,
+        registry: str,
+        headers: Mapping[str, str],
+    ) -> Reply:
+        """The first request to a host goes alone: the others then know its auth scheme
+        instead of each collecting the same 401 (a first scan would pay one per slot)."""
+        auth = await self._auth(endpoint, registry)
+        if not auth.settled:
+            async with self._first.setdefault(endpoint.host, asyncio.Lock()):
+                if not auth.settled:  # the waiters go on in parallel once it is settled
+                    return await self._send(method, endpoint, url, auth=auth, headers=headers)
+        return await self._send(method, endpoint, url, auth=auth, headers=headers)
+
     async def request(
         self,
         method: str,
@@ -235,12 +264,15 @@ class Http:
         for attempt in range(attempts):
             last = attempt + 1 >= attempts
             try:
-                reply = await self._send(method, endpoint, url, registry=registry, headers=headers)
+                reply = await self._send_settling(
+                    method, endpoint, url, registry=registry, headers=headers
+                )
             except httpx.TransportError as exc:
-                if _tls_untrusted(exc):
+                problem = _tls_problem(exc)
+                if problem is not None:
                     raise RegistryError(
-                        f"{endpoint.image}: {what} failed, the TLS certificate of "
-                        f"{endpoint.host} is not trusted (set caFile, or --ca-file)"
+                        f"{endpoint.image}: {what} failed, the TLS "
+                        + problem.format(host=endpoint.host)
                     ) from exc
                 if last:
                     raise RegistryUnavailable(
@@ -271,11 +303,10 @@ class Http:
         endpoint: Endpoint,
         url: str,
         *,
-        registry: str,
+        auth: RegistryAuth,
         headers: Mapping[str, str],
     ) -> Reply:
         client = self._client(endpoint.settings)
-        auth = await self._auth(endpoint, registry)
         target = httpx.URL(url)
         timeout = endpoint.timeout
         for _hop in range(_MAX_REDIRECTS + 1):

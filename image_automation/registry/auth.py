@@ -130,11 +130,13 @@ class RegistryAuth(httpx.Auth):
         self._tokens = tokens
         self._user_agent = user_agent
         self._known: Challenge | None = None  # the scheme this host asked for last time
+        self.settled = False  # an answer came back: the host's scheme (or none) is known
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         scope = scope_for(request.url) or "registry:catalog:*"
         sent = yield from self._authorise_up_front(request, scope)
         response = yield request
+        self.settled = True
         if response.status_code != 401:
             return
         challenge = _pick(parse_challenges(response.headers.get_list("www-authenticate")))
@@ -163,20 +165,22 @@ class RegistryAuth(httpx.Auth):
         if known.scheme == "bearer":
             token = self._tokens.get(self.host, scope)
             if token is None:
-                token = yield from self._fetch_token(known, scope)
+                # The remembered challenge names the scope of an earlier request (often
+                # another repository); up front, ask for this request's own scope.
+                token = yield from self._fetch_token(known, scope, own_scope=True)
             request.headers["Authorization"] = f"Bearer {token}"
             return "bearer"
         return None
 
     def _fetch_token(
-        self, challenge: Challenge, scope: str
+        self, challenge: Challenge, scope: str, *, own_scope: bool = False
     ) -> Generator[httpx.Request, httpx.Response, str]:
         realm = challenge.params.get("realm", "")
         parts = urlsplit(realm)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise RegistryError(f"{self.host}: bearer challenge has no usable realm")
         where = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        wanted = challenge.params.get("scope") or scope
+        wanted = scope if own_scope else (challenge.params.get("scope") or scope)
         service = challenge.params.get("service", "")
         cred = self._credential
         headers = {"User-Agent": self._user_agent}

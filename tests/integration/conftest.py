@@ -2,8 +2,9 @@
 
 Registries (session-scoped, started once, failing loudly if they cannot start):
 ``registry_anonymous``, ``registry_basic``, ``registry_tls``, ``registry_token``, and
-``any_registry`` parametrised over all four. ``registry_client_for(server)`` builds a
-``RegistryClient`` configured (TLS, plain HTTP, credentials) for a server.
+``any_registry`` parametrised over those four; ``registry_mtls`` (TLS that also wants a client
+certificate). ``registry_client_for(server)`` builds a ``RegistryClient`` configured (TLS,
+plain HTTP, credentials) for a server.
 
 Per test: ``fault_proxy`` (a :class:`FaultProxy` in front of the anonymous registry),
 ``sink`` (another host for redirects), and ``leak_check`` — autouse, it captures every log
@@ -65,6 +66,12 @@ def registry_tls() -> Iterator[RegistryServer]:
 @pytest.fixture(scope="session")
 def registry_token() -> Iterator[RegistryServer]:
     yield from _registry("token")
+
+
+@pytest.fixture(scope="session")
+def registry_mtls() -> Iterator[RegistryServer]:
+    """TLS that demands a client certificate (``server.ca.client_cert_file``/``_key_file``)."""
+    yield from _registry("mtls")
 
 
 @pytest.fixture(params=SETUPS)

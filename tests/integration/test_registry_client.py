@@ -198,8 +198,30 @@ async def test_tls_without_our_ca_fails_and_with_it_succeeds(
     image = f"{registry_tls.host}/{repo}"
     settings = RegistrySettings.model_validate({"retry": {"attempts": 1}})
     async with RegistryClient(settings=settings) as client:
-        with leak_check.raises(RegistryError, match="not trusted"):
+        with leak_check.raises(RegistryError, match="TLS certificate of .* is not trusted"):
             await client.list_tags(image)
     skip_verify = settings.with_host(registry_tls.host, tls_verify=False)
     async with RegistryClient(settings=skip_verify) as client:
         assert (await client.list_tags(image)).tags == ("v1",)
+
+
+async def test_mutual_tls_client_certificate_from_settings(
+    registry_mtls: RegistryServer, leak_check: LeakCheck
+) -> None:
+    ca = registry_mtls.ca
+    assert ca is not None
+    repo = _repo()
+    with registry_mtls.push_client() as push:
+        push_image(push, registry_mtls.url, repo, ["v1", "v2"])
+    image = f"{registry_mtls.host}/{repo}"
+    trusted = RegistrySettings.model_validate({"retry": {"attempts": 1}}).with_host(
+        registry_mtls.host, ca_file=ca.ca_file
+    )
+    async with RegistryClient(settings=trusted) as client:
+        with leak_check.raises(RegistryError, match=f"{repo}: .*TLS handshake with .* was refused"):
+            await client.list_tags(image)  # no client certificate: refused, not retried
+    with_cert = trusted.with_host(
+        registry_mtls.host, cert_file=ca.client_cert_file, key_file=ca.client_key_file
+    )
+    async with RegistryClient(settings=with_cert) as client:
+        assert sorted((await client.list_tags(image)).tags) == ["v1", "v2"]

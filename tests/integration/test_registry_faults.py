@@ -116,8 +116,9 @@ async def test_low_ratelimit_remaining_paces_requests_before_any_429(
 
 
 async def test_a_slow_answer_times_out_and_is_retried(fault_proxy: FaultProxy, repo: str) -> None:
-    fault_proxy.add(Fault("delay", delay=2.0))
-    async with _client(fault_proxy, FakeClock(), timeout=0.3) as client:
+    fault_proxy.add(Fault("delay", delay=4.0))
+    # 1 s is far above a normal answer here even under load, far below the injected delay.
+    async with _client(fault_proxy, FakeClock(), timeout=1.0) as client:
         listing = await client.list_tags(f"{fault_proxy.host}/{repo}")
     assert len(listing.tags) == len(TAGS)
     assert listing.requests == 2

@@ -173,3 +173,22 @@ def test_a_bad_registries_file_is_reported_with_its_field(
     result = run(leak_check, f"{registry_anonymous.host}/x", "--registries", str(settings))
     assert result.exit_code == 1
     assert "registries.yaml" in result.stderr and "defaults.concurency" in result.stderr
+
+
+def test_cert_secret_supplies_a_client_certificate_for_mutual_tls(
+    registry_mtls: RegistryServer, tmp_path: Path, leak_check: LeakCheck
+) -> None:
+    ca = registry_mtls.ca
+    assert ca is not None
+    image = pushed(registry_mtls)
+    secret = tmp_path / "mtls"
+    secret.mkdir()
+    for source, key in (
+        (ca.ca_file, "ca.crt"),
+        (ca.client_cert_file, "tls.crt"),
+        (ca.client_key_file, "tls.key"),
+    ):
+        (secret / key).write_bytes(source.read_bytes())
+    result = run(leak_check, image, "--secrets-dir", str(tmp_path), "--cert-secret-ref", "mtls")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(result.stdout.split()) == sorted(TAGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -365,3 +366,34 @@ async def test_a_mirror_gets_its_own_credentials_never_the_mirrored_registrys() 
     )
     async with client(Recorder(answer), settings=settings, credentials=both) as c:
         assert (await c.list_tags("nginx")).tags == ("1",)
+
+
+async def test_concurrent_first_requests_share_one_auth_challenge() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "Authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+        return tags_response(["1"])
+
+    handler = Recorder(answer)
+    creds = StaticCredentials({HOST: Credential("me", "pw-redirect")})
+    async with client(handler, credentials=creds) as c:
+        listings = await asyncio.gather(*(c.list_tags(f"{HOST}/team/app{i}") for i in range(5)))
+    assert [x.tags for x in listings] == [("1",)] * 5
+    assert len(handler.requests) == 6  # one 401, then five listings with Basic up front
+
+
+async def test_requests_waiting_for_the_first_one_then_run_in_parallel() -> None:
+    in_flight = peak = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        in_flight -= 1
+        return tags_response(["1"])
+
+    async with RegistryClient(transport=httpx.MockTransport(answer), clock=FakeClock()) as c:
+        await asyncio.gather(*(c.list_tags(f"{HOST}/team/app{i}") for i in range(6)))
+    assert peak > 1  # not serialised behind the lock that settled the host's auth

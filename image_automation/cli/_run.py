@@ -1,0 +1,200 @@
+"""``image-automation run``: the daemon. Parses settings, wires the engine, serves until stopped.
+
+Each setting comes from, in order of precedence: the flag, its environment variable
+(``IMAGE_AUTOMATION_<NAME>``), the ``--config`` file (YAML, the same names in camelCase), the
+default. Exit 0 after a clean stop, 2 for wrong settings, 1 when the daemon cannot start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+from ruamel.yaml import YAML
+
+from image_automation.config.models import parse_duration
+from image_automation.daemon.logs import LogFormat, configure_logging
+from image_automation.daemon.metrics import Metrics
+from image_automation.daemon.running import DaemonSettings, handle_signals, serve
+from image_automation.daemon.wiring import RepoEngine, RepoSettings
+from image_automation.errors import ImageAutomationError
+
+log = logging.getLogger("image_automation.cli.run")
+ENV_PREFIX = "IMAGE_AUTOMATION_"
+_F = TypeVar("_F", bound=Callable[..., Any])
+EXIT_START_FAILED = 1
+
+_EPILOG = """\b
+Example:
+  image-automation run --repo http://127.0.0.1:8081/fleet.git --git-secret fleet \\
+      --secrets-dir ./secrets --data-dir ./data --listen 127.0.0.1:9090 --log-format json
+  curl -s 127.0.0.1:9090/readyz; curl -s 127.0.0.1:9090/metrics | grep image_automation_
+"""
+
+
+class RunFile(BaseModel):
+    """The ``--config`` file: any subset of the flags, camelCase."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    repo: str | None = None
+    branch: str | None = None
+    git_secret: str | None = None
+    listen: str | None = None
+    data_dir: Path | None = None
+    secrets_dir: Path | None = None
+    docker_config: Path | None = None
+    registries: Path | None = None
+    log_format: str | None = None
+    log_level: str | None = None
+    interval: str | None = None
+    grace_period: str | None = None
+
+
+def _option(name: str, *dest: str, **kwargs: Any) -> Callable[[_F], _F]:
+    env = ENV_PREFIX + name.lstrip("-").replace("-", "_").upper()
+    return click.option(name, *dest, envvar=env, show_envvar=True, **kwargs)
+
+
+def _read_config(path: Path | None) -> RunFile:
+    if path is None:
+        return RunFile()
+    try:
+        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
+        return RunFile.model_validate(data)
+    except (OSError, ValueError, ValidationError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--config") from exc
+    except Exception as exc:  # ruamel's many error types
+        raise click.BadParameter(f"{path}: not valid YAML: {exc}", param_hint="--config") from exc
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise click.BadParameter(f"{text!r}: expected HOST:PORT", param_hint="--listen")
+    return host.strip("[]"), int(port)
+
+
+def _seconds(text: str, hint: str) -> float:
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from exc
+
+
+@click.command("run", epilog=_EPILOG)
+@_option("--repo", metavar="URL", help="Git repository with policies, receivers and manifests.")
+@_option("--branch", help="Branch of --repo.  [default: main]")
+@_option("--git-secret", metavar="NAME", help="Git credentials in --secrets-dir (NAME/...).")
+@_option("--listen", metavar="HOST:PORT", help="Probes, metrics, hooks.  [default: 127.0.0.1:8080]")
+@_option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="State (state.db) and clone cache.  [default: ./image-automation-data]",
+)
+@_option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="YAML file with any of these settings (camelCase).",
+)
+@_option(
+    "--secrets-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Mounted Secrets: DIR/NAME/token for receivers, DIR/NAME/... for git.",
+)
+@_option(
+    "--docker-config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Docker config.json with registry credentials.",
+)
+@_option(
+    "--registries",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Registry settings file (TLS, plain HTTP, politeness per host).",
+)
+@_option("--log-format", type=click.Choice(["plain", "json"]), help="[default: plain]")
+@_option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[default: info]"
+)
+@_option(
+    "--interval",
+    metavar="DURATION",
+    help="Reconcile interval when the repository declares no automation.  [default: 5m]",
+)
+@_option(
+    "--grace-period",
+    metavar="DURATION",
+    help="How long a stop waits for a running commit/push.  [default: 30s]",
+)
+def run_command(**flags: Any) -> None:
+    """Keep --repo up to date: scan on a schedule, react to webhooks, serve health and metrics.
+
+    Without automation documents in the repository it behaves like `reconcile --once --repo`
+    run on a schedule. SIGTERM/SIGINT stop it cleanly (exit 0); a second signal forces exit.
+    """
+    repo, daemon, log_format = resolve_settings(flags)
+    level = str(flags.get("log_level") or file_level(flags) or "info")
+    configure_logging(log_format, level=logging.getLevelName(level.upper()))
+    sys.exit(asyncio.run(_main(repo, daemon)))
+
+
+def file_level(flags: dict[str, Any]) -> str | None:
+    return _read_config(flags.get("config_file")).log_level
+
+
+def resolve_settings(flags: dict[str, Any]) -> tuple[RepoSettings, DaemonSettings, LogFormat]:
+    """Flags (click already applied the environment) over the ``--config`` file over defaults."""
+    file = _read_config(flags.get("config_file"))
+
+    def pick(name: str, default: Any = None) -> Any:
+        value = flags.get(name)
+        if value is not None:
+            return value
+        from_file = getattr(file, name)
+        return from_file if from_file is not None else default
+
+    repo = pick("repo")
+    if not repo:
+        raise click.UsageError("give --repo URL (or repo: in --config, or IMAGE_AUTOMATION_REPO)")
+    host, port = _listen(pick("listen", "127.0.0.1:8080"))
+    secrets_dir = pick("secrets_dir")
+    repo_settings = RepoSettings(
+        repo=repo,
+        branch=pick("branch", "main"),
+        git_secret=pick("git_secret"),
+        data_dir=Path(pick("data_dir", "image-automation-data")),
+        secrets_dir=secrets_dir,
+        docker_config=pick("docker_config"),
+        registries=pick("registries"),
+        interval=_seconds(pick("interval", "5m"), "--interval"),
+    )
+    daemon_settings = DaemonSettings(
+        host=host,
+        port=port,
+        grace_period=_seconds(pick("grace_period", "30s"), "--grace-period"),
+        secrets_dir=secrets_dir,
+    )
+    log_format = pick("log_format", "plain")
+    if log_format not in ("plain", "json"):
+        raise click.BadParameter(f"{log_format!r}: plain or json", param_hint="--log-format")
+    return repo_settings, daemon_settings, log_format
+
+
+async def _main(repo: RepoSettings, daemon: DaemonSettings) -> int:
+    stop = asyncio.Event()
+    metrics = Metrics()
+    with handle_signals(stop):
+        try:
+            async with RepoEngine(repo, metrics=metrics) as engine:
+                return await serve(engine, daemon, stop=stop, metrics=metrics)
+        except (ImageAutomationError, OSError) as exc:
+            log.error("cannot start: %s", exc)
+            return EXIT_START_FAILED

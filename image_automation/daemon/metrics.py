@@ -1,0 +1,89 @@
+"""Prometheus metrics of the daemon, in a registry of its own (tests and embedders get a fresh one).
+
+Names follow Prometheus conventions: ``image_automation_`` prefix, ``_total`` for counters,
+``_seconds`` for durations, base units, an ``_info`` metric for the selected version.
+Labels are bounded by configuration (repositories, policies, automations, receivers, registry
+hosts); nothing from a request (paths, bodies) ever becomes a label value.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+PREFIX = "image_automation"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class Metrics:
+    """Every metric the daemon exports. One instance per process (or per test)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.scans = Counter(
+            f"{PREFIX}_scans_total", "Repository scans attempted.", ["repository"], registry=r
+        )
+        self.scan_errors = Counter(
+            f"{PREFIX}_scan_errors_total", "Repository scans that failed.", ["repository"],
+            registry=r,
+        )  # fmt: skip
+        self.scan_duration = Histogram(
+            f"{PREFIX}_scan_duration_seconds", "Time to scan one repository.", ["repository"],
+            buckets=_DURATION_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.tags = Gauge(
+            f"{PREFIX}_repository_tags", "Tags stored for a repository after its last good scan.",
+            ["repository"], registry=r,
+        )  # fmt: skip
+        self.registry_requests = Counter(
+            f"{PREFIX}_registry_requests_total", "HTTP requests to registries.",
+            ["host", "status"], registry=r,
+        )  # fmt: skip
+        self.selected = Info(
+            f"{PREFIX}_policy_selected", "The version a policy selected.", ["policy"], registry=r
+        )
+        self.reconciles = Counter(
+            f"{PREFIX}_reconciles_total", "Reconcile runs by outcome.", ["automation", "result"],
+            registry=r,
+        )  # fmt: skip
+        self.reconcile_duration = Histogram(
+            f"{PREFIX}_reconcile_duration_seconds", "Time of one reconcile run.", ["automation"],
+            buckets=_DURATION_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.commits = Counter(
+            f"{PREFIX}_commits_total", "Commits pushed.", ["automation"], registry=r
+        )
+        self.push_retries = Counter(
+            f"{PREFIX}_push_retries_total", "Pushes retried because the remote moved.",
+            ["automation"], registry=r,
+        )  # fmt: skip
+        self.webhooks = Counter(
+            f"{PREFIX}_webhook_requests_total", "Webhook requests by receiver and verdict.",
+            ["receiver", "result"], registry=r,
+        )  # fmt: skip
+        self.config_errors = Gauge(
+            f"{PREFIX}_config_errors", "Problems found in policy files at the last read.",
+            registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            f"{PREFIX}_queued_jobs", "Scan and reconcile jobs waiting or running.", registry=r
+        )
+
+    def render(self) -> bytes:
+        """The exposition text of every metric."""
+        return generate_latest(self.registry)
+
+    def record_selection(self, policy: str, *, image: str, tag: str | None) -> None:
+        self.selected.labels(policy=policy).info({"image": image, "tag": tag or ""})
+
+
+__all__ = ["CONTENT_TYPE", "PREFIX", "Metrics"]

@@ -1,0 +1,123 @@
+"""Policy files → what the daemon runs: repositories to scan, automations, receivers.
+
+Pure: takes loaded documents, returns a :class:`DaemonConfig`. A repository is the normalised
+image name, so ImageRepository objects (and TrackedImages) naming the same image share one scan
+at the shortest of their intervals. An automation uses the policies of its namespace (Flux
+scopes ``ImageUpdateAutomation`` to its namespace; ``policySelector.matchLabels`` narrows it).
+Without any ImageUpdateAutomation the repository is one automation, ``default``, using every
+policy (what ``reconcile --repo`` does once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from image_automation.config.loading import LoadResult
+from image_automation.config.models import (
+    ImageAutomation,
+    ImagePolicy,
+    ImageRepository,
+    ImageUpdateAutomation,
+    TrackedImage,
+)
+from image_automation.config.receivers import Receiver
+from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.daemon.scheduler import Plan
+from image_automation.domain import ImageRef, InvalidReference
+
+DEFAULT_AUTOMATION = "default"
+ObjectKey = tuple[str, str, str]
+"""(kind, namespace, name) of an ImageRepository or TrackedImage."""
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """The daemon's view of the policy files at one read."""
+
+    scans: Mapping[str, float] = field(default_factory=dict)
+    automations: Mapping[str, float] = field(default_factory=dict)
+    uses: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    objects: Mapping[ObjectKey, str] = field(default_factory=dict)
+    receivers: Sequence[Receiver] = ()
+    policies: Sequence[ResolvedPolicy] = ()
+    errors: Sequence[str] = ()
+
+    @property
+    def plan(self) -> Plan:
+        return Plan(scans=self.scans, reconciles=self.automations)
+
+    def automations_using(self, repositories: Sequence[str]) -> list[str]:
+        wanted = set(repositories)
+        return sorted(a for a, used in self.uses.items() if used & wanted)
+
+
+def build_config(loaded: LoadResult, *, default_interval: float) -> DaemonConfig:
+    """Plan the daemon's work from ``loaded``; problems are listed in ``errors``, not raised."""
+    resolved = resolve(loaded)
+    errors = [str(e) for e in resolved.errors]
+    objects, scans = _repositories(loaded)
+    automations: dict[str, float] = {}
+    uses: dict[str, frozenset[str]] = {}
+    documents = [d.obj for d in loaded.automations if isinstance(d.obj, ImageUpdateAutomation)]
+    for doc in loaded.automations:
+        if isinstance(doc.obj, ImageAutomation):
+            errors.append(
+                f"{doc.file}:{doc.line}: ImageAutomation {doc.obj.key}: native automations are "
+                "not run by the daemon yet (use `reconcile --once`); it is skipped"
+            )
+    for obj in documents:
+        if obj.spec.suspend:
+            continue
+        automations[obj.key] = obj.spec.interval.total_seconds()
+        uses[obj.key] = frozenset(p.image.name for p in resolved.policies if _selects(obj, p))
+    if not loaded.automations:
+        automations[DEFAULT_AUTOMATION] = default_interval
+        uses[DEFAULT_AUTOMATION] = frozenset(p.image.name for p in resolved.policies)
+    receivers = [d.obj for d in loaded.receivers if isinstance(d.obj, Receiver)]
+    return DaemonConfig(
+        scans=scans,
+        automations=automations,
+        uses=uses,
+        objects=objects,
+        receivers=[r for r in receivers if not r.spec.suspend],
+        policies=list(resolved.policies),
+        errors=errors,
+    )
+
+
+def _repositories(loaded: LoadResult) -> tuple[dict[ObjectKey, str], dict[str, float]]:
+    objects: dict[ObjectKey, str] = {}
+    scans: dict[str, float] = {}
+    for doc in loaded.repositories + loaded.tracked:
+        obj = doc.obj
+        if isinstance(obj, ImageRepository):
+            text, interval, suspended = obj.spec.image, obj.spec.interval, obj.spec.suspend
+        elif isinstance(obj, TrackedImage):
+            text, interval, suspended = obj.spec.image, obj.spec.scan.interval, False
+        else:  # pragma: no cover - the lists above hold only these kinds
+            continue
+        try:
+            ref = ImageRef.parse(text)
+        except InvalidReference:
+            continue  # resolve() reports it at its line
+        if suspended:
+            continue
+        objects[(obj.kind, obj.metadata.namespace, obj.metadata.name)] = ref.name
+        seconds = max(interval.total_seconds(), 1.0)
+        scans[ref.name] = min(scans.get(ref.name, seconds), seconds)
+    return objects, scans
+
+
+def _selects(automation: ImageUpdateAutomation, policy: ResolvedPolicy) -> bool:
+    if policy.namespace != automation.metadata.namespace:
+        return False
+    selector = automation.spec.policy_selector
+    if selector is None or not selector.match_labels:
+        return True
+    obj = policy.source.obj
+    labels = obj.metadata.labels if isinstance(obj, ImagePolicy | TrackedImage) else {}
+    return all(labels.get(k) == v for k, v in selector.match_labels.items())
+
+
+__all__ = ["DEFAULT_AUTOMATION", "DaemonConfig", "ObjectKey", "build_config"]

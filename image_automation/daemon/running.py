@@ -1,0 +1,158 @@
+"""The daemon's life: start, serve until told to stop, stop cleanly.
+
+SIGTERM or SIGINT sets the stop event: hooks get 503 from then on, the timers stop, and the
+work queue gets ``grace_period`` seconds to finish what runs (an in-flight commit/push
+completes). What is still running after that is cancelled; the git layer lets a running git
+step finish before a cancelled run unlocks its work dir, and the next start resets the work
+dir to the remote head, so an abandoned run leaves nothing half-done behind. The exit status is
+0. A second signal while stopping exits at once with status 130.
+
+The process never sleeps blindly: it waits on the stop event, so a signal ends the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from image_automation.daemon.metrics import Metrics
+from image_automation.daemon.scheduler import WorkQueue
+from image_automation.daemon.server import DEFAULT_MAX_BODY, DaemonServer
+from image_automation.daemon.service import Daemon, Engine
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FORCED = 130
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """How the daemon runs. Durations are in seconds."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on for probes, metrics and hooks."""
+    port: int = 8080
+    """Port to listen on; 0 picks a free one (logged at start)."""
+    grace_period: float = 30.0
+    """How long a stop waits for running jobs before cancelling them."""
+    retry_interval: float = 30.0
+    """How often to retry reading the policy files while they cannot be read at all."""
+    max_body: int = DEFAULT_MAX_BODY
+    """Largest accepted webhook body, in bytes."""
+    secrets_dir: Path | None = None
+    """Directory of secrets: ``NAME/token`` for each receiver's ``secretRef``."""
+    jitter_fraction: float = 0.1
+    """Jitter of each timer as a fraction of its interval (capped at 30 s)."""
+    scan_concurrency: int = 8
+    """Repositories scanned at once (each registry host also limits itself)."""
+
+
+def _force_exit() -> None:
+    os._exit(EXIT_FORCED)
+
+
+@contextmanager
+def handle_signals(
+    stop: asyncio.Event, *, force: Callable[[], None] = _force_exit
+) -> Iterator[None]:
+    """First SIGTERM/SIGINT sets ``stop``; a second one calls ``force`` (exits the process)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            force()
+            return
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    installed = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+        installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def serve(
+    engine: Engine,
+    settings: DaemonSettings,
+    *,
+    stop: asyncio.Event,
+    metrics: Metrics | None = None,
+    on_listening: Callable[[str, int], None] | None = None,
+) -> int:
+    """Run the daemon until ``stop`` is set; returns the exit status."""
+    metrics = metrics or Metrics()
+    queue = WorkQueue(on_depth=metrics.queue_depth.set)
+    daemon = Daemon(
+        engine=engine,
+        metrics=metrics,
+        queue=queue,
+        secrets_dir=settings.secrets_dir,
+        jitter_fraction=settings.jitter_fraction,
+        scan_concurrency=settings.scan_concurrency,
+    )
+    server = DaemonServer(
+        metrics=metrics,
+        hooks=lambda: daemon.hooks,
+        on_hook=daemon.on_hook,
+        ready=daemon.ready,
+        max_body=settings.max_body,
+    )
+    try:
+        host, port = await server.start(settings.host, settings.port)
+        log.info("listening on http://%s:%d", host, port)
+        if on_listening is not None:
+            on_listening(host, port)
+        daemon.scheduler.start()
+        queue.submit("startup", lambda: _startup(daemon, settings, stop))
+        await stop.wait()
+    finally:
+        server.stop_accepting()
+        daemon.scheduler.shutdown()
+        finished = await queue.drain(settings.grace_period)
+        if not finished:
+            log.warning("stopped with work abandoned; the next start repairs the work dir")
+        await server.close()
+    log.info("stopped")
+    return EXIT_OK
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` or until ``stop`` is set; True when stopped."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def _startup(daemon: Daemon, settings: DaemonSettings, stop: asyncio.Event) -> None:
+    """Read the policy files (retrying until they can be read), scan every repository once,
+    then reconcile every automation."""
+    while (config := await daemon.refresh()) is None:
+        if await sleep_unless(stop, settings.retry_interval):
+            return
+    scans = [
+        daemon.queue.submit(f"scan:{r}", functools.partial(daemon.scan, r))
+        for r in sorted(config.scans)
+    ]
+    for task in scans:
+        if task is not None:
+            await task
+    for automation in sorted(config.automations):
+        daemon.request_reconcile(automation)
+
+
+__all__ = ["EXIT_FORCED", "EXIT_OK", "DaemonSettings", "handle_signals", "serve", "sleep_unless"]

@@ -1,0 +1,278 @@
+"""The daemon's jobs: what a scan, a reconcile and a webhook do, measured and logged.
+
+The work itself is the engine's, reached through the :class:`Engine` protocol (the CLI wires
+the real one; tests pass fakes). This module keeps the daemon's bookkeeping: the current
+:class:`~image_automation.daemon.plan.DaemonConfig`, the served hooks, metrics and log context.
+Every reconcile first re-reads the policy files (``Engine.load``), so an edit in the repository
+takes effect on the next run without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from image_automation.config.receivers import webhook_path
+from image_automation.daemon.logs import REDACTOR, log_context
+from image_automation.daemon.metrics import Metrics
+from image_automation.daemon.plan import DaemonConfig
+from image_automation.daemon.scheduler import Scheduler, WorkQueue
+from image_automation.daemon.server import Hook
+from image_automation.errors import ImageAutomationError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    ok: bool
+    tags: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    """What one reconcile did. ``selections``: policy → (image, selected tag or None)."""
+
+    commits: int = 0
+    push_retries: int = 0
+    selections: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Engine(Protocol):
+    """What the daemon needs from the engine. Methods raise ``ImageAutomationError``."""
+
+    async def load(self) -> DaemonConfig:
+        """Fetch the repository and read its policy files (a broken file keeps its last good
+        version; the problem is listed in ``errors``)."""
+        ...
+
+    async def scan(self, repository: str) -> ScanResult: ...
+
+    async def reconcile(
+        self,
+        automation: str,
+        on_config: Callable[[DaemonConfig], None],
+        before_select: Callable[[], Awaitable[None]],
+    ) -> ReconcileResult | None:
+        """Re-read the policy files (passing the new config to ``on_config`` before any other
+        work), await ``before_select`` (scans in flight), then run ``automation``; ``None``
+        when it is no longer configured."""
+        ...
+
+    async def check(self) -> str | None:
+        """``None`` when the state store answers, else why not."""
+        ...
+
+
+def read_token(secrets_dir: Path | None, name: str) -> str:
+    """``secrets_dir/name/token``, trailing newline removed. Raises ``ImageAutomationError``."""
+    if secrets_dir is None:
+        raise ImageAutomationError(f"secret {name!r}: no --secrets-dir given")
+    if not name or "/" in name or name in {".", ".."}:
+        raise ImageAutomationError(f"secret name {name!r} is not a plain directory name")
+    path = secrets_dir / name / "token"
+    try:
+        token = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ImageAutomationError(f"secret {name!r}: cannot read {path}: {exc.strerror}") from exc
+    if not token:
+        raise ImageAutomationError(f"secret {name!r}: {path} is empty")
+    return token
+
+
+def build_hooks(
+    config: DaemonConfig, *, secrets_dir: Path | None
+) -> tuple[dict[str, Hook], list[str]]:
+    """Serve each receiver whose token can be read; only repositories that are configured."""
+    hooks: dict[str, Hook] = {}
+    problems: list[str] = []
+    for receiver in config.receivers:
+        name, namespace = receiver.metadata.name, receiver.metadata.namespace
+        try:
+            token = read_token(secrets_dir, receiver.spec.secret_ref.name)
+        except ImageAutomationError as exc:
+            problems.append(f"receiver {receiver.key}: {exc}")
+            continue
+        REDACTOR.add(token)
+        repositories = []
+        for target in receiver.targets():
+            repository = config.objects.get(target)
+            if repository is None:
+                problems.append(f"receiver {receiver.key}: {'/'.join(target)} is not configured")
+            elif repository not in repositories:
+                repositories.append(repository)
+        path = webhook_path(token, name=name, namespace=namespace)
+        hooks[path] = Hook(
+            path=path,
+            receiver=receiver.key,
+            kind=receiver.spec.type,
+            token=token,
+            events=tuple(receiver.spec.events),
+            repositories=tuple(repositories),
+        )
+    return hooks, problems
+
+
+class Daemon:
+    """Binds engine, queue, scheduler and metrics. Jobs never raise; they log and count."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        metrics: Metrics,
+        queue: WorkQueue,
+        secrets_dir: Path | None = None,
+        jitter_fraction: float = 0.1,
+        scan_concurrency: int = 8,
+    ) -> None:
+        self.engine = engine
+        # Bounds memory as much as registry load: a finished listing holds its tags until the
+        # store has them, so a thousand scans at once would hold a thousand tag lists.
+        self._scan_slots = asyncio.Semaphore(scan_concurrency)
+        self.metrics = metrics
+        self.queue = queue
+        self.secrets_dir = secrets_dir
+        self.config: DaemonConfig | None = None
+        self.hooks: dict[str, Hook] = {}
+        self.scheduler = Scheduler(
+            scan=self.request_scan,
+            reconcile=self.request_reconcile,
+            jitter_fraction=jitter_fraction,
+        )
+
+    # -- requests (cheap, synchronous: they only enqueue) ----------------------------------
+
+    def request_scan(self, repository: str) -> None:
+        self.queue.submit(f"scan:{repository}", functools.partial(self.scan, repository))
+
+    def request_reconcile(self, automation: str) -> None:
+        self.queue.submit(f"reconcile:{automation}", functools.partial(self.reconcile, automation))
+
+    def request_refresh(self) -> None:
+        self.queue.submit("load", self._refresh_job)
+
+    async def _refresh_job(self) -> None:
+        await self.refresh()
+
+    def on_hook(self, hook: Hook) -> None:
+        """Scan what the hook names (configured repositories only) and reconcile their users.
+
+        Both start at once: the reconcile fetches the git repository while the scans run, and
+        waits for them only before it selects (:meth:`_scans_settled`).
+        """
+        for repository in hook.repositories:
+            self.request_scan(repository)
+        config = self.config
+        for automation in config.automations_using(hook.repositories) if config else []:
+            self.request_reconcile(automation)
+
+    async def _scans_settled(self, automation: str) -> None:
+        """Wait for running or queued scans of the repositories ``automation`` uses."""
+        config = self.config
+        used = config.uses.get(automation, frozenset()) if config else frozenset()
+        tasks = [t for r in sorted(used) for t in self.queue.active(f"scan:{r}")]
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def refresh(self) -> DaemonConfig | None:
+        """Re-read the policy files; apply the new plan and hooks. Keeps the old on failure."""
+        try:
+            config = await self.engine.load()
+        except ImageAutomationError as exc:
+            log.error("cannot read the policy files: %s", exc)
+            self.metrics.config_errors.set(1)
+            return self.config
+        self.apply(config)
+        return config
+
+    def apply(self, config: DaemonConfig) -> None:
+        hooks, problems = build_hooks(config, secrets_dir=self.secrets_dir)
+        for problem in [*config.errors, *problems]:
+            log.warning("policy files: %s", problem)
+        self.metrics.config_errors.set(len(config.errors) + len(problems))
+        self.config = config
+        self.hooks = hooks
+        self.scheduler.apply(config.plan)
+
+    async def scan(self, repository: str) -> None:
+        async with self._scan_slots:
+            await self._scan(repository)
+
+    async def _scan(self, repository: str) -> None:
+        with log_context(repository=repository):
+            started = time.perf_counter()
+            self.metrics.scans.labels(repository=repository).inc()
+            try:
+                result = await self.engine.scan(repository)
+            except ImageAutomationError as exc:
+                result = ScanResult(ok=False, error=str(exc))
+            self.metrics.scan_duration.labels(repository=repository).observe(
+                time.perf_counter() - started
+            )
+            if result.ok:
+                self.metrics.tags.labels(repository=repository).set(result.tags)
+                log.info("scanned: %d tags", result.tags)
+            else:
+                self.metrics.scan_errors.labels(repository=repository).inc()
+                log.warning("scan failed: %s", result.error)
+
+    async def reconcile(self, automation: str) -> None:
+        """Re-read the policy files (every time, so edits apply), then run the automation."""
+        with log_context(automation=automation):
+            started = time.perf_counter()
+            try:
+                result = await self.engine.reconcile(
+                    automation, self.apply, functools.partial(self._scans_settled, automation)
+                )
+            except ImageAutomationError as exc:
+                result = ReconcileResult(error=str(exc))
+            if result is None:
+                log.info("automation no longer configured; nothing to do")
+                return
+            self.metrics.reconcile_duration.labels(automation=automation).observe(
+                time.perf_counter() - started
+            )
+            self._record(automation, result)
+
+    def _record(self, automation: str, result: ReconcileResult) -> None:
+        outcome = "error" if result.error else ("committed" if result.commits else "unchanged")
+        self.metrics.reconciles.labels(automation=automation, result=outcome).inc()
+        if result.commits:
+            self.metrics.commits.labels(automation=automation).inc(result.commits)
+        if result.push_retries:
+            self.metrics.push_retries.labels(automation=automation).inc(result.push_retries)
+        for policy, (image, tag) in result.selections.items():
+            self.metrics.record_selection(policy, image=image, tag=tag)
+        if result.error:
+            log.warning("reconcile failed: %s", result.error)
+        else:
+            log.info("reconciled: %s, %d commit(s)", outcome, result.commits)
+
+    async def ready(self) -> str | None:
+        if self.config is None:
+            return "policies not loaded yet"
+        try:
+            return await self.engine.check()
+        except ImageAutomationError as exc:
+            return f"state store: {exc}"
+
+
+__all__ = [
+    "Daemon",
+    "Engine",
+    "ReconcileResult",
+    "ScanResult",
+    "build_hooks",
+    "read_token",
+]

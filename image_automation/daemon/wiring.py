@@ -1,0 +1,280 @@
+"""The real :class:`~image_automation.daemon.service.Engine`: one Git repository's policies.
+
+Binds the engine's functions to production adapters for ``image-automation run --repo``: the
+SQLite state store under the data dir, the registry client (its requests counted into the
+metrics by host and status), the clone cache under the data dir, and the policy files of the
+repository read with :class:`~image_automation.config.lastgood.LastGoodFiles` (a broken file
+keeps its last good version). Scans store tags in the state store; reconciles select from the
+stored tags, so a repository shared by many policies is listed once per scan interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from image_automation.config.lastgood import LastGoodFiles
+from image_automation.config.loading import LoadResult
+from image_automation.config.models import ImageUpdateAutomation
+from image_automation.config.resolving import resolve
+from image_automation.daemon.logs import REDACTOR
+from image_automation.daemon.metrics import Metrics
+from image_automation.daemon.plan import DaemonConfig, build_config
+from image_automation.daemon.service import ReconcileResult, ScanResult
+from image_automation.domain import TagInfo
+from image_automation.engine.publishing import Selected, run_automation, select_stored
+from image_automation.engine.registry_lister import RegistryTagLister, client_setup
+from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
+from image_automation.engine.targets import targets_from_config
+from image_automation.errors import ImageAutomationError, StateError
+from image_automation.git import GitAuth, RepoSpec, Workspace
+from image_automation.registry import (
+    DockerConfig,
+    RegistryClient,
+    RegistrySettings,
+    SecretsDir,
+    default_transport,
+)
+from image_automation.state import StateStore, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RepoSettings:
+    """What ``run --repo`` works on. Durations in seconds."""
+
+    repo: str
+    """URL of the Git repository holding policies, automations, receivers and manifests."""
+    data_dir: Path
+    """State store (``state.db``) and clone cache (``git/``) live here."""
+    branch: str = "main"
+    git_secret: str | None = None
+    """Name of the git credentials in ``secrets_dir`` (``NAME/username``, ...)."""
+    secrets_dir: Path | None = None
+    docker_config: Path | None = None
+    registries: Path | None = None
+    """Registry settings file (TLS, plain HTTP, politeness per host)."""
+    interval: float = 300.0
+    """Reconcile interval when the repository declares no automation."""
+    lock_timeout: float | None = 600.0
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts every registry request into the metrics by host and status (``error`` if none)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.netloc.decode("ascii", "replace")
+        try:
+            response = await self._inner.handle_async_request(request)
+        except Exception:
+            self._metrics.registry_requests.labels(host=host, status="error").inc()
+            raise
+        self._metrics.registry_requests.labels(host=host, status=str(response.status_code)).inc()
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class RegistryLister:
+    """The engine's ``RegistryTagLister`` set up per scan from the target's own hints
+    (``secretRef``, ``certSecretRef``, ``insecure``), so a configuration reload applies to
+    the next scan; every request is counted into the metrics by host and status."""
+
+    def __init__(
+        self,
+        *,
+        settings: RegistrySettings,
+        docker_config: DockerConfig | None,
+        secrets_dir: Path | None,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._docker_config = docker_config
+        self._secrets = SecretsDir(secrets_dir) if secrets_dir else None
+        self._metrics = metrics
+
+    def _transport(self, verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport:
+        return CountingTransport(default_transport(verify), self._metrics)
+
+    async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
+        setup = client_setup(
+            [target], base=self._settings, secrets=self._secrets, docker_config=self._docker_config
+        )
+        client = RegistryClient(
+            settings=setup.settings,
+            credentials=setup.credentials,
+            transport_factory=self._transport,
+        )
+        async with client:
+            lister = RegistryTagLister(client, broken=setup.broken)
+            return await lister.list_tags(target, known=known)
+
+    async def aclose(self) -> None:
+        """Nothing is held between scans."""
+
+
+@dataclass(slots=True)
+class _Loaded:
+    result: LoadResult = field(default_factory=LoadResult)
+    targets: dict[str, ScanTarget] = field(default_factory=dict)
+    automations: dict[str, ImageUpdateAutomation] = field(default_factory=dict)
+
+
+class RepoEngine:
+    """Engine for one repository. Use ``async with RepoEngine(settings, metrics=...)``."""
+
+    def __init__(self, settings: RepoSettings, *, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._files = LastGoodFiles()
+        self._loaded = _Loaded()
+        self._stack = AsyncExitStack()
+        self._store: StateStore | None = None
+        self._lister: RegistryLister | None = None
+        self._auth: GitAuth | None = None
+
+    async def __aenter__(self) -> Self:
+        s = self.settings
+        if s.git_secret:
+            if s.secrets_dir is None:
+                raise ImageAutomationError("a git secret needs --secrets-dir")
+            self._auth = GitAuth.from_secrets_dir(s.secrets_dir, s.git_secret)
+            REDACTOR.add(*self._auth.secrets())
+        registry = RegistrySettings.load(s.registries) if s.registries else RegistrySettings()
+        docker_config = DockerConfig.load(s.docker_config) if s.docker_config else None
+        self._store = await open_store(s.data_dir / "state.db")
+        self._stack.push_async_callback(self._store.close)
+        self._lister = RegistryLister(
+            settings=registry,
+            docker_config=docker_config,
+            secrets_dir=s.secrets_dir,
+            metrics=self.metrics,
+        )
+        self._stack.push_async_callback(self._lister.aclose)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        await self._stack.aclose()
+
+    @property
+    def store(self) -> StateStore:
+        if self._store is None:
+            raise StateError("the engine is not open")
+        return self._store
+
+    @property
+    def work_dir(self) -> Path:
+        return self.settings.data_dir / "git"
+
+    def repo_spec(self) -> RepoSpec:
+        return RepoSpec(url=self.settings.repo, branch=self.settings.branch)
+
+    def _open_workspace(self) -> AbstractAsyncContextManager[Workspace]:
+        return Workspace.open(
+            self.repo_spec(),
+            work_dir=self.work_dir,
+            auth=self._auth,
+            lock_timeout=self.settings.lock_timeout,
+        )
+
+    async def load(self) -> DaemonConfig:
+        """Fetch the repository, re-read its policy files, plan the daemon's work."""
+        async with self._open_workspace() as workspace:
+            await workspace.prepare()
+            return await self._read(workspace.path)
+
+    async def _read(self, root: Path) -> DaemonConfig:
+        result = await asyncio.to_thread(self._files.load, root)
+        resolved = resolve(result)
+        targets = targets_from_config(result, resolved.policies)
+        automations = {
+            d.obj.key: d.obj
+            for d in result.automations
+            if isinstance(d.obj, ImageUpdateAutomation) and not d.obj.spec.suspend
+        }
+        self._loaded = _Loaded(result, {t.repository: t for t in targets.targets}, automations)
+        config = build_config(result, default_interval=self.settings.interval)
+        extra = [*result.warnings, *targets.problems]
+        return dataclasses.replace(config, errors=[*config.errors, *extra])
+
+    async def scan(self, repository: str) -> ScanResult:
+        target = self._loaded.targets.get(repository)
+        if target is None or self._lister is None:
+            return ScanResult(ok=False, error=f"{repository} is not configured")
+        [report] = await scan_repositories(
+            [target], lister=self._lister, store=self.store, clock=lambda: datetime.now(UTC)
+        )
+        return ScanResult(ok=report.ok, tags=report.tag_count, error=report.error)
+
+    async def reconcile(
+        self,
+        automation: str,
+        on_config: Callable[[DaemonConfig], None],
+        before_select: Callable[[], Awaitable[None]],
+    ) -> ReconcileResult | None:
+        """In one checkout: fetch, re-read the files, select from the stored tags, and for a
+        declared automation edit, commit and push (the fresh checkout serves the first try).
+
+        Without automation documents (the ``default`` automation) decisions are made and
+        stored, and nothing is written: like ``reconcile --repo`` on such a repository.
+        """
+        async with self._open_workspace() as workspace:
+            await workspace.prepare()
+            config = await self._read(workspace.path)
+            on_config(config)
+            if automation not in config.automations:
+                return None
+            await before_select()
+            now = datetime.now(UTC)
+            obj = self._loaded.automations.get(automation)
+            if obj is None:
+                selected = await select_stored(self.store, config.policies, now=now)
+                return ReconcileResult(selections=_selections(selected))
+            run = await run_automation(
+                obj,
+                config.policies,
+                workspace=workspace,
+                store=self.store,
+                now=now,
+                prepared_branch=self.settings.branch,
+            )
+        return ReconcileResult(
+            commits=1 if run.commit else 0,
+            push_retries=max(run.attempts - 1, 0),
+            selections=_selections(run.selected),
+            error="; ".join(run.errors) or None,
+        )
+
+    async def check(self) -> str | None:
+        try:
+            await self.store.scan_statuses()
+        except StateError as exc:
+            return str(exc)
+        return None
+
+
+def _selections(selected: Mapping[str, Selected]) -> dict[str, tuple[str, str | None]]:
+    return {key: (s.repository, s.tag) for key, s in selected.items()}
+
+
+__all__ = ["CountingTransport", "RegistryLister", "RepoEngine", "RepoSettings"]

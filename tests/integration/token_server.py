@@ -1,0 +1,159 @@
+"""A tiny Docker token service for the ``token`` registry set-up (see ``registry_fixtures``)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.integration.fixture_base import (
+    ISSUER,
+    PASSWORD,
+    SECRETS,
+    SERVICE,
+    USERNAME,
+    _name,
+    free_port,
+)
+
+# --- token server ----------------------------------------------------------------------------
+
+
+class TokenServer:
+    """A tiny Docker token service (GET with Basic, POST refresh_token) in a thread.
+
+    Tokens are ES256 JWTs with an ``x5c`` header; the registry trusts ``cert_file``.
+    ``expires_in`` can be changed by a test; ``requests`` counts calls.
+    """
+
+    def __init__(self, directory: Path, *, users: dict[str, str] | None = None) -> None:
+        self.users = users if users is not None else {USERNAME: PASSWORD}
+        self.refresh_tokens: dict[str, str] = {}  # identity token -> user
+        self.expires_in = 300
+        self.allow_anonymous_pull = False
+        self.requests = 0
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name("token signer"))
+            .issuer_name(_name("token signer"))
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .sign(self._key, hashes.SHA256())
+        )
+        self._x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.cert_file = directory / "token-signer.crt"
+        self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.port = free_port()
+        self.realm = f"http://127.0.0.1:{self.port}/token"
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def add_identity_token(self, user: str) -> str:
+        token = "idt-" + secrets.token_hex(12)
+        SECRETS.add(token)
+        self.refresh_tokens[token] = user
+        return token
+
+    def start(self) -> TokenServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def issue(self, user: str, scopes: Sequence[str]) -> str:
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            wanted = [a for a in actions.split(",") if a]
+            if user == "" and not self.allow_anonymous_pull:
+                wanted = []
+            elif user == "":
+                wanted = [a for a in wanted if a == "pull"]
+            access.append({"type": kind, "name": name, "actions": wanted})
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "sub": user,
+            "aud": SERVICE,
+            "exp": now + self.expires_in,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
+        }
+        token = jwt.encode(claims, self._key, algorithm="ES256", headers={"x5c": [self._x5c]})
+        SECRETS.add(token)
+        return token
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                server.requests += 1
+                query = parse_qs(urlsplit(self.path).query)
+                user = ""
+                header = self.headers.get("Authorization", "")
+                if header.startswith("Basic "):
+                    raw = base64.b64decode(header[6:]).decode()
+                    name, _, password = raw.partition(":")
+                    if server.users.get(name) != password:
+                        self._reply(401, {"details": "bad credentials"})
+                        return
+                    user = name
+                elif not server.allow_anonymous_pull:
+                    self._reply(401, {"details": "credentials required"})
+                    return
+                token = server.issue(user, query.get("scope", []))
+                self._reply(200, {"token": token, "expires_in": server.expires_in})
+
+            def do_POST(self) -> None:
+                server.requests += 1
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                refresh = (form.get("refresh_token") or [""])[0]
+                user = server.refresh_tokens.get(refresh)
+                if form.get("grant_type") != ["refresh_token"] or user is None:
+                    self._reply(401, {"error": "invalid_grant"})
+                    return
+                token = server.issue(user, form.get("scope", []))
+                self._reply(
+                    200,
+                    {"access_token": token, "expires_in": server.expires_in, "scope": ""},
+                )
+
+        return Handler

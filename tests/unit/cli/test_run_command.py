@@ -1,0 +1,86 @@
+"""``run`` settings: flag over environment over --config file over default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from image_automation.cli import _run
+from image_automation.cli._run import run_command
+from image_automation.daemon.running import DaemonSettings
+from image_automation.daemon.wiring import RepoSettings
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[RepoSettings, DaemonSettings]]:
+    seen: list[tuple[RepoSettings, DaemonSettings]] = []
+
+    async def fake_main(repo: RepoSettings, daemon: DaemonSettings) -> int:
+        seen.append((repo, daemon))
+        return 0
+
+    monkeypatch.setattr(_run, "_main", fake_main)
+    monkeypatch.setattr(_run, "configure_logging", lambda fmt, level: None)
+    return seen
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(run_command, args, env=env or {}, catch_exceptions=False)
+
+
+def test_defaults(captured: list[tuple[RepoSettings, DaemonSettings]]) -> None:
+    result = invoke(["--repo", "http://127.0.0.1:1/x.git"])
+    assert result.exit_code == 0, result.output
+    [(repo, daemon)] = captured
+    assert (repo.branch, repo.interval, repo.data_dir) == (
+        "main", 300.0, Path("image-automation-data"))  # fmt: skip
+    assert (daemon.host, daemon.port, daemon.grace_period) == ("127.0.0.1", 8080, 30.0)
+
+
+def test_flag_beats_environment_beats_config_file(
+    tmp_path: Path, captured: list[tuple[RepoSettings, DaemonSettings]]
+) -> None:
+    config = tmp_path / "daemon.yaml"
+    config.write_text(
+        "repo: http://127.0.0.1:1/file.git\nbranch: from-file\nlisten: 127.0.0.1:7000\n"
+        "interval: 2m\ngracePeriod: 5s\n"
+    )
+    env = {"IMAGE_AUTOMATION_LISTEN": "0.0.0.0:9000", "IMAGE_AUTOMATION_BRANCH": "from-env"}
+    result = invoke(["--config", str(config), "--branch", "from-flag"], env)
+    assert result.exit_code == 0, result.output
+    [(repo, daemon)] = captured
+    assert repo.repo == "http://127.0.0.1:1/file.git"
+    assert repo.branch == "from-flag"
+    assert (daemon.host, daemon.port) == ("0.0.0.0", 9000)
+    assert (repo.interval, daemon.grace_period) == (120.0, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give --repo URL"),
+        (["--repo", "u", "--listen", "nope"], "expected HOST:PORT"),
+        (["--repo", "u", "--interval", "soon"], "invalid duration"),
+        (["--repo", "u", "--log-format", "xml"], "xml"),
+    ],
+)
+def test_bad_settings_exit_2(
+    args: list[str], message: str, captured: list[tuple[RepoSettings, DaemonSettings]]
+) -> None:
+    result = CliRunner().invoke(run_command, args, env={})
+    assert result.exit_code == 2
+    assert message in result.output
+    assert captured == []
+
+
+def test_unknown_config_key_is_refused(
+    tmp_path: Path, captured: list[tuple[RepoSettings, DaemonSettings]]
+) -> None:
+    config = tmp_path / "daemon.yaml"
+    config.write_text("repo: u\nlistenn: 1\n")
+    result = CliRunner().invoke(run_command, ["--config", str(config)], env={})
+    assert result.exit_code == 2
+    assert "listenn" in result.output
