@@ -180,17 +180,13 @@ async def test_scan_policies_stores_tags_metadata_and_decisions(
         plain_status = await store.scan_status(semver_name)
         rich_status = await store.scan_status(newest_name)
         again = await store.tags(newest_name)
-    # A fresh client settles a host's auth scheme once: Basic costs one 401 per host (paid by
-    # the first repository), a token one challenge for the host and one token per repository.
-    plain_handshake, rich_handshake = {
-        "anonymous": (0, 0),
-        "tls": (0, 0),
-        "basic": (1, 0),
-        "token": (2, 1),
-    }[any_registry.setup]
+    # A fresh client settles a host's auth scheme once per host, paid by whichever repository
+    # goes first: Basic costs one 401; a token costs one challenge for the host plus one
+    # token per repository (scopes are per repository). So the sum is pinned, not the split.
+    handshake = {"anonymous": 0, "tls": 0, "basic": 1, "token": 1 + 2}[any_registry.setup]
     assert plain_status is not None and rich_status is not None
-    assert plain_status.requests == 1 + plain_handshake
-    assert rich_status.requests == 1 + 2 + rich_handshake
+    assert plain_status.requests + rich_status.requests == (1) + (1 + 2) + handshake
+    assert plain_status.requests >= 1 and rich_status.requests >= 1 + 2
     assert [t.first_seen for t in again] == [NOW, NOW]  # first-seen kept across scans
 
 
