@@ -48,6 +48,8 @@ class AutomationPlan:
     selector: LabelSelector | None = None
     values: Mapping[str, str] = field(default_factory=dict)
     suspended: bool = False
+    interval: float = 1800.0
+    """Seconds between runs (the daemon's reconcile schedule)."""
 
     @property
     def key(self) -> str:
@@ -164,6 +166,7 @@ def _flux_plan(
         selector=spec.policy_selector,
         values=dict(commit_spec.message_template_values or {}),
         suspended=spec.suspend,
+        interval=spec.interval.total_seconds(),
     )
 
 
@@ -206,6 +209,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         selector=spec.policy_selector,
         values=dict(spec.commit.message_template_values or {}),
         suspended=spec.suspend,
+        interval=spec.interval.total_seconds(),
     )
 
 

@@ -135,3 +135,55 @@ def test_sigterm_during_a_reconcile_exits_cleanly_and_the_next_start_is_consiste
     bot = [c.subject for c in fleet.remote.commits() if c.author.startswith("bot")]
     assert len(bot) == 1, bot
     assert fleet.stop(proc) == 0
+
+
+def test_a_native_image_automation_gets_its_commit_from_the_daemon(fleet: Fleet) -> None:
+    fleet.setup(scan="1h", reconcile="1h")
+    native = f"""\
+apiVersion: image-automation.io/v1alpha1
+kind: ImageAutomation
+metadata: {{name: native, namespace: {NAMESPACE}}}
+spec:
+  interval: 1h
+  commit:
+    author: {{name: native-bot, email: native@example.test}}
+    messageTemplate: "native: {{{{ changes | length }}}} change(s)"
+  update: {{path: ./deploy}}
+"""
+    fleet.remote.commit_files({"clusters/automation.yaml": native}, "native automation")
+    fleet.push_tags("1.1.0")
+    proc = fleet.start()
+    wait_for(lambda: fleet.deployed() == "1.1.0", "the native automation's commit")
+    [commit, *_] = fleet.remote.commits()
+    assert commit.author.startswith("native-bot")
+    assert commit.subject == "native: 1 change(s)"
+    assert fleet.metric("image_automation_commits_total",
+                        automation=f"ImageAutomation/{NAMESPACE}/native") == 1  # fmt: skip
+    assert fleet.stop(proc) == 0
+
+
+def test_a_flux_message_template_writes_the_daemons_commit_message(fleet: Fleet) -> None:
+    fleet.setup(scan="1h", reconcile="1h")
+    automation = fleet.files(scan="1h", reconcile="1h")["clusters/automation.yaml"]
+    template = (
+        "      messageTemplate: |\n"
+        "        Update from {{ .AutomationObject }}\n"
+        "\n"
+        "        {{ range $resource, $changes := .Changed.Objects -}}\n"
+        "        {{ range $_, $change := $changes }}{{ $change.OldValue }} -> "
+        "{{ $change.NewValue }}{{ end }}\n"
+        "        {{ end -}}\n"
+    )
+    automation = automation.replace(
+        "      author: {name: bot, email: bot@example.test}\n",
+        "      author: {name: bot, email: bot@example.test}\n" + template,
+    )
+    fleet.remote.commit_files({"clusters/automation.yaml": automation}, "message template")
+    fleet.push_tags("1.1.0")
+    proc = fleet.start()
+    wait_for(lambda: fleet.deployed() == "1.1.0", "the templated commit")
+    [commit, *_] = fleet.remote.commits()
+    assert commit.subject == f"Update from {NAMESPACE}/fleet"
+    image = f"{fleet.host}/{fleet.image}"
+    assert f"{image}:1.0.0 -> {image}:1.1.0" in commit.body
+    assert fleet.stop(proc) == 0
