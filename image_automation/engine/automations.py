@@ -50,6 +50,8 @@ class AutomationPlan:
     suspended: bool = False
     interval: float = 1800.0
     """Seconds between runs (the daemon's reconcile schedule)."""
+    line_include: tuple[str, ...] = ()
+    """Globs of line-oriented files (Dockerfile, .env, HCL) to update too; native kind only."""
 
     @property
     def key(self) -> str:
@@ -210,6 +212,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         values=dict(spec.commit.message_template_values or {}),
         suspended=spec.suspend,
         interval=spec.interval.total_seconds(),
+        line_include=tuple(spec.update.line_include),
     )
 
 

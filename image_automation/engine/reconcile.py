@@ -347,7 +347,12 @@ async def _update(
     if not target.is_dir():
         return UpdateResult(errors=(f"update.path {plan.path!r}: no such directory",))
     result = await asyncio.to_thread(
-        update_tree, target, namespace=plan.namespace, policies=images, dry_run=dry_run
+        update_tree,
+        target,
+        namespace=plan.namespace,
+        policies=images,
+        line_include=plan.line_include,
+        dry_run=dry_run,
     )
     return _rooted(result, plan.path)
 
