@@ -38,7 +38,6 @@ from image_automation.engine.automations import (
     AutomationPlan,
     PlanContext,
     RepoTarget,
-    auth_for,
     plan_automations,
 )
 from image_automation.engine.deciding import decide_from_state
@@ -47,6 +46,7 @@ from image_automation.engine.reconcile import (
     image_for,
     policies_for,
     run_automation,
+    workspace_for,
 )
 from image_automation.engine.registry_lister import RegistryTagLister, client_setup
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
@@ -268,41 +268,29 @@ class RepoEngine:
             if plan is None:
                 return ReconcileResult(selections=stored.selections)
             out = AutomationOutcome(key=plan.key, errors=list(stored.errors))
-            if (plan.repo.url, plan.repo.branch) == (self.settings.repo, self.settings.branch):
-                prepared = plan.push.branch in (None, plan.repo.branch)
-                await self._run(plan, stored.images, workspace, prepared=prepared, out=out)
-            else:
-                async with Workspace.open(
-                    RepoSpec(url=plan.repo.url, branch=plan.repo.branch),
-                    work_dir=self.work_dir,
-                    auth=auth_for(plan.repo, self.settings.secrets_dir),
-                    lock_timeout=self.settings.lock_timeout,
-                ) as other:
-                    await self._run(plan, stored.images, other, prepared=False, out=out)
+            async with workspace_for(
+                plan,
+                workspace,
+                work_dir=self.work_dir,
+                secrets_dir=self.settings.secrets_dir,
+                lock_timeout=self.settings.lock_timeout,
+            ) as target:
+                # The checkout just prepared serves the first attempt when it is the target.
+                prepared = target is workspace and plan.push.branch in (None, plan.repo.branch)
+                await run_automation(
+                    plan,
+                    stored.images,
+                    target,
+                    prepared=prepared,
+                    store=self.store,
+                    clock=lambda: datetime.now(UTC),
+                    out=out,
+                )
         return ReconcileResult(
             commits=1 if out.commit else 0,
             push_retries=max(out.attempts - 1, 0),
             selections=stored.selections,
             error="; ".join(out.errors) or None,
-        )
-
-    async def _run(
-        self,
-        plan: AutomationPlan,
-        images: Mapping[str, ImageRef],
-        workspace: Workspace,
-        *,
-        prepared: bool,
-        out: AutomationOutcome,
-    ) -> None:
-        await run_automation(
-            plan,
-            images,
-            workspace,
-            prepared=prepared,
-            store=self.store,
-            clock=lambda: datetime.now(UTC),
-            out=out,
         )
 
     async def check(self) -> str | None:

@@ -199,7 +199,13 @@ async def _run_plans(
         prepared = fresh and uses_home and plan.push.branch in (None, plan.repo.branch)
         fresh = fresh and not uses_home
         try:
-            async with _workspace_for(request, plan, home) as workspace:
+            async with workspace_for(
+                plan,
+                home,
+                work_dir=request.work_dir,
+                secrets_dir=request.secrets_dir,
+                lock_timeout=request.lock_timeout,
+            ) as workspace:
                 await run_automation(
                     plan,
                     images,
@@ -278,8 +284,13 @@ async def _save_decisions(
 
 
 @asynccontextmanager
-async def _workspace_for(
-    request: ReconcileRequest, plan: AutomationPlan, home: Workspace | None
+async def workspace_for(
+    plan: AutomationPlan,
+    home: Workspace | None,
+    *,
+    work_dir: Path,
+    secrets_dir: Path | None,
+    lock_timeout: float | None,
 ) -> AsyncIterator[Workspace]:
     """``home`` when the plan writes to it, else a checkout of the plan's own repository."""
     if home is not None and _same_repo(home, plan):
@@ -287,9 +298,9 @@ async def _workspace_for(
         return
     async with Workspace.open(
         RepoSpec(url=plan.repo.url, branch=plan.repo.branch),
-        work_dir=request.work_dir,
-        auth=auth_for(plan.repo, request.secrets_dir),
-        lock_timeout=request.lock_timeout,
+        work_dir=work_dir,
+        auth=auth_for(plan.repo, secrets_dir),
+        lock_timeout=lock_timeout,
     ) as workspace:
         yield workspace
 
@@ -428,4 +439,5 @@ __all__ = [
     "policies_for",
     "reconcile_once",
     "run_automation",
+    "workspace_for",
 ]

@@ -9,13 +9,14 @@ import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import Popen
 
 import httpx
 import pytest
 
 from image_automation.daemon.hooks import hmac_hex
 from tests.e2e.daemon.harness import NAMESPACE, Fleet, wait_for
-from tests.integration.git_fixtures import GitRemote, HttpGitServer
+from tests.integration.git_fixtures import Commit, GitRemote, HttpGitServer
 from tests.integration.registry_fixtures import RegistryServer
 
 REPO = "flux-system/app"
@@ -137,8 +138,17 @@ def test_sigterm_during_a_reconcile_exits_cleanly_and_the_next_start_is_consiste
     assert fleet.stop(proc) == 0
 
 
-def test_a_native_image_automation_gets_its_commit_from_the_daemon(fleet: Fleet) -> None:
+def start_with_automation(fleet: Fleet, automation: str) -> tuple[Popen[bytes], Commit]:
+    """Replace the fleet's automation file, push 1.1.0, start: the daemon and its commit."""
     fleet.setup(scan="1h", reconcile="1h")
+    fleet.remote.commit_files({"clusters/automation.yaml": automation}, "automation")
+    fleet.push_tags("1.1.0")
+    proc = fleet.start()
+    wait_for(lambda: fleet.deployed() == "1.1.0", "the automation's commit")
+    return proc, fleet.remote.commits()[0]
+
+
+def test_a_native_image_automation_gets_its_commit_from_the_daemon(fleet: Fleet) -> None:
     native = f"""\
 apiVersion: image-automation.io/v1alpha1
 kind: ImageAutomation
@@ -150,11 +160,7 @@ spec:
     messageTemplate: "native: {{{{ changes | length }}}} change(s)"
   update: {{path: ./deploy}}
 """
-    fleet.remote.commit_files({"clusters/automation.yaml": native}, "native automation")
-    fleet.push_tags("1.1.0")
-    proc = fleet.start()
-    wait_for(lambda: fleet.deployed() == "1.1.0", "the native automation's commit")
-    [commit, *_] = fleet.remote.commits()
+    proc, commit = start_with_automation(fleet, native)
     assert commit.author.startswith("native-bot")
     assert commit.subject == "native: 1 change(s)"
     assert fleet.metric("image_automation_commits_total",
@@ -163,7 +169,6 @@ spec:
 
 
 def test_a_flux_message_template_writes_the_daemons_commit_message(fleet: Fleet) -> None:
-    fleet.setup(scan="1h", reconcile="1h")
     automation = fleet.files(scan="1h", reconcile="1h")["clusters/automation.yaml"]
     template = (
         "      messageTemplate: |\n"
@@ -174,15 +179,8 @@ def test_a_flux_message_template_writes_the_daemons_commit_message(fleet: Fleet)
         "{{ $change.NewValue }}{{ end }}\n"
         "        {{ end -}}\n"
     )
-    automation = automation.replace(
-        "      author: {name: bot, email: bot@example.test}\n",
-        "      author: {name: bot, email: bot@example.test}\n" + template,
-    )
-    fleet.remote.commit_files({"clusters/automation.yaml": automation}, "message template")
-    fleet.push_tags("1.1.0")
-    proc = fleet.start()
-    wait_for(lambda: fleet.deployed() == "1.1.0", "the templated commit")
-    [commit, *_] = fleet.remote.commits()
+    author = "      author: {name: bot, email: bot@example.test}\n"
+    proc, commit = start_with_automation(fleet, automation.replace(author, author + template))
     assert commit.subject == f"Update from {NAMESPACE}/fleet"
     image = f"{fleet.host}/{fleet.image}"
     assert f"{image}:1.0.0 -> {image}:1.1.0" in commit.body
