@@ -32,13 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from image_automation.config.loading import (
-    MAX_FILE_BYTES,
-    YAML_SUFFIXES,
-    LoadResult,
-    load_bytes,
-    load_paths,
-)
+from image_automation.config.loading import LoadResult, load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.domain import Change, Decision, ImageRef, TagInfo, UpdateResult
 from image_automation.engine.automations import (
@@ -49,6 +43,7 @@ from image_automation.engine.automations import (
     plan_automations,
     selects,
 )
+from image_automation.engine.discovery import discover
 from image_automation.errors import ImageAutomationError, PolicyError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.manifests import update_tree
@@ -391,41 +386,6 @@ def _take(out: AutomationOutcome, result: UpdateResult) -> None:
     out.changes = result.changes
     out.warnings.extend(result.warnings)
     out.errors.extend(result.errors)
-
-
-_KIND_BYTES = (b"image.toolkit.fluxcd.io", b"image-automation.io", b"source.toolkit.fluxcd.io")
-
-
-_KIND_NEEDLES = tuple(b.decode() for b in _KIND_BYTES)
-_YAML_GLOBS = tuple(f"*{suffix}" for suffix in YAML_SUFFIXES)
-
-
-async def discover(workspace: Workspace) -> LoadResult:
-    """Load the policy and automation documents of a checkout, named by repository path.
-
-    A repository may hold thousands of manifests; only files that mention one of our API
-    groups are parsed, and git grep finds those (as fast as a grep, from several threads).
-    Dot directories are skipped, as :func:`load_paths` does.
-    """
-    names = await workspace.files_containing(_KIND_NEEDLES, _YAML_GLOBS)
-    wanted = [n for n in names if not any(p.startswith(".") for p in n.split("/")[:-1])]
-    return await asyncio.to_thread(_load_files, workspace.path, wanted)
-
-
-def _load_files(root: Path, names: Sequence[str]) -> LoadResult:
-    result = LoadResult()
-    for rel in names:
-        path = root / rel
-        try:
-            if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
-                result.warnings.append(f"{rel}: skipped (symlink or over {MAX_FILE_BYTES} bytes)")
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            result.warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
-            continue
-        result.extend(load_bytes(data, file=rel))
-    return result
 
 
 __all__ = [
