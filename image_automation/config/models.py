@@ -434,10 +434,20 @@ class NativeGit(_Model):
     push: NativePush | None = None
 
 
+class NativeUpdate(UpdateStrategy):
+    """Flux's ``update`` plus the opt-in for line-oriented files (Flux's own kind has none)."""
+
+    line_include: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="globs of Dockerfiles, .env, HCL... whose marked lines are updated "
+        "(default none: YAML only, as Flux)",
+    )
+
+
 class ImageAutomationSpec(_Model):
     git: NativeGit = Field(default_factory=NativeGit)
     commit: NativeCommit = Field(default_factory=NativeCommit)
-    update: UpdateStrategy = Field(default_factory=UpdateStrategy)
+    update: NativeUpdate = Field(default_factory=NativeUpdate)
     policy_selector: LabelSelector | None = None
     interval: Duration = timedelta(minutes=30)
     suspend: bool = False

@@ -2,9 +2,10 @@
 
 Pure: takes loaded documents, returns a :class:`DaemonConfig`. A repository is the normalised
 image name, so ImageRepository objects (and TrackedImages) naming the same image share one scan
-at the shortest of their intervals. An automation uses the policies of its namespace (Flux
-scopes ``ImageUpdateAutomation`` to its namespace; ``policySelector.matchLabels`` narrows it).
-Without any ImageUpdateAutomation the repository is one automation, ``default``, using every
+at the shortest of their intervals. Automations are the engine's plans (Flux
+``ImageUpdateAutomation`` and native ``ImageAutomation`` alike); each uses the policies that
+:func:`~image_automation.engine.reconcile.policies_for` gives it, as ``reconcile --once`` does.
+Without any automation document the repository is one automation, ``default``, using every
 policy (what ``reconcile --repo`` does once).
 """
 
@@ -14,17 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from image_automation.config.loading import LoadResult
-from image_automation.config.models import (
-    ImageAutomation,
-    ImagePolicy,
-    ImageRepository,
-    ImageUpdateAutomation,
-    TrackedImage,
-)
+from image_automation.config.models import ImageRepository, TrackedImage
 from image_automation.config.receivers import Receiver
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.daemon.scheduler import Plan
 from image_automation.domain import ImageRef, InvalidReference
+from image_automation.engine.automations import AutomationPlan
+from image_automation.engine.reconcile import policies_for
 
 DEFAULT_AUTOMATION = "default"
 ObjectKey = tuple[str, str, str]
@@ -52,25 +49,28 @@ class DaemonConfig:
         return sorted(a for a, used in self.uses.items() if used & wanted)
 
 
-def build_config(loaded: LoadResult, *, default_interval: float) -> DaemonConfig:
-    """Plan the daemon's work from ``loaded``; problems are listed in ``errors``, not raised."""
+def automation_key(plan: AutomationPlan) -> str:
+    """The daemon's name for a plan: ``namespace/name`` for Flux (the metrics' label since the
+    daemon first ran them), ``ImageAutomation/namespace/name`` for native ones."""
+    return plan.object_name if plan.kind == "ImageUpdateAutomation" else plan.key
+
+
+def build_config(
+    loaded: LoadResult, *, plans: Sequence[AutomationPlan], default_interval: float
+) -> DaemonConfig:
+    """Plan the daemon's work from ``loaded`` and its automation ``plans``; problems are listed
+    in ``errors``, not raised."""
     resolved = resolve(loaded)
     errors = [str(e) for e in resolved.errors]
     objects, scans = _repositories(loaded)
     automations: dict[str, float] = {}
     uses: dict[str, frozenset[str]] = {}
-    documents = [d.obj for d in loaded.automations if isinstance(d.obj, ImageUpdateAutomation)]
-    for doc in loaded.automations:
-        if isinstance(doc.obj, ImageAutomation):
-            errors.append(
-                f"{doc.file}:{doc.line}: ImageAutomation {doc.obj.key}: native automations are "
-                "not run by the daemon yet (use `reconcile --once`); it is skipped"
-            )
-    for obj in documents:
-        if obj.spec.suspend:
+    for plan in plans:
+        if plan.suspended:
             continue
-        automations[obj.key] = obj.spec.interval.total_seconds()
-        uses[obj.key] = frozenset(p.image.name for p in resolved.policies if _selects(obj, p))
+        key = automation_key(plan)
+        automations[key] = plan.interval
+        uses[key] = frozenset(p.image.name for p in policies_for(plan, resolved.policies))
     if not loaded.automations:
         automations[DEFAULT_AUTOMATION] = default_interval
         uses[DEFAULT_AUTOMATION] = frozenset(p.image.name for p in resolved.policies)
@@ -109,15 +109,10 @@ def _repositories(loaded: LoadResult) -> tuple[dict[ObjectKey, str], dict[str, f
     return objects, scans
 
 
-def _selects(automation: ImageUpdateAutomation, policy: ResolvedPolicy) -> bool:
-    if policy.namespace != automation.metadata.namespace:
-        return False
-    selector = automation.spec.policy_selector
-    if selector is None or not selector.match_labels:
-        return True
-    obj = policy.source.obj
-    labels = obj.metadata.labels if isinstance(obj, ImagePolicy | TrackedImage) else {}
-    return all(labels.get(k) == v for k, v in selector.match_labels.items())
-
-
-__all__ = ["DEFAULT_AUTOMATION", "DaemonConfig", "ObjectKey", "build_config"]
+__all__ = [
+    "DEFAULT_AUTOMATION",
+    "DaemonConfig",
+    "ObjectKey",
+    "automation_key",
+    "build_config",
+]

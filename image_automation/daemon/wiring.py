@@ -5,7 +5,9 @@ SQLite state store under the data dir, the registry client (its requests counted
 metrics by host and status), the clone cache under the data dir, and the policy files of the
 repository read with :class:`~image_automation.config.lastgood.LastGoodFiles` (a broken file
 keeps its last good version). Scans store tags in the state store; reconciles select from the
-stored tags, so a repository shared by many policies is listed once per scan interval.
+stored tags, so a repository shared by many policies is listed once per scan interval, and
+publish through :func:`~image_automation.engine.reconcile.run_automation`, the same step as
+``reconcile --once`` (both automation kinds, message templates, signing, push settings).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,14 +28,26 @@ import httpx
 
 from image_automation.config.lastgood import LastGoodFiles
 from image_automation.config.loading import LoadResult
-from image_automation.config.models import ImageUpdateAutomation
-from image_automation.config.resolving import resolve
+from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
-from image_automation.daemon.plan import DaemonConfig, build_config
+from image_automation.daemon.plan import DaemonConfig, automation_key, build_config
 from image_automation.daemon.service import ReconcileResult, ScanResult
-from image_automation.domain import TagInfo
-from image_automation.engine.publishing import Selected, run_automation, select_stored
+from image_automation.domain import ImageRef, TagInfo
+from image_automation.engine.automations import (
+    AutomationPlan,
+    PlanContext,
+    RepoTarget,
+    plan_automations,
+)
+from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.reconcile import (
+    AutomationOutcome,
+    image_for,
+    policies_for,
+    run_automation,
+    workspace_for,
+)
 from image_automation.engine.registry_lister import RegistryTagLister, client_setup
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.targets import targets_from_config
@@ -134,7 +148,7 @@ class RegistryLister:
 class _Loaded:
     result: LoadResult = field(default_factory=LoadResult)
     targets: dict[str, ScanTarget] = field(default_factory=dict)
-    automations: dict[str, ImageUpdateAutomation] = field(default_factory=dict)
+    plans: dict[str, AutomationPlan] = field(default_factory=dict)
 
 
 class RepoEngine:
@@ -207,14 +221,16 @@ class RepoEngine:
         result = await asyncio.to_thread(self._files.load, root)
         resolved = resolve(result)
         targets = targets_from_config(result, resolved.policies)
-        automations = {
-            d.obj.key: d.obj
-            for d in result.automations
-            if isinstance(d.obj, ImageUpdateAutomation) and not d.obj.spec.suspend
-        }
-        self._loaded = _Loaded(result, {t.repository: t for t in targets.targets}, automations)
-        config = build_config(result, default_interval=self.settings.interval)
-        extra = [*result.warnings, *targets.problems]
+        s = self.settings
+        planned = plan_automations(
+            result,
+            PlanContext(repo=RepoTarget(s.repo, s.branch, s.git_secret), secrets_dir=s.secrets_dir),
+        )
+        plans = {automation_key(p): p for p in planned.plans if not p.suspended}
+        self._loaded = _Loaded(result, {t.repository: t for t in targets.targets}, plans)
+        config = build_config(result, plans=planned.plans, default_interval=s.interval)
+        broken = [f"{key}: {error}" for key, error in planned.errors]
+        extra = [*result.warnings, *targets.problems, *broken]
         return dataclasses.replace(config, errors=[*config.errors, *extra])
 
     async def scan(self, repository: str) -> ScanResult:
@@ -233,7 +249,8 @@ class RepoEngine:
         before_select: Callable[[], Awaitable[None]],
     ) -> ReconcileResult | None:
         """In one checkout: fetch, re-read the files, select from the stored tags, and for a
-        declared automation edit, commit and push (the fresh checkout serves the first try).
+        declared automation run the reconcile engine's step (the fresh checkout serves the
+        first try when the automation writes to it).
 
         Without automation documents (the ``default`` automation) decisions are made and
         stored, and nothing is written: like ``reconcile --repo`` on such a repository.
@@ -245,24 +262,35 @@ class RepoEngine:
             if automation not in config.automations:
                 return None
             await before_select()
-            now = datetime.now(UTC)
-            obj = self._loaded.automations.get(automation)
-            if obj is None:
-                selected = await select_stored(self.store, config.policies, now=now)
-                return ReconcileResult(selections=_selections(selected))
-            run = await run_automation(
-                obj,
-                config.policies,
-                workspace=workspace,
-                store=self.store,
-                now=now,
-                prepared_branch=self.settings.branch,
-            )
+            plan = self._loaded.plans.get(automation)
+            chosen = config.policies if plan is None else policies_for(plan, config.policies)
+            stored = await _select_stored(self.store, chosen, now=datetime.now(UTC))
+            if plan is None:
+                return ReconcileResult(selections=stored.selections)
+            out = AutomationOutcome(key=plan.key, errors=list(stored.errors))
+            async with workspace_for(
+                plan,
+                workspace,
+                work_dir=self.work_dir,
+                secrets_dir=self.settings.secrets_dir,
+                lock_timeout=self.settings.lock_timeout,
+            ) as target:
+                # The checkout just prepared serves the first attempt when it is the target.
+                prepared = target is workspace and plan.push.branch in (None, plan.repo.branch)
+                await run_automation(
+                    plan,
+                    stored.images,
+                    target,
+                    prepared=prepared,
+                    store=self.store,
+                    clock=lambda: datetime.now(UTC),
+                    out=out,
+                )
         return ReconcileResult(
-            commits=1 if run.commit else 0,
-            push_retries=max(run.attempts - 1, 0),
-            selections=_selections(run.selected),
-            error="; ".join(run.errors) or None,
+            commits=1 if out.commit else 0,
+            push_retries=max(out.attempts - 1, 0),
+            selections=stored.selections,
+            error="; ".join(out.errors) or None,
         )
 
     async def check(self) -> str | None:
@@ -273,8 +301,35 @@ class RepoEngine:
         return None
 
 
-def _selections(selected: Mapping[str, Selected]) -> dict[str, tuple[str, str | None]]:
-    return {key: (s.repository, s.tag) for key, s in selected.items()}
+@dataclass(slots=True)
+class _Stored:
+    selections: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Policy key → (repository, selected tag or None)."""
+    images: dict[str, ImageRef] = field(default_factory=dict)
+    """Policy name → the reference to write."""
+    errors: list[str] = field(default_factory=list)
+
+
+async def _select_stored(
+    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime
+) -> _Stored:
+    """``decide_from_state`` one policy at a time, keeping only the winners.
+
+    Each full Decision (a reason for every tag) is stored and then dropped, so memory stays
+    flat with a thousand policies over a thousand tags each. A policy whose repository has
+    no good scan yet is an error.
+    """
+    out = _Stored()
+    for policy in policies:
+        decision = (await decide_from_state(store, [policy], now=now)).get(policy.key)
+        if decision is None:
+            out.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
+            continue
+        out.selections[policy.key] = (policy.image.name, decision.tag)
+        image = image_for(policy, decision)
+        if image is not None:
+            out.images[policy.name] = image
+    return out
 
 
 __all__ = ["CountingTransport", "RegistryLister", "RepoEngine", "RepoSettings"]

@@ -48,6 +48,10 @@ class AutomationPlan:
     selector: LabelSelector | None = None
     values: Mapping[str, str] = field(default_factory=dict)
     suspended: bool = False
+    interval: float = 1800.0
+    """Seconds between runs (the daemon's reconcile schedule)."""
+    line_include: tuple[str, ...] = ()
+    """Globs of line-oriented files (Dockerfile, .env, HCL) to update too; native kind only."""
 
     @property
     def key(self) -> str:
@@ -164,6 +168,7 @@ def _flux_plan(
         selector=spec.policy_selector,
         values=dict(commit_spec.message_template_values or {}),
         suspended=spec.suspend,
+        interval=spec.interval.total_seconds(),
     )
 
 
@@ -206,6 +211,8 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         selector=spec.policy_selector,
         values=dict(spec.commit.message_template_values or {}),
         suspended=spec.suspend,
+        interval=spec.interval.total_seconds(),
+        line_include=tuple(spec.update.line_include),
     )
 
 

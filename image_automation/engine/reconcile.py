@@ -9,7 +9,8 @@ API (the CLI and the daemon call this)::
     )
     report.ok; report.automations -> [AutomationOutcome]; report.errors -> [str]
 
-Per automation: the policies of its namespace that its ``policySelector`` picks select
+Per automation (:func:`run_automation`, which the daemon calls too with tags from its state
+store): the policies of its namespace that its ``policySelector`` picks select
 from the scanned tags; ``update_tree`` runs on ``update.path`` inside
 ``Workspace.publish(apply=...)`` — so a rejected push fetches and re-applies from scratch —
 and the pushed commit (old → new per setter) and every decision are recorded in the
@@ -24,20 +25,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from image_automation.config.loading import (
-    MAX_FILE_BYTES,
-    YAML_SUFFIXES,
-    LoadResult,
-    load_bytes,
-    load_paths,
-)
+from image_automation.config.loading import LoadResult, load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.domain import Change, Decision, ImageRef, TagInfo, UpdateResult
 from image_automation.engine.automations import (
@@ -48,6 +43,7 @@ from image_automation.engine.automations import (
     plan_automations,
     selects,
 )
+from image_automation.engine.discovery import discover
 from image_automation.errors import ImageAutomationError, PolicyError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.manifests import update_tree
@@ -183,7 +179,7 @@ async def _run_plans(
     for plan in plans.plans:
         if plan.suspended:
             into.automations.append(AutomationOutcome(key=plan.key, skipped="suspended"))
-    chosen = {plan.key: _policies_for(plan, resolved.policies) for plan in active}
+    chosen = {plan.key: policies_for(plan, resolved.policies) for plan in active}
     wanted = list({p.key: p for ps in chosen.values() for p in ps}.values())
     found = await tags.scan(wanted, now=clock()) if wanted else FoundTags()
     log.info("scanned %d repositories, %d failed", len(found.tags), len(found.errors))
@@ -198,9 +194,23 @@ async def _run_plans(
         prepared = fresh and uses_home and plan.push.branch in (None, plan.repo.branch)
         fresh = fresh and not uses_home
         try:
-            await _run_one(
-                request, plan, images, home, prepared, store=store, clock=clock, out=outcome
-            )
+            async with workspace_for(
+                plan,
+                home,
+                work_dir=request.work_dir,
+                secrets_dir=request.secrets_dir,
+                lock_timeout=request.lock_timeout,
+            ) as workspace:
+                await run_automation(
+                    plan,
+                    images,
+                    workspace,
+                    prepared=prepared,
+                    dry_run=request.dry_run,
+                    store=store,
+                    clock=clock,
+                    out=outcome,
+                )
         except ImageAutomationError as exc:
             outcome.errors.append(str(exc))
         except Exception as exc:  # a bug must not stop the other automations
@@ -212,7 +222,7 @@ def _same_repo(workspace: Workspace, plan: AutomationPlan) -> bool:
     return (workspace.spec.url, workspace.spec.branch) == (plan.repo.url, plan.repo.branch)
 
 
-def _policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> list[ResolvedPolicy]:
+def policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> list[ResolvedPolicy]:
     """Policies of the automation's namespace that its selector picks (Flux semantics)."""
     return [
         p
@@ -241,11 +251,18 @@ def _select(
         except PolicyError as exc:
             decision = Decision(policy=policy.spec.name, tag=None, reasons=(str(exc),))
         outcome.decisions[policy.key] = decision
-        if decision.tag is None:
-            continue
-        digest = decision.digest if policy.digest_reflection != "Never" else None
-        images[policy.name] = policy.image.with_tag(decision.tag, digest)
+        image = image_for(policy, decision)
+        if image is not None:
+            images[policy.name] = image
     return images
+
+
+def image_for(policy: ResolvedPolicy, decision: Decision) -> ImageRef | None:
+    """The reference ``decision`` writes for ``policy`` (``None``: nothing selected)."""
+    if decision.tag is None:
+        return None
+    digest = decision.digest if policy.digest_reflection != "Never" else None
+    return policy.image.with_tag(decision.tag, digest)
 
 
 async def _save_decisions(
@@ -261,58 +278,72 @@ async def _save_decisions(
             await store.save_decision(policy.key, decision, repository=policy.image.name, now=now)
 
 
-async def _run_one(
-    request: ReconcileRequest,
+@asynccontextmanager
+async def workspace_for(
+    plan: AutomationPlan,
+    home: Workspace | None,
+    *,
+    work_dir: Path,
+    secrets_dir: Path | None,
+    lock_timeout: float | None,
+) -> AsyncIterator[Workspace]:
+    """``home`` when the plan writes to it, else a checkout of the plan's own repository."""
+    if home is not None and _same_repo(home, plan):
+        yield home
+        return
+    async with Workspace.open(
+        RepoSpec(url=plan.repo.url, branch=plan.repo.branch),
+        work_dir=work_dir,
+        auth=auth_for(plan.repo, secrets_dir),
+        lock_timeout=lock_timeout,
+    ) as workspace:
+        yield workspace
+
+
+async def run_automation(
     plan: AutomationPlan,
     images: Mapping[str, ImageRef],
-    home: Workspace | None,
-    prepared: bool,
+    workspace: Workspace,
     *,
+    prepared: bool,
     store: StateStore | None,
     clock: Callable[[], datetime],
     out: AutomationOutcome,
+    dry_run: bool = False,
 ) -> None:
-    async with AsyncExitStack() as stack:
-        workspace = home
-        spec = RepoSpec(url=plan.repo.url, branch=plan.repo.branch)
-        if home is None or not _same_repo(home, plan):
-            workspace = await stack.enter_async_context(
-                Workspace.open(
-                    spec,
-                    work_dir=request.work_dir,
-                    auth=auth_for(plan.repo, request.secrets_dir),
-                    lock_timeout=request.lock_timeout,
-                )
-            )
-        assert workspace is not None
+    """Edit, commit and push one automation in ``workspace`` (a checkout of ``plan.repo``).
 
-        async def apply(root: Path) -> UpdateResult:
-            return await _update(root, plan, images, dry_run=request.dry_run)
+    ``images``: policy name → the reference its decision selected. ``prepared``: the
+    checkout was just prepared at the push branch's remote head, so the first attempt uses it
+    as is. The result goes into ``out``; a pushed commit is recorded in ``store``.
+    """
 
-        if request.dry_run:
-            if not prepared:
-                await workspace.prepare(plan.push)
-            result = await apply(workspace.path)
-            _take(out, result)
-            out.diff = result.diff
-            return
-        published = await workspace.publish(
-            apply,
-            commit=plan.commit,
-            push=plan.push,
-            automation=plan.object_name,
-            values=plan.values,
-            prepared=prepared,
+    async def apply(root: Path) -> UpdateResult:
+        return await _update(root, plan, images, dry_run=dry_run)
+
+    if dry_run:
+        if not prepared:
+            await workspace.prepare(plan.push)
+        result = await apply(workspace.path)
+        _take(out, result)
+        out.diff = result.diff
+        return
+    published = await workspace.publish(
+        apply,
+        commit=plan.commit,
+        push=plan.push,
+        automation=plan.object_name,
+        values=plan.values,
+        prepared=prepared,
+    )
+    _take(out, published.result)
+    out.commit, out.refs, out.attempts = published.commit, published.refs, published.attempts
+    if published.commit is not None and store is not None:
+        changes = tuple(
+            SetterChange(setter=c.setter, old=c.old, new=c.new) for c in published.result.changes
         )
-        _take(out, published.result)
-        out.commit, out.refs, out.attempts = published.commit, published.refs, published.attempts
-        if published.commit is not None and store is not None:
-            changes = tuple(
-                SetterChange(setter=c.setter, old=c.old, new=c.new)
-                for c in published.result.changes
-            )
-            record = PushRecord(plan.key, published.commit, pushed_at=clock(), changes=changes)
-            await store.record_push(record)
+        record = PushRecord(plan.key, published.commit, pushed_at=clock(), changes=changes)
+        await store.record_push(record)
 
 
 async def _update(
@@ -322,7 +353,12 @@ async def _update(
     if not target.is_dir():
         return UpdateResult(errors=(f"update.path {plan.path!r}: no such directory",))
     result = await asyncio.to_thread(
-        update_tree, target, namespace=plan.namespace, policies=images, dry_run=dry_run
+        update_tree,
+        target,
+        namespace=plan.namespace,
+        policies=images,
+        line_include=plan.line_include,
+        dry_run=dry_run,
     )
     return _rooted(result, plan.path)
 
@@ -352,41 +388,6 @@ def _take(out: AutomationOutcome, result: UpdateResult) -> None:
     out.errors.extend(result.errors)
 
 
-_KIND_BYTES = (b"image.toolkit.fluxcd.io", b"image-automation.io", b"source.toolkit.fluxcd.io")
-
-
-_KIND_NEEDLES = tuple(b.decode() for b in _KIND_BYTES)
-_YAML_GLOBS = tuple(f"*{suffix}" for suffix in YAML_SUFFIXES)
-
-
-async def discover(workspace: Workspace) -> LoadResult:
-    """Load the policy and automation documents of a checkout, named by repository path.
-
-    A repository may hold thousands of manifests; only files that mention one of our API
-    groups are parsed, and git grep finds those (as fast as a grep, from several threads).
-    Dot directories are skipped, as :func:`load_paths` does.
-    """
-    names = await workspace.files_containing(_KIND_NEEDLES, _YAML_GLOBS)
-    wanted = [n for n in names if not any(p.startswith(".") for p in n.split("/")[:-1])]
-    return await asyncio.to_thread(_load_files, workspace.path, wanted)
-
-
-def _load_files(root: Path, names: Sequence[str]) -> LoadResult:
-    result = LoadResult()
-    for rel in names:
-        path = root / rel
-        try:
-            if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
-                result.warnings.append(f"{rel}: skipped (symlink or over {MAX_FILE_BYTES} bytes)")
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            result.warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
-            continue
-        result.extend(load_bytes(data, file=rel))
-    return result
-
-
 __all__ = [
     "AutomationOutcome",
     "FoundTags",
@@ -394,5 +395,9 @@ __all__ = [
     "ReconcileRequest",
     "TagSource",
     "discover",
+    "image_for",
+    "policies_for",
     "reconcile_once",
+    "run_automation",
+    "workspace_for",
 ]

@@ -95,3 +95,40 @@ async def test_no_automation_is_a_warning_and_nothing_is_scanned(tmp_path: Path)
     assert report.ok and report.automations == []
     assert report.warnings == ["no automation documents found"]
     assert fake.asked == []
+
+
+DOCKERFILE = '# {"$imagepolicy": "apps:app"}\nFROM registry.local/app:1.0.0\n'
+
+
+@pytest.mark.parametrize(
+    ("line_include", "expected"),
+    [
+        ("[Dockerfile]", "FROM registry.local/app:1.4.0\n"),
+        ('["*.env"]', "FROM registry.local/app:1.0.0\n"),
+        ("[]", "FROM registry.local/app:1.0.0\n"),
+    ],
+)
+async def test_a_marked_dockerfile_is_updated_only_when_line_include_matches_it(
+    tmp_path: Path, line_include: str, expected: str
+) -> None:
+    automation = f"""\
+apiVersion: image-automation.io/v1alpha1
+kind: ImageAutomation
+metadata: {{name: auto, namespace: apps}}
+spec:
+  commit: {{author: {{email: bot@example.test}}}}
+  update: {{path: deploy, lineInclude: {line_include}}}
+"""
+    files = {
+        "deploy/Dockerfile": DOCKERFILE,
+        "policies.yaml": _docs("app", "apps", "registry.local/app") + automation,
+    }
+    remote = make_remote(tmp_path / "remote.git", files)
+    request = ReconcileRequest(
+        work_dir=tmp_path / "work", repo=RepoTarget(url=remote.url, branch="main")
+    )
+    report = await reconcile_once(request, tags=FakeTags(), clock=lambda: NOW)
+    assert report.ok, report
+    assert remote.read("deploy/Dockerfile").splitlines(keepends=True)[1] == expected
+    (outcome,) = report.automations
+    assert (outcome.commit is not None) == ("1.4.0" in expected)

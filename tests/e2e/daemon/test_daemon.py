@@ -9,13 +9,14 @@ import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import Popen
 
 import httpx
 import pytest
 
 from image_automation.daemon.hooks import hmac_hex
 from tests.e2e.daemon.harness import NAMESPACE, Fleet, wait_for
-from tests.integration.git_fixtures import GitRemote, HttpGitServer
+from tests.integration.git_fixtures import Commit, GitRemote, HttpGitServer
 from tests.integration.registry_fixtures import RegistryServer
 
 REPO = "flux-system/app"
@@ -134,4 +135,53 @@ def test_sigterm_during_a_reconcile_exits_cleanly_and_the_next_start_is_consiste
     fleet.wait_reconciled()
     bot = [c.subject for c in fleet.remote.commits() if c.author.startswith("bot")]
     assert len(bot) == 1, bot
+    assert fleet.stop(proc) == 0
+
+
+def start_with_automation(fleet: Fleet, automation: str) -> tuple[Popen[bytes], Commit]:
+    """Replace the fleet's automation file, push 1.1.0, start: the daemon and its commit."""
+    fleet.setup(scan="1h", reconcile="1h")
+    fleet.remote.commit_files({"clusters/automation.yaml": automation}, "automation")
+    fleet.push_tags("1.1.0")
+    proc = fleet.start()
+    wait_for(lambda: fleet.deployed() == "1.1.0", "the automation's commit")
+    return proc, fleet.remote.commits()[0]
+
+
+def test_a_native_image_automation_gets_its_commit_from_the_daemon(fleet: Fleet) -> None:
+    native = f"""\
+apiVersion: image-automation.io/v1alpha1
+kind: ImageAutomation
+metadata: {{name: native, namespace: {NAMESPACE}}}
+spec:
+  interval: 1h
+  commit:
+    author: {{name: native-bot, email: native@example.test}}
+    messageTemplate: "native: {{{{ changes | length }}}} change(s)"
+  update: {{path: ./deploy}}
+"""
+    proc, commit = start_with_automation(fleet, native)
+    assert commit.author.startswith("native-bot")
+    assert commit.subject == "native: 1 change(s)"
+    assert fleet.metric("image_automation_commits_total",
+                        automation=f"ImageAutomation/{NAMESPACE}/native") == 1  # fmt: skip
+    assert fleet.stop(proc) == 0
+
+
+def test_a_flux_message_template_writes_the_daemons_commit_message(fleet: Fleet) -> None:
+    automation = fleet.files(scan="1h", reconcile="1h")["clusters/automation.yaml"]
+    template = (
+        "      messageTemplate: |\n"
+        "        Update from {{ .AutomationObject }}\n"
+        "\n"
+        "        {{ range $resource, $changes := .Changed.Objects -}}\n"
+        "        {{ range $_, $change := $changes }}{{ $change.OldValue }} -> "
+        "{{ $change.NewValue }}{{ end }}\n"
+        "        {{ end -}}\n"
+    )
+    author = "      author: {name: bot, email: bot@example.test}\n"
+    proc, commit = start_with_automation(fleet, automation.replace(author, author + template))
+    assert commit.subject == f"Update from {NAMESPACE}/fleet"
+    image = f"{fleet.host}/{fleet.image}"
+    assert f"{image}:1.0.0 -> {image}:1.1.0" in commit.body
     assert fleet.stop(proc) == 0

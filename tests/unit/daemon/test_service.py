@@ -12,6 +12,7 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, build_config
 from image_automation.daemon.scheduler import WorkQueue
 from image_automation.daemon.service import Daemon, ReconcileResult, build_hooks
+from image_automation.engine.automations import PlanContext, RepoTarget, plan_automations
 from tests.unit.daemon.fakes import FakeEngine
 from tests.unit.daemon.test_scheduler import until
 
@@ -65,8 +66,17 @@ spec:
 """
 
 
+def planned(text: str, *, default_interval: float) -> DaemonConfig:
+    """``build_config`` on ``text`` with the plans ``run --repo`` makes of its automations."""
+    loaded = load_bytes(text.encode(), file="f.yaml")
+    context = PlanContext(repo=RepoTarget("https://git.local/fleet.git", "main"))
+    plans = plan_automations(loaded, context)
+    assert plans.errors == []
+    return build_config(loaded, plans=plans.plans, default_interval=default_interval)
+
+
 def config() -> DaemonConfig:
-    return build_config(load_bytes(FILES.encode(), file="f.yaml"), default_interval=60)
+    return planned(FILES, default_interval=60)
 
 
 def secrets(tmp_path: Path, token: str = "hub-Secr3t-value") -> Path:
@@ -85,7 +95,7 @@ def test_a_repository_shared_by_objects_is_scanned_once_at_the_shortest_interval
 
 def test_without_automations_the_repository_is_one_default_automation() -> None:
     text = FILES.split("---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdate")[0]
-    cfg = build_config(load_bytes(text.encode(), file="f.yaml"), default_interval=42)
+    cfg = planned(text, default_interval=42)
     assert cfg.automations == {"default": 42}
     assert cfg.automations_using(["registry.local/team/other"]) == ["default"]
 
@@ -198,11 +208,14 @@ async def test_a_hooks_reconcile_runs_alongside_the_scan_but_selects_after_it(
     await queue.drain(grace=5)
 
 
-def test_native_automations_are_reported_not_silently_replaced_by_the_default() -> None:
+def test_native_automations_are_scheduled_at_their_interval_with_their_policies() -> None:
     text = FILES.split("---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdate")[0]
     native = "apiVersion: image-automation.io/v1alpha1\nkind: ImageAutomation\n"
-    native += "metadata: {name: native, namespace: apps}\nspec: {}\n"
-    cfg = build_config(load_bytes(f"{text}---\n{native}".encode(), file="f.yaml"),
-                       default_interval=42)  # fmt: skip
-    assert cfg.automations == {}
-    assert any("ImageAutomation apps/native" in e for e in cfg.errors)
+    native += "metadata: {name: native, namespace: apps}\nspec: {interval: 2m}\n"
+    cfg = planned(f"{text}---\n{native}", default_interval=42)
+    assert cfg.errors == []
+    assert cfg.automations == {"ImageAutomation/apps/native": 120.0}
+    assert cfg.uses["ImageAutomation/apps/native"] == {
+        "registry.local/team/app",
+        "registry.local/team/other",
+    }

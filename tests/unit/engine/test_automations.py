@@ -109,6 +109,19 @@ def test_unsupported_flux_template_fails_at_plan_time_with_its_line(
     assert str(error).startswith("f.yaml:")
 
 
+def test_line_include_reaches_the_native_plan_and_is_an_error_in_flux_documents() -> None:
+    native = NATIVE.replace(
+        "update: {path: deploy}", "update: {path: deploy, lineInclude: [Dockerfile]}"
+    )
+    repo = PlanContext(repo=RepoTarget("file:///x", "main"))
+    (plan,) = plan_automations(load_bytes(native.encode(), file="n.yaml"), repo).plans
+    assert plan.line_include == ("Dockerfile",)
+    flux = FLUX.replace("update: {path: ./clusters/prod}", "update: {path: ., lineInclude: [x]}")
+    loaded = load_bytes(flux.encode(), file="f.yaml")
+    assert loaded.automations == []
+    assert any("lineInclude" in str(e) for e in loaded.errors)
+
+
 def test_update_path_outside_the_repository_is_refused() -> None:
     doc = NATIVE.replace("path: deploy", "path: ../elsewhere")
     plans = plan_automations(
