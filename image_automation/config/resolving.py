@@ -61,14 +61,15 @@ def resolve(loaded: LoadResult) -> Resolved:
     """Resolve every policy in ``loaded``; load errors and warnings are carried over."""
     out = Resolved(errors=list(loaded.errors), warnings=list(loaded.warnings))
     repositories: dict[str, Loaded] = {}
+    images: dict[str, ImageRef | None] = {}  # each repository's image, parsed (and reported) once
     for doc in loaded.repositories:
         if _unique(doc, repositories, out):
-            _check_repository(doc, out)
+            images[doc.obj.key] = _check_repository(doc, out)
     seen: dict[str, Loaded] = {}
     for doc in loaded.policies + loaded.tracked:
         if not _unique(doc, seen, out):
             continue
-        policy = _resolve_one(doc, repositories, out)
+        policy = _resolve_one(doc, repositories, images, out)
         if policy is not None:
             out.policies.append(policy)
     return out
@@ -155,16 +156,23 @@ def _report(
 
 
 def _resolve_one(
-    doc: Loaded, repositories: dict[str, Loaded], out: Resolved
+    doc: Loaded,
+    repositories: dict[str, Loaded],
+    images: dict[str, ImageRef | None],
+    out: Resolved,
 ) -> ResolvedPolicy | None:
     if isinstance(doc.obj, ImagePolicy):
-        return _resolve_flux(doc, doc.obj, repositories, out)
+        return _resolve_flux(doc, doc.obj, repositories, images, out)
     assert isinstance(doc.obj, TrackedImage)
     return _resolve_native(doc, doc.obj, out)
 
 
 def _resolve_flux(
-    doc: Loaded, obj: ImagePolicy, repositories: dict[str, Loaded], out: Resolved
+    doc: Loaded,
+    obj: ImagePolicy,
+    repositories: dict[str, Loaded],
+    images: dict[str, ImageRef | None],
+    out: Resolved,
 ) -> ResolvedPolicy | None:
     ref = obj.spec.image_repository_ref
     repo_key = f"ImageRepository/{ref.namespace or obj.metadata.namespace}/{ref.name}"
@@ -179,7 +187,7 @@ def _resolve_flux(
         return None
     assert isinstance(repo_doc.obj, ImageRepository)
     repo = repo_doc.obj.spec
-    image = _image(repo_doc, repo.image, ("spec", "image"), Resolved())
+    image = images[repo_doc.obj.key]
     choice = obj.spec.policy
     tag_filter = obj.spec.filter_tags
     if choice.semver is not None:
