@@ -175,8 +175,9 @@ class LeakCheck:
         ]
 
 
-@pytest.fixture(autouse=True)
-def leak_check() -> Iterator[LeakCheck]:
+@contextlib.contextmanager
+def checking_leaks(what: str) -> Iterator[LeakCheck]:
+    """Capture every log record at DEBUG while the block runs; fail if any carries a secret."""
     capture = _Capture()
     root = logging.getLogger()
     level = root.level
@@ -189,4 +190,10 @@ def leak_check() -> Iterator[LeakCheck]:
         root.removeHandler(capture)
         root.setLevel(level)
     leaks = check.leaks()
-    assert not leaks, f"credentials leaked into logs or errors: {leaks}"
+    assert not leaks, f"credentials leaked into {what}: {leaks}"
+
+
+@pytest.fixture(autouse=True)
+def leak_check() -> Iterator[LeakCheck]:
+    with checking_leaks("logs or errors") as check:
+        yield check

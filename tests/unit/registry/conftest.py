@@ -5,12 +5,11 @@ The secrets these tests plant are registered so any log record that carries one 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import LeakCheck, _Capture
+from tests.integration.conftest import LeakCheck, checking_leaks
 from tests.integration.registry_fixtures import SECRETS
 
 # Only distinctive strings: the set is process-wide, and a short word would match innocent text.
@@ -21,16 +20,5 @@ for _secret in UNIT_SECRETS:
 
 @pytest.fixture(autouse=True)
 def leak_check() -> Iterator[LeakCheck]:
-    capture = _Capture()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(capture)
-    root.setLevel(logging.DEBUG)
-    check = LeakCheck(capture)
-    try:
+    with checking_leaks("logs") as check:
         yield check
-    finally:
-        root.removeHandler(capture)
-        root.setLevel(level)
-    leaks = check.leaks()
-    assert not leaks, f"credentials leaked into logs: {leaks}"
