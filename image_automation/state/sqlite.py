@@ -10,6 +10,8 @@ while a writer commits.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -255,9 +257,36 @@ class SqliteStore:
 # -- helpers run on the worker thread -------------------------------------------------------
 
 
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Serialise first-open work (WAL switch, migration) across stores and processes.
+
+    Switching a fresh file to WAL needs an exclusive lock, and SQLite may answer
+    ``database is locked`` at once rather than wait out the busy timeout when several
+    connections try together. A ``flock`` on a sidecar file (``NAME.lock``, kept; the kernel
+    drops the lock if the holder dies) makes openers take turns. Not the database file
+    itself: closing any descriptor of it would drop SQLite's own POSIX locks.
+    """
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     with _translated(path, "open"):
         path.parent.mkdir(parents=True, exist_ok=True)
+        with _opening(path):
+            return _connect_locked(path)
+
+
+def _connect_locked(path: Path) -> sqlite3.Connection:
+    with _translated(path, "open"):
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
