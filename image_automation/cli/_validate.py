@@ -9,15 +9,26 @@ import click
 
 from image_automation.config.loading import load_paths
 from image_automation.config.resolving import resolve
+from image_automation.engine.automations import PlanContext, RepoTarget, check_automations
 
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def validate_command(paths: tuple[Path, ...]) -> None:
-    """Check policy files and list every problem as FILE:LINE: FIELD: MESSAGE.
+@click.option("--repo", metavar="URL", help="The repository automations write to (as reconcile).")
+@click.option("--branch", default="main", show_default=True, help="Branch of --repo.")
+@click.option(
+    "--secrets-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Mounted secrets; when given, signing key files must exist in it.",
+)
+def validate_command(
+    paths: tuple[Path, ...], repo: str | None, branch: str, secrets_dir: Path | None
+) -> None:
+    """Check policy and automation files; list every problem as FILE:LINE: FIELD: MESSAGE.
 
-    Reads every *.yaml/*.yml under each PATH (default: the current directory). Exit 1 if
-    any problem was found, 0 if none; deprecation warnings alone do not fail.
+    Reads every *.yaml/*.yml under each PATH (default: the current directory). Automations
+    are planned as `reconcile` plans them and their commit message template is rendered with
+    an example change. Exit 1 if any problem was found, 0 if none; warnings alone do not fail.
 
     \b
     Example:
@@ -25,13 +36,20 @@ def validate_command(paths: tuple[Path, ...]) -> None:
     """
     loaded = load_paths(paths or (Path("."),))
     resolved = resolve(loaded)
-    for warning in resolved.warnings:
+    context = PlanContext(
+        repo=RepoTarget(repo, branch) if repo else None,
+        secrets_dir=secrets_dir,
+        check_secret_files=secrets_dir is not None,
+    )
+    automation_errors, automation_warnings = check_automations(loaded, context)
+    errors = [*resolved.errors, *automation_errors]
+    for warning in [*resolved.warnings, *automation_warnings]:
         click.echo(f"warning: {warning}")
-    for error in resolved.errors:
+    for error in errors:
         click.echo(str(error))
     summary = (
         f"{len(loaded.documents)} documents, {len(resolved.policies)} policies, "
-        f"{len(resolved.errors)} problems"
+        f"{len(loaded.automations)} automations, {len(errors)} problems"
     )
     click.echo(summary, err=True)
-    sys.exit(1 if resolved.errors else 0)
+    sys.exit(1 if errors else 0)

@@ -10,7 +10,7 @@ work. Policy selection by ``policySelector`` (Kubernetes label selectors) lives 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from image_automation.config.loading import Loaded, LoadResult
@@ -20,8 +20,16 @@ from image_automation.config.models import (
     ImageUpdateAutomation,
     LabelSelector,
 )
+from image_automation.domain import Change, UpdateResult
 from image_automation.errors import ConfigError
-from image_automation.git import CommitSettings, GitAuth, PushSettings, SigningKey
+from image_automation.git import (
+    CommitSettings,
+    GitAuth,
+    MessageTemplateError,
+    PushSettings,
+    SigningKey,
+    render_message,
+)
 from image_automation.git.flux_messages import translate
 
 
@@ -73,6 +81,8 @@ class PlanContext:
 
     repo: RepoTarget | None = None
     secrets_dir: Path | None = None
+    check_secret_files: bool = True
+    """False (``validate`` without ``--secrets-dir``): trust that signing key files exist."""
 
 
 @dataclass(slots=True)
@@ -99,6 +109,63 @@ def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
             continue
         out.plans.append(plan)
     return out
+
+
+_EXAMPLE = UpdateResult(
+    changes=(
+        Change(
+            file="deploy/app.yaml",
+            line=1,
+            api_version="apps/v1",
+            kind="Deployment",
+            namespace="default",
+            name="app",
+            setter='{"$imagepolicy": "default:app"}',
+            old="registry.example.com/app:1.0.0",
+            new="registry.example.com/app:1.0.1",
+        ),
+    ),
+    files_written=("deploy/app.yaml",),
+)
+"""The change ``check_automations`` renders every commit message template with."""
+
+_NEEDS_REPO = frozenset({"spec.sourceRef.name", "spec.git"})
+"""Error fields that only mean "this automation's repository comes from ``--repo``"."""
+
+
+def check_automations(
+    loaded: LoadResult, context: PlanContext
+) -> tuple[list[ConfigError], list[str]]:
+    """What ``validate`` says about automation documents: (errors, warnings).
+
+    Every automation is planned as ``reconcile`` would plan it, then its commit message is
+    rendered once with an example change, so a template typo (an unknown field, a syntax
+    error) shows here rather than at the first commit. Without ``context.repo`` a repository
+    that only ``--repo`` can supply is a warning, and the rest is still checked.
+    """
+    warnings: list[str] = []
+    plans = plan_automations(loaded, context)
+    if context.repo is None:
+        warnings = [
+            str(exc)
+            for _, exc in plans.errors
+            if exc.location is not None and exc.location.field in _NEEDS_REPO
+        ]
+        stand_in = RepoTarget(url="file:///--repo", branch="main")
+        plans = plan_automations(loaded, replace(context, repo=stand_in))
+    errors = [exc for _, exc in plans.errors]
+    docs = {f"{doc.obj.kind}/{doc.obj.key}": doc for doc in loaded.automations}
+    for plan in plans.plans:
+        try:
+            render_message(
+                _EXAMPLE, plan.commit.message_template, automation=plan.object_name,
+                values=plan.values,
+            )  # fmt: skip
+        except MessageTemplateError as exc:
+            git = ("git",) if plan.kind == "ImageUpdateAutomation" else ()
+            field_path = ("spec", *git, "commit", "messageTemplate")
+            errors.append(ConfigError(exc.message, location=docs[plan.key].location(*field_path)))
+    return errors, warnings
 
 
 def _flux_plan(
@@ -146,9 +213,7 @@ def _flux_plan(
             ) from exc
     signing = None
     if commit_spec.signing_key is not None:
-        signing = _signing_key(
-            doc, commit_spec.signing_key.secret_ref.name, "gpg", context.secrets_dir
-        )
+        signing = _signing_key(doc, commit_spec.signing_key.secret_ref.name, "gpg", context)
     push = spec.git.push
     return AutomationPlan(
         kind=obj.kind,
@@ -189,7 +254,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
     signing = None
     if spec.commit.signing_key is not None:
         key = spec.commit.signing_key
-        signing = _signing_key(doc, key.secret_ref.name, key.format, context.secrets_dir)
+        signing = _signing_key(doc, key.secret_ref.name, key.format, context)
     push = git.push
     return AutomationPlan(
         kind=obj.kind,
@@ -216,8 +281,11 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
     )
 
 
-def _signing_key(doc: Loaded, secret: str, fmt: str, secrets_dir: Path | None) -> SigningKey:
+def _signing_key(doc: Loaded, secret: str, fmt: str, context: PlanContext) -> SigningKey:
     key_name = "git.asc" if fmt == "gpg" else "identity"
+    secrets_dir = context.secrets_dir
+    if secrets_dir is None and not context.check_secret_files:
+        return SigningKey(format="gpg" if fmt == "gpg" else "ssh", key_file=Path(secret, key_name))
     if secrets_dir is None:
         raise ConfigError(
             f"signing key secret {secret!r} needs --secrets-dir", location=doc.location("spec")
@@ -274,6 +342,7 @@ __all__ = [
     "Plans",
     "RepoTarget",
     "auth_for",
+    "check_automations",
     "plan_automations",
     "selects",
 ]

@@ -1,0 +1,120 @@
+"""`validate` checks automation documents as `reconcile` would plan them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from image_automation.cli import root
+from image_automation.cli._commands import register
+
+register(root)
+
+FLUX = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata: {name: apps, namespace: apps}
+spec:
+  interval: 30m
+  sourceRef: {kind: GitRepository, name: fleet}
+  git:
+    commit:
+      author: {email: bot@example.com}
+      messageTemplate: {template}
+{signing}  update:
+    path: {path}
+"""
+
+SOURCE = """\
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: apps}
+spec:
+  url: https://git.example.com/fleet.git
+"""
+
+NATIVE = """\
+apiVersion: image-automation.io/v1alpha1
+kind: ImageAutomation
+metadata: {name: native, namespace: apps}
+spec:
+  git: {url: "file:///srv/fleet.git"}
+  commit:
+    author: {email: bot@example.com}
+    messageTemplate: {template}
+  update: {path: ./}
+"""
+
+
+def flux(template: str = '"Update images"', path: str = "./clusters", signing: str = "") -> str:
+    return (
+        FLUX.replace("{template}", template).replace("{path}", path).replace("{signing}", signing)
+    )
+
+
+def run(tmp_path: Path, text: str, *args: str) -> tuple[int, list[str]]:
+    (tmp_path / "automation.yaml").write_text(text)
+    result = CliRunner().invoke(root, ["validate", *args, str(tmp_path)])
+    return result.exit_code, result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        (flux('"{{ .Nope }}"'), 10, "spec.git.commit.messageTemplate", "no attribute 'Nope'"),
+        (flux('"{{ range .Changed }"'), 10, "spec.git.commit.messageTemplate", "template"),
+        (flux(path="../outside"), 12, "spec.update.path", "must stay inside"),
+        (NATIVE.replace("{template}", '"{{ changes | nosuchfilter }}"'), 8,
+         "spec.commit.messageTemplate", "nosuchfilter"),
+        (NATIVE.replace("{template}", '"{% for c in changes %}"'), 8,
+         "spec.commit.messageTemplate", "line 1"),
+    ],
+)  # fmt: skip
+def test_a_broken_automation_is_an_error_at_its_field(
+    tmp_path: Path, text: str, line: int, field: str, message: str
+) -> None:
+    code, out = run(tmp_path, text + SOURCE)
+    assert code == 1
+    errors = [x for x in out if not x.startswith("warning:")]
+    assert len(errors) == 1, out
+    assert errors[0].startswith(f"{tmp_path}/automation.yaml:{line}: {field}: "), errors
+    assert message in errors[0]
+
+
+def test_a_good_template_and_its_repository_pass(tmp_path: Path) -> None:
+    template = '"{{range .Changed.Changes}}{{.OldValue}} -> {{.NewValue}} {{end}}"'
+    assert run(tmp_path, flux(template) + SOURCE) == (0, [])
+
+
+def test_a_missing_git_repository_is_a_warning_that_repo_silences(tmp_path: Path) -> None:
+    code, out = run(tmp_path, flux())
+    assert code == 0
+    assert out == [
+        f"warning: {tmp_path}/automation.yaml:6: spec.sourceRef.name: GitRepository apps/fleet"
+        " not found in the loaded files (or run with --repo)"
+    ]
+    assert run(tmp_path, flux(), "--repo", "file:///srv/fleet.git") == (0, [])
+
+
+def test_the_template_is_still_checked_when_the_repository_is_missing(tmp_path: Path) -> None:
+    code, out = run(tmp_path, flux('"{{ .Nope }}"'))
+    assert code == 1
+    assert out[0].startswith("warning: ")
+    assert out[1].startswith(f"{tmp_path}/automation.yaml:10: spec.git.commit.messageTemplate")
+
+
+def test_signing_key_files_are_checked_only_with_a_secrets_dir(tmp_path: Path) -> None:
+    text = flux(signing="      signingKey: {secretRef: {name: gpg}}\n") + SOURCE
+    policies = tmp_path / "p"
+    policies.mkdir()
+    assert run(policies, text) == (0, [])
+    secrets = tmp_path / "secrets"
+    (secrets / "gpg").mkdir(parents=True)
+    code, out = run(policies, text, "--secrets-dir", str(secrets))
+    assert code == 1
+    assert "signing key: no file" in out[0] and "gpg/git.asc" in out[0]
+    (secrets / "gpg" / "git.asc").write_text("key")
+    assert run(policies, text, "--secrets-dir", str(secrets)) == (0, [])
