@@ -293,7 +293,12 @@ def _signing_key(doc: Loaded, secret: str, fmt: str, context: PlanContext) -> Si
     path = secrets_dir / secret / key_name
     if not path.is_file():
         raise ConfigError(f"signing key: no file {path}", location=doc.location("spec"))
-    return SigningKey(format="gpg" if fmt == "gpg" else "ssh", key_file=path)
+    passphrase = secrets_dir / secret / "passphrase"
+    return SigningKey(
+        format="gpg" if fmt == "gpg" else "ssh",
+        key_file=path,
+        passphrase_file=passphrase if passphrase.is_file() else None,
+    )
 
 
 def _update_path(doc: Loaded, path: str) -> str:

@@ -4,10 +4,15 @@ Keys live only in the run's private temp dir: an SSH key is copied there with mo
 (ssh-keygen refuses readable keys, and mounted Secrets are 0644); a GPG key is imported into a
 GNUPGHOME made there, so the user's keyring is never touched. The gpg-agent that gpg starts
 for that home is stopped again when the run ends.
+
+A passphrase-protected key stays protected; the passphrase is read from its file, never put
+on a command line or in the environment: gpg gets ``--passphrase-file`` through a
+``gpg.program`` wrapper script, ssh-keygen asks an ``SSH_ASKPASS`` script that prints the file.
 """
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +23,11 @@ from image_automation.errors import GitError
 
 @dataclass(frozen=True, slots=True)
 class SigningKey:
-    """A private key file to sign commits with; it must not be passphrase-protected."""
+    """A private key file to sign commits with, and the file holding its passphrase (if any)."""
 
     format: Literal["gpg", "ssh"]
     key_file: Path
+    passphrase_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +51,42 @@ def prepare_signing(key: SigningKey, private_dir: Path) -> SigningSetup:
     """Install ``key`` under ``private_dir``; raise GitError when the key is unusable."""
     try:
         data = key.key_file.read_bytes()
+        if key.passphrase_file is not None:
+            key.passphrase_file.stat()
     except OSError as exc:
-        raise GitError(f"signing key {key.key_file}: {exc.strerror}") from exc
+        raise GitError(f"signing key {exc.filename}: {exc.strerror}") from exc
     if key.format == "ssh":
         path = private_dir / "signing_key"
         path.touch(mode=0o600)
         path.write_bytes(data if data.endswith(b"\n") else data + b"\n")
-        return SigningSetup(config=(("gpg.format", "ssh"), ("user.signingkey", str(path))), env={})
+        env = {}
+        if key.passphrase_file is not None:
+            askpass = _script(private_dir / "askpass", f"cat {_quoted(key.passphrase_file)}")
+            env = {"SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
+        return SigningSetup(config=(("gpg.format", "ssh"), ("user.signingkey", str(path))), env=env)
     home = private_dir / "gnupg"
     home.mkdir(mode=0o700)
     setup = SigningSetup(config=(), env={}, gnupg_home=home)
     fingerprint = _import_gpg_key(home, data, setup)
-    return SigningSetup(
-        config=(("gpg.format", "openpgp"), ("user.signingkey", fingerprint)),
-        env={"GNUPGHOME": str(home)},
-        gnupg_home=home,
-    )
+    config = [("gpg.format", "openpgp"), ("user.signingkey", fingerprint)]
+    if key.passphrase_file is not None:
+        wrapper = _script(
+            private_dir / "gpg",
+            "exec gpg --batch --pinentry-mode loopback --passphrase-file "
+            f'{_quoted(key.passphrase_file)} "$@"',
+        )
+        config.append(("gpg.openpgp.program", str(wrapper)))
+    return SigningSetup(config=tuple(config), env={"GNUPGHOME": str(home)}, gnupg_home=home)
+
+
+def _quoted(path: Path) -> str:
+    return shlex.quote(str(path.absolute()))
+
+
+def _script(path: Path, line: str) -> Path:
+    path.write_text(f"#!/bin/sh\n{line}\n", encoding="utf-8")
+    path.chmod(0o700)
+    return path
 
 
 def _import_gpg_key(home: Path, data: bytes, setup: SigningSetup) -> str:

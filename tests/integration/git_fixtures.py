@@ -380,10 +380,10 @@ class SshGitServer:
         self._proc = None
 
 
-def make_ssh_key(path: Path, comment: str = "test") -> Path:
-    """Generate an unprotected ed25519 key at ``path`` (+ ``.pub``); returns ``path``."""
+def make_ssh_key(path: Path, comment: str = "test", passphrase: str = "") -> Path:
+    """Generate an ed25519 key at ``path`` (+ ``.pub``); returns ``path``."""
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", str(path)],
         check=True,
         capture_output=True,
     )
@@ -400,13 +400,15 @@ class GpgKey:
         subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "all"], check=False)
 
 
-def make_gpg_key(directory: Path, uid: str = "Automation <bot@example.test>") -> GpgKey:
-    """An unprotected ed25519 signing key in its own GNUPGHOME, exported to a file."""
+def make_gpg_key(
+    directory: Path, uid: str = "Automation <bot@example.test>", passphrase: str = ""
+) -> GpgKey:
+    """An ed25519 signing key in its own GNUPGHOME, exported to a file."""
     home = directory / "gnupg"
     home.mkdir(mode=0o700)
     base = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback"]
     subprocess.run(
-        [*base, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"],
+        [*base, "--passphrase", passphrase, "--quick-gen-key", uid, "ed25519", "sign", "never"],
         check=True,
         capture_output=True,
     )
@@ -415,7 +417,7 @@ def make_gpg_key(directory: Path, uid: str = "Automation <bot@example.test>") ->
     ).stdout
     fingerprint = next(ln.split(":")[9] for ln in listed.splitlines() if ln.startswith("fpr:"))
     exported = subprocess.run(
-        [*base, "--passphrase", "", "--armor", "--export-secret-keys", fingerprint],
+        [*base, "--passphrase", passphrase, "--armor", "--export-secret-keys", fingerprint],
         check=True,
         capture_output=True,
     ).stdout

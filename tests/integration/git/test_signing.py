@@ -22,14 +22,25 @@ async def _signed_publish(remote: GitRemote, work: Path, key: SigningKey) -> str
     return outcome.commit
 
 
+def _passphrase_file(directory: Path, passphrase: str) -> Path | None:
+    if not passphrase:
+        return None
+    path = directory / "passphrase"
+    path.write_text(passphrase + "\n")
+    return path
+
+
+PASSPHRASES = pytest.mark.parametrize("passphrase", ["", "it's a 'secret' $HOME"])
+
+
+@PASSPHRASES
 async def test_gpg_signed_commit_verifies_with_the_public_key(
-    git_remote: GitRemote, tmp_path: Path
+    git_remote: GitRemote, tmp_path: Path, passphrase: str
 ) -> None:
-    key = make_gpg_key(tmp_path)
+    key = make_gpg_key(tmp_path, passphrase=passphrase)
+    secret = SigningKey("gpg", key.secret_key_file, _passphrase_file(tmp_path, passphrase))
     try:
-        sha = await _signed_publish(
-            git_remote, tmp_path / "work", SigningKey("gpg", key.secret_key_file)
-        )
+        sha = await _signed_publish(git_remote, tmp_path / "work", secret)
         verified = run_git(
             "--git-dir",
             str(git_remote.path),
@@ -51,12 +62,14 @@ async def test_gpg_signed_commit_verifies_with_the_public_key(
     assert verified == ["G", key.fingerprint]
 
 
+@PASSPHRASES
 async def test_ssh_signed_commit_verifies_against_allowed_signers(
-    git_remote: GitRemote, tmp_path: Path
+    git_remote: GitRemote, tmp_path: Path, passphrase: str
 ) -> None:
-    key = make_ssh_key(tmp_path / "signer")
+    key = make_ssh_key(tmp_path / "signer", passphrase=passphrase)
     key.chmod(0o644)  # as a mounted Secret would be; the adapter copies it to a 0600 file
-    sha = await _signed_publish(git_remote, tmp_path / "work", SigningKey("ssh", key))
+    secret = SigningKey("ssh", key, _passphrase_file(tmp_path, passphrase))
+    sha = await _signed_publish(git_remote, tmp_path / "work", secret)
     allowed = tmp_path / "allowed_signers"
     allowed.write_text(f"bot@example.test {key.with_suffix('.pub').read_text()}")
     out = run_git(
@@ -97,3 +110,21 @@ async def test_unusable_signing_key_is_a_clear_error_and_nothing_is_pushed(
     with pytest.raises(GitError, match="GPG signing key could not be imported"):
         await _signed_publish(git_remote, tmp_path / "work", SigningKey("gpg", bogus))
     assert git_remote.head() == base
+
+
+@pytest.mark.parametrize("fmt", ["gpg", "ssh"])
+async def test_a_wrong_passphrase_is_a_clear_error_and_nothing_is_pushed(
+    git_remote: GitRemote, tmp_path: Path, fmt: str
+) -> None:
+    if fmt == "gpg":
+        gpg = make_gpg_key(tmp_path, passphrase="right-one")
+        gpg.close()
+        key_file = gpg.secret_key_file
+    else:
+        key_file = make_ssh_key(tmp_path / "signer", passphrase="right-one")
+    wrong = _passphrase_file(tmp_path, "wrong-guess")
+    base = git_remote.head()
+    with pytest.raises(GitError) as raised:
+        await _signed_publish(git_remote, tmp_path / "work", SigningKey(fmt, key_file, wrong))  # type: ignore[arg-type]
+    assert git_remote.head() == base
+    assert "wrong-guess" not in str(raised.value) and "right-one" not in str(raised.value)
