@@ -423,6 +423,8 @@ class NativePush(_Model):
     branch: str | None = None
     refspec: str | None = None
     force: bool = False
+    options: dict[str, str] | None = None
+    """Git push options (``git push -o``), as Flux's ``push.options``."""
 
 
 class NativeGit(_Model):

@@ -227,7 +227,9 @@ def _flux_plan(
             signing=signing,
         ),
         push=PushSettings(
-            branch=push.branch if push else None, refspec=push.refspec if push else None
+            branch=push.branch if push else None,
+            refspec=push.refspec if push else None,
+            options=PushSettings.options_from(push.options if push else None),
         ),
         path=_update_path(doc, spec.update.path),
         selector=spec.policy_selector,
@@ -271,6 +273,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
             branch=push.branch if push else None,
             refspec=push.refspec if push else None,
             force=push.force if push else False,
+            options=PushSettings.options_from(push.options if push else None),
         ),
         path=_update_path(doc, spec.update.path),
         selector=spec.policy_selector,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from image_automation.domain import UpdateResult
@@ -63,12 +64,15 @@ class PushSettings:
     never lost silently). ``refspec``: an extra refspec pushed atomically with the branch
     (alone when ``branch`` is None), e.g. ``HEAD:refs/for/main``.
     ``attempts``: total tries when the remote moved; ``backoff``: seconds before the second
-    try, doubled each time up to ``max_backoff`` seconds.
+    try, doubled each time up to ``max_backoff`` seconds. ``options``: push options sent with
+    every push (``git push -o OPTION``), e.g. ``merge_request.create`` for GitLab; the server
+    must advertise support or the push fails.
     """
 
     branch: str | None = None
     force: bool = False
     refspec: str | None = None
+    options: tuple[str, ...] = ()
     attempts: int = 5
     backoff: float = 0.5
     max_backoff: float = 30.0
@@ -80,6 +84,14 @@ class PushSettings:
             raise ConfigError(f"push refspec {self.refspec!r} is not a refspec")
         if self.attempts < 1:
             raise ConfigError("push attempts must be at least 1")
+        for option in self.options:
+            if not option or "\n" in option or "\0" in option:
+                raise ConfigError(f"push option {option!r}: empty or has a newline/NUL")
+
+    @staticmethod
+    def options_from(mapping: Mapping[str, str] | None) -> tuple[str, ...]:
+        """Flux's ``push.options``: ``{key: value}`` → ``key=value``; an empty value → ``key``."""
+        return tuple(f"{k}={v}" if v else k for k, v in (mapping or {}).items())
 
 
 @dataclass(frozen=True, slots=True)

@@ -418,6 +418,7 @@ class Workspace:
             args.append("--atomic")
         if settings.force:
             args.append(f"--force-with-lease=refs/heads/{branch}:{self._lease.get(branch, '')}")
+        args.extend(f"--push-option={option}" for option in settings.options)
         out = self._git(*args, _REMOTE, *targets, action="push", push=True)
         rejected = [line for line in out.splitlines() if line.startswith("!")]
         if rejected:  # git exits non-zero on rejection, but never trust silence

@@ -34,7 +34,9 @@ spec:
     commit:
       author: {name: Bot, email: bot@example.test}
       messageTemplate: "{{ range .Changed.Changes }}{{ .OldValue }} -> {{ .NewValue }}{{ end }}"
-    push: {branch: auto-updates}
+    push:
+      branch: auto-updates
+      options: {merge_request.create: "", merge_request.target: release}
   update: {path: ./clusters/prod}
   policySelector:
     matchLabels: {team: a}
@@ -46,7 +48,7 @@ kind: ImageAutomation
 metadata: {name: native, namespace: apps}
 spec:
   git:
-    push: {branch: bumps, force: true}
+    push: {branch: bumps, force: true, options: {ci.skip: ""}}
   commit:
     author: {email: bot@example.test}
   update: {path: deploy}
@@ -60,6 +62,7 @@ def test_flux_automation_uses_its_git_repository_without_repo() -> None:
     assert plan.key == "ImageUpdateAutomation/apps/auto"
     assert plan.repo == RepoTarget("https://git.example.test/fleet.git", "release", "fleet-auth")
     assert plan.push.branch == "auto-updates"
+    assert plan.push.options == ("merge_request.create", "merge_request.target=release")
     assert plan.path == "clusters/prod"
     assert plan.commit.author_name == "Bot"
     assert plan.commit.message_template is not None
@@ -77,7 +80,7 @@ def test_native_automation_defaults_to_the_repo_and_reads_push_force() -> None:
     plans = plan_automations(load_bytes(NATIVE.encode(), file="n.yaml"), PlanContext(repo=repo))
     (plan,) = plans.plans
     assert plan.repo == repo
-    assert (plan.push.branch, plan.push.force) == ("bumps", True)
+    assert (plan.push.branch, plan.push.force, plan.push.options) == ("bumps", True, ("ci.skip",))
     assert plan.commit.author_email == "bot@example.test"
 
 
