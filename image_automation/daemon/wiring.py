@@ -134,6 +134,7 @@ class RegistryLister:
         client = RegistryClient(
             settings=setup.settings,
             credentials=setup.credentials,
+            repository_credentials=setup.repository_credentials,
             transport_factory=self._transport,
         )
         async with client:

@@ -1,8 +1,11 @@
 """The production :class:`~image_automation.engine.scanning.TagLister`: the registry client.
 
 Also turns the scan targets' hints (``secretRef``, ``certSecretRef``, ``insecure``) into the
-client's per-host settings and credentials. The client works per registry host, so hints are
-merged per host: the first target naming a secret for a host decides its credentials.
+client's settings and credentials. A ``secretRef`` is the credential of its own repository
+only (two ImageRepositories on one host may hold different per-project secrets); a repository
+without one uses the shared sources (the docker config). TLS is per host in the client (one
+connection pool per host), so a host's first ``certSecretRef`` applies to all its repositories
+and a different one named for the same host is reported as a warning.
 
 Metadata costs: one ``HEAD`` per tag for its digest; the manifest and config GETs only for a
 digest not seen before (the store's last good scan, offered as ``known``, and the client's
@@ -12,6 +15,7 @@ in-memory caches are both keyed by digest, which is content-addressed and never 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -23,8 +27,6 @@ from image_automation.domain import ImageRef, TagInfo
 from image_automation.engine.scanning import ScanTarget, TagListing
 from image_automation.errors import RegistryError
 from image_automation.registry import (
-    ChainedCredentials,
-    Credential,
     CredentialSource,
     DockerConfig,
     Platform,
@@ -36,6 +38,8 @@ from image_automation.registry import (
 from image_automation.registry.limits import counting_operation
 
 DEFAULT_PLATFORM = Platform("linux", "amd64")
+
+log = logging.getLogger(__name__)
 
 
 class RegistryTagLister:
@@ -107,19 +111,12 @@ class ClientSetup:
 
     settings: RegistrySettings
     credentials: CredentialSource | None
+    repository_credentials: dict[str, CredentialSource] = field(default_factory=dict)
+    """repository → its own credentials (its ``secretRef``), asked before ``credentials``."""
     broken: dict[str, str] = field(default_factory=dict)
     """repository → why it cannot be scanned (a missing secret, ...)."""
-
-
-@dataclass(frozen=True)
-class _PerRegistry:
-    """Credentials from each registry's own secret (``secretRef``)."""
-
-    configs: Mapping[str, DockerConfig]
-
-    async def credential_for(self, registry: str) -> Credential | None:
-        config = self.configs.get(registry)
-        return None if config is None else await config.credential_for(registry)
+    warnings: list[str] = field(default_factory=list)
+    """Hints that could not all be honoured (conflicting ``certSecretRef`` on one host)."""
 
 
 def client_setup(
@@ -129,37 +126,55 @@ def client_setup(
     secrets: SecretsDir | None = None,
     docker_config: DockerConfig | None = None,
 ) -> ClientSetup:
-    """Per-host settings and credentials for ``targets`` on top of ``base`` settings.
+    """Settings and credentials for ``targets`` on top of ``base`` settings.
 
-    A target's own secret comes before ``docker_config``. A hint that cannot be honoured (a
-    secret named without ``secrets``, a missing secret) fails that target's scans only.
+    A target's own secret is its repository's credential, before ``docker_config``; TLS
+    secrets apply per host. A hint that cannot be honoured (a secret named without
+    ``secrets``, a missing secret) fails that target's scans only.
     """
-    settings = base or RegistrySettings()
-    configs: dict[str, DockerConfig] = {}
-    broken: dict[str, str] = {}
-    tls_done: set[str] = set()
+    setup = ClientSetup(base or RegistrySettings(), docker_config)
+    loaded: dict[str, DockerConfig] = {}
+    tls_from: dict[str, tuple[str, str]] = {}  # registry -> (certSecretRef, repository)
     for target in targets:
         registry = target.image.registry
         try:
-            if target.secret_ref and registry not in configs:
-                configs[registry] = _secrets(secrets, target.secret_ref).docker_config(
-                    target.secret_ref
+            if target.secret_ref:
+                name = target.secret_ref
+                if name not in loaded:
+                    loaded[name] = _secrets(secrets, name).docker_config(name)
+                setup.repository_credentials[target.repository] = loaded[name]
+            if target.cert_secret_ref:
+                _apply_tls(
+                    setup, target, target.cert_secret_ref, secrets=secrets, tls_from=tls_from
                 )
-            if target.cert_secret_ref and registry not in tls_done:
-                tls = _secrets(secrets, target.cert_secret_ref).tls(target.cert_secret_ref)
-                settings = settings.with_host(registry, **_tls_changes(tls))
-                tls_done.add(registry)
         except RegistryError as exc:
-            broken[target.repository] = f"{target.repository}: {exc}"
+            setup.broken[target.repository] = f"{target.repository}: {exc}"
         if target.insecure:
-            settings = settings.with_host(registry, insecure=True)
-    sources: list[CredentialSource] = []
-    if configs:
-        sources.append(_PerRegistry(configs))
-    if docker_config is not None:
-        sources.append(docker_config)
-    credentials = ChainedCredentials(sources) if sources else None
-    return ClientSetup(settings, credentials, broken)
+            setup.settings = setup.settings.with_host(registry, insecure=True)
+    return setup
+
+
+def _apply_tls(
+    setup: ClientSetup,
+    target: ScanTarget,
+    name: str,
+    *,
+    secrets: SecretsDir | None,
+    tls_from: dict[str, tuple[str, str]],
+) -> None:
+    """Apply ``target``'s ``certSecretRef`` to its host, or warn that another one already is."""
+    registry = target.image.registry
+    first = tls_from.get(registry)
+    if first is None:
+        tls = _secrets(secrets, name).tls(name)
+        setup.settings = setup.settings.with_host(registry, **_tls_changes(tls))
+        tls_from[registry] = (name, target.repository)
+    elif first[0] != name:
+        setup.warnings.append(
+            f"{registry}: {target.repository} names certSecretRef {name!r} but "
+            f"{first[1]} names {first[0]!r}; TLS settings are per host, so {first[0]!r} "
+            f"applies to both"
+        )
 
 
 def _tls_changes(tls: TlsFiles) -> dict[str, Path]:
@@ -184,5 +199,12 @@ async def open_registry_lister(
 ) -> AsyncIterator[RegistryTagLister]:
     """A registry-backed lister configured for ``targets``; the client closes on exit."""
     setup = client_setup(targets, base=settings, secrets=secrets, docker_config=docker_config)
-    async with RegistryClient(settings=setup.settings, credentials=setup.credentials) as client:
+    for warning in setup.warnings:
+        log.warning("%s", warning)
+    client = RegistryClient(
+        settings=setup.settings,
+        credentials=setup.credentials,
+        repository_credentials=setup.repository_credentials,
+    )
+    async with client:
         yield RegistryTagLister(client, platform=platform, broken=setup.broken)

@@ -4,8 +4,8 @@
 it scans exactly the repositories of the policies it is given (once each, through
 ``scan_repositories`` and the registry-backed lister, so first-seen times and scan status
 land in the store) and returns the stored tags of every good scan; a failed scan gives the
-caller only its error text. Repository hints (``secretRef``, ``certSecretRef`` read from the
-secrets dir, ``insecure``) configure the client per host (:mod:`.registry_lister`).
+caller only its error text. Repository hints configure the client (:mod:`.registry_lister`):
+``secretRef`` per repository, ``certSecretRef`` and ``insecure`` per host.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import httpx
 
 from image_automation.domain import ImageRef
 from image_automation.errors import RegistryError, RegistryUnavailable
-from image_automation.registry.auth import RegistryAuth, TokenCache
-from image_automation.registry.credentials import CredentialSource
+from image_automation.registry.auth import RegistryAuth, TokenCache, credential_identity
+from image_automation.registry.credentials import Credential, CredentialSource
 from image_automation.registry.limits import (
     Clock,
     Limits,
@@ -41,7 +41,7 @@ class Endpoint:
     name: str  # repository path on that host (mirror prefix applied)
     host: str  # host[:port] of the API server
     settings: HostSettings
-    image: str  # the reference as the user wrote it (normalised), for messages
+    image: str  # registry/repository as the user wrote it (normalised): messages, own secrets
     origin: tuple[str, bytes]  # (scheme, netloc): the only place credentials may go
     timeout: httpx.Timeout
     credential_key: str  # whose credentials: the registry's, or a mirror's own (never mixed)
@@ -124,13 +124,19 @@ class _NoCookies(httpx.Cookies):
 
 
 class Http:
-    """Shared plumbing for :class:`RegistryClient`: one per client."""
+    """Shared plumbing for :class:`RegistryClient`: one per client.
+
+    Credentials are per repository: its own source (``repository_credentials``, keyed by
+    ``registry/repository``) first, then the shared ``credentials``. TLS and politeness stay
+    per host. One :class:`RegistryAuth` serves each (host, credential) pair.
+    """
 
     def __init__(
         self,
         *,
         settings: RegistrySettings,
         credentials: CredentialSource | None,
+        repository_credentials: Mapping[str, CredentialSource],
         transport: httpx.AsyncBaseTransport | None,
         transport_factory: TransportFactory | None,
         clock: Clock,
@@ -139,6 +145,9 @@ class Http:
         self.settings = settings
         self.counter = RequestCounter()
         self._credentials = credentials
+        self._own = repository_credentials
+        self._shared: dict[str, Credential | None] = {}  # registry -> shared answer
+        self._resolved: dict[str, Credential | None] = {}  # repository -> its credential
         self._transport = transport
         self._factory = transport_factory or default_transport
         self._clock = clock
@@ -149,8 +158,8 @@ class Http:
         self._clients: dict[object, httpx.AsyncClient] = {}
         self._endpoints: dict[ImageRef, Endpoint] = {}
         self._sites: dict[str, _Site] = {}
-        self._first: dict[str, asyncio.Lock] = {}
-        self._auths: dict[str, RegistryAuth] = {}
+        self._first: dict[tuple[str, str], asyncio.Lock] = {}
+        self._auths: dict[tuple[str, str], RegistryAuth] = {}
 
     @property
     def token_cache(self) -> TokenCache:
@@ -219,16 +228,39 @@ class Http:
             self._clients[key] = client
         return client
 
-    async def _auth(self, endpoint: Endpoint, registry: str) -> RegistryAuth:
-        auth = self._auths.get(endpoint.host)
-        if auth is None:
-            credential = None
+    async def _credential(self, endpoint: Endpoint) -> Credential | None:
+        """The repository's own credential (its ``secretRef``), else the shared one.
+
+        Looked up once per repository; the shared sources once per registry (a credential
+        helper is a subprocess). ``credential_key`` is the registry, or a mirror's own host.
+        """
+        repository = endpoint.image
+        if repository in self._resolved:
+            return self._resolved[repository]
+        found: Credential | None = None
+        own = self._own.get(repository)
+        if own is not None:
+            found = await own.credential_for(endpoint.credential_key)
+        if found is None:
+            found = await self._shared_credential(endpoint.credential_key)
+        self._resolved[repository] = found
+        return found
+
+    async def _shared_credential(self, registry: str) -> Credential | None:
+        if registry not in self._shared:
+            found = None
             if self._credentials is not None:
-                credential = await self._credentials.credential_for(registry)
-            auth = self._auths.get(endpoint.host)  # another task may have won the race
-            if auth is None:
-                auth = RegistryAuth(endpoint.host, credential=credential, tokens=self._tokens)
-                self._auths[endpoint.host] = auth
+                found = await self._credentials.credential_for(registry)
+            self._shared[registry] = found
+        return self._shared[registry]
+
+    async def _auth(self, endpoint: Endpoint) -> RegistryAuth:
+        credential = await self._credential(endpoint)
+        key = (endpoint.host, credential_identity(credential))
+        auth = self._auths.get(key)
+        if auth is None:
+            auth = RegistryAuth(endpoint.host, credential=credential, tokens=self._tokens)
+            self._auths[key] = auth
         return auth
 
     async def _send_settling(
@@ -237,14 +269,14 @@ class Http:
         endpoint: Endpoint,
         url: str,
         *,
-        registry: str,
         headers: Mapping[str, str],
     ) -> Reply:
-        """The first request to a host goes alone: the others then know its auth scheme
-        instead of each collecting the same 401 (a first scan would pay one per slot)."""
-        auth = await self._auth(endpoint, registry)
+        """The first request to a host (per credential) goes alone: the others then know its
+        auth scheme instead of each collecting the same 401 (a first scan would pay one per
+        slot)."""
+        auth = await self._auth(endpoint)
         if not auth.settled:
-            async with self._first.setdefault(endpoint.host, asyncio.Lock()):
+            async with self._first.setdefault((endpoint.host, auth.identity), asyncio.Lock()):
                 if not auth.settled:  # the waiters go on in parallel once it is settled
                     return await self._send(method, endpoint, url, auth=auth, headers=headers)
         return await self._send(method, endpoint, url, auth=auth, headers=headers)
@@ -255,7 +287,6 @@ class Http:
         endpoint: Endpoint,
         url: str,
         *,
-        registry: str,
         headers: Mapping[str, str],
         what: str,
     ) -> Reply:
@@ -264,9 +295,7 @@ class Http:
         for attempt in range(attempts):
             last = attempt + 1 >= attempts
             try:
-                reply = await self._send_settling(
-                    method, endpoint, url, registry=registry, headers=headers
-                )
+                reply = await self._send_settling(method, endpoint, url, headers=headers)
             except httpx.TransportError as exc:
                 problem = _tls_problem(exc)
                 if problem is not None:

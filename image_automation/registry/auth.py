@@ -2,12 +2,13 @@
 
 A registry answers ``401`` with ``WWW-Authenticate``: ``Basic realm=…`` or
 ``Bearer realm=…,service=…,scope=…``. For Bearer we ask the realm for a token (GET with Basic
-credentials, or an OAuth2 POST with an identity token), cache it per host + scope until
-``expires_in`` (default 60 s) and retry once. A host's scheme is remembered, so later requests
+credentials, or an OAuth2 POST with an identity token), cache it per host + scope + credential
+until ``expires_in`` (default 60 s) and retry once. A host's scheme is remembered, so later requests
 carry credentials up front and a steady-state request costs exactly one round trip.
 
-One flow serves one registry host. The client gives it only to requests for that host, so an
-``Authorization`` header never follows a redirect to another host.
+One flow serves one registry host with one credential (repositories on a host may each have
+their own). The client gives it only to requests for that host, so an ``Authorization`` header
+never follows a redirect to another host.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from image_automation.errors import RegistryError
 from image_automation.registry.credentials import Credential
 
 DEFAULT_TOKEN_TTL = 60.0
+ANONYMOUS = "anonymous"
+"""The credential identity of requests sent without credentials."""
 _EXPIRY_MARGIN = 5.0
 _TOKEN_REQUEST = "image_automation.token_request"
 
@@ -79,32 +82,43 @@ def scope_for(url: httpx.URL) -> str | None:
 
 
 class TokenCache:
-    """Bearer tokens per (host, scope) until they expire; shared by all flows of a client."""
+    """Bearer tokens per (host, scope, credential) until they expire; shared by a client's flows.
+
+    The scope names the repository, and ``identity`` (:func:`credential_identity`) says whose
+    credentials fetched the token: a token one repository's secret earned is never sent for
+    another secret, even for the same scope.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 
-    def get(self, host: str, scope: str) -> str | None:
-        entry = self._tokens.get((host, scope))
+    def get(self, host: str, scope: str, *, identity: str) -> str | None:
+        key = (host, scope, identity)
+        entry = self._tokens.get(key)
         if entry is None:
             return None
         token, expires = entry
         if self._clock() >= expires:
-            del self._tokens[(host, scope)]
+            del self._tokens[key]
             return None
         return token
 
-    def put(self, host: str, scope: str, token: str, ttl: float) -> None:
+    def put(self, host: str, scope: str, token: str, ttl: float, *, identity: str) -> None:
         margin = min(_EXPIRY_MARGIN, ttl / 10)
-        self._tokens[(host, scope)] = (token, self._clock() + ttl - margin)
+        self._tokens[(host, scope, identity)] = (token, self._clock() + ttl - margin)
 
-    def drop(self, host: str, scope: str) -> None:
-        self._tokens.pop((host, scope), None)
+    def drop(self, host: str, scope: str, *, identity: str) -> None:
+        self._tokens.pop((host, scope, identity), None)
 
     @property
     def secrets(self) -> tuple[str, ...]:
         return tuple(token for token, _ in self._tokens.values())
+
+
+def credential_identity(credential: Credential | None) -> str:
+    """The cache identity of ``credential``: its fingerprint, or :data:`ANONYMOUS`."""
+    return ANONYMOUS if credential is None else credential.fingerprint
 
 
 def _basic(credential: Credential) -> str:
@@ -113,7 +127,7 @@ def _basic(credential: Credential) -> str:
 
 
 class RegistryAuth(httpx.Auth):
-    """Anonymous, Basic or Bearer-challenge auth for one registry host."""
+    """Anonymous, Basic or Bearer-challenge auth for one registry host and one credential."""
 
     requires_response_body = False  # only token responses are read, see async_auth_flow
 
@@ -127,6 +141,7 @@ class RegistryAuth(httpx.Auth):
     ) -> None:
         self.host = host
         self._credential = credential
+        self.identity = credential_identity(credential)
         self._tokens = tokens
         self._user_agent = user_agent
         self._known: Challenge | None = None  # the scheme this host asked for last time
@@ -148,7 +163,8 @@ class RegistryAuth(httpx.Auth):
                 return
             request.headers["Authorization"] = _basic(self._credential)
         else:
-            self._tokens.drop(self.host, scope)  # the one refresh a 401 earns
+            # The one refresh a 401 earns.
+            self._tokens.drop(self.host, scope, identity=self.identity)
             token = yield from self._fetch_token(challenge, scope)
             request.headers["Authorization"] = f"Bearer {token}"
         yield request
@@ -163,7 +179,7 @@ class RegistryAuth(httpx.Auth):
             request.headers["Authorization"] = _basic(self._credential)
             return "basic"
         if known.scheme == "bearer":
-            token = self._tokens.get(self.host, scope)
+            token = self._tokens.get(self.host, scope, identity=self.identity)
             if token is None:
                 # The remembered challenge names the scope of an earlier request (often
                 # another repository); up front, ask for this request's own scope.
@@ -214,7 +230,7 @@ class RegistryAuth(httpx.Auth):
             raise RegistryError(f"{self.host}: token service {where} sent no JSON") from None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"{self.host}: token service {where} sent no token")
-        self._tokens.put(self.host, scope, token, ttl)
+        self._tokens.put(self.host, scope, token, ttl, identity=self.identity)
         return token
 
     async def async_auth_flow(
@@ -241,4 +257,12 @@ def _pick(challenges: list[Challenge]) -> Challenge | None:
     return None
 
 
-__all__ = ["Challenge", "RegistryAuth", "TokenCache", "parse_challenges", "scope_for"]
+__all__ = [
+    "ANONYMOUS",
+    "Challenge",
+    "RegistryAuth",
+    "TokenCache",
+    "credential_identity",
+    "parse_challenges",
+    "scope_for",
+]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +105,9 @@ def _as_ref(ref: ImageRef | str) -> ImageRef:
 class RegistryClient:
     """Async registry client; use as ``async with RegistryClient(...) as client``.
 
+    ``credentials`` answer for every repository; ``repository_credentials`` (keyed by
+    ``registry/repository``, e.g. an ImageRepository's own ``secretRef``) are asked first for
+    their repository, so repositories sharing a host may each use their own credentials.
     ``transport`` replaces the network for every host (tests pass ``httpx.MockTransport``);
     otherwise one transport per TLS profile is made by ``transport_factory``.
     """
@@ -113,6 +117,7 @@ class RegistryClient:
         *,
         settings: RegistrySettings | None = None,
         credentials: CredentialSource | None = None,
+        repository_credentials: Mapping[str, CredentialSource] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         transport_factory: TransportFactory | None = None,
         clock: Clock | None = None,
@@ -121,6 +126,10 @@ class RegistryClient:
         self._http = Http(
             settings=settings or RegistrySettings(),
             credentials=credentials,
+            repository_credentials={
+                _as_ref(name).name: source
+                for name, source in (repository_credentials or {}).items()
+            },
             transport=transport,
             transport_factory=transport_factory,
             clock=clock or SystemClock(),
@@ -144,11 +153,8 @@ class RegistryClient:
         return self._http.counter.total
 
     async def _get(self, method: str, ep: Endpoint, url: str, *, accept: str, what: str) -> Reply:
-        registry = ep.credential_key
         headers = {"Accept": accept}
-        reply = await self._http.request(
-            method, ep, url, registry=registry, headers=headers, what=what
-        )
+        reply = await self._http.request(method, ep, url, headers=headers, what=what)
         if reply.status in (401, 403):
             raise RegistryError(
                 f"{ep.image}: {what} refused by {ep.host} (HTTP {reply.status}): "

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -39,6 +41,11 @@ _HUB_KEYS = frozenset(
 )
 
 
+_FINGERPRINT_KEY = os.urandom(32)
+"""Keys :attr:`Credential.fingerprint`: one per process, so a fingerprint proves nothing
+outside it (nor can a weak password be guessed from one)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Credential:
     """A username/password, or an identity (refresh) token. Its secrets never print."""
@@ -52,6 +59,17 @@ class Credential:
         return f"Credential(username={self.username!r}, {kind}=<redacted>)"
 
     __str__ = __repr__
+
+    @property
+    def fingerprint(self) -> str:
+        """Who this credential is, for cache keys: a keyed one-way hash of all its fields.
+
+        Two credentials differ when any field does (GHCR, GitLab and Harbor tokens often share
+        a user name), so a token fetched with one is never served to the other.
+        """
+        fields = (self.username, self.password, self.identity_token)
+        material = "\0".join(fields).encode()
+        return hmac.new(_FINGERPRINT_KEY, material, hashlib.sha256).hexdigest()[:32]
 
     @property
     def secrets(self) -> tuple[str, ...]:

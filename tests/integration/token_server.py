@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ class TokenServer:
     """A tiny Docker token service (GET with Basic, POST refresh_token) in a thread.
 
     Tokens are ES256 JWTs with an ``x5c`` header; the registry trusts ``cert_file``.
-    ``expires_in`` can be changed by a test; ``requests`` counts calls.
+    ``expires_in`` can be changed by a test; ``requests`` counts calls. ``grants`` limits a
+    user to the repositories matching its patterns (``{"user-a": ("org-a/*",)}``), as GHCR,
+    GitLab or Harbor do for per-project credentials; a user not in it may pull anything.
     """
 
     def __init__(self, directory: Path, *, users: dict[str, str] | None = None) -> None:
@@ -45,6 +48,7 @@ class TokenServer:
         self.refresh_tokens: dict[str, str] = {}  # identity token -> user
         self.expires_in = 300
         self.allow_anonymous_pull = False
+        self.grants: dict[str, tuple[str, ...]] = {}
         self.requests = 0
         self._key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
@@ -92,6 +96,10 @@ class TokenServer:
                 wanted = []
             elif user == "":
                 wanted = [a for a in wanted if a == "pull"]
+            elif user in self.grants and not any(
+                fnmatchcase(name, pattern) for pattern in self.grants[user]
+            ):
+                wanted = []
             access.append({"type": kind, "name": name, "actions": wanted})
         now = int(time.time())
         claims = {

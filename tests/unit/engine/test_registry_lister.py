@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -18,7 +19,13 @@ from image_automation.engine.registry_lister import (
 )
 from image_automation.engine.scanning import ScanTarget
 from image_automation.errors import RegistryError
-from image_automation.registry import RegistryClient, RegistrySettings, SecretsDir
+from image_automation.registry import (
+    Credential,
+    DockerConfig,
+    RegistryClient,
+    RegistrySettings,
+    SecretsDir,
+)
 
 HOST = "registry.test"
 CREATED = "2025-02-03T04:05:06.123456789Z"
@@ -145,7 +152,85 @@ def test_setup_maps_hints_to_host_settings_and_credentials(tmp_path: Path) -> No
     assert setup.settings.for_host("a.test").ca_file == tmp_path / "ca" / "ca.crt"
     assert setup.settings.for_host("b.test:5000").insecure is True
     assert setup.settings.for_host("c.test") == RegistrySettings().defaults
-    assert setup.credentials is not None
+    assert list(setup.repository_credentials) == ["a.test/x"]  # only its own repository
+    assert setup.credentials is None  # no docker config: the others go anonymous
+    assert setup.warnings == []
+
+
+def _pull_secret(root: Path, name: str, user: str) -> None:
+    auth = base64.b64encode(f"{user}:pw-{user}".encode()).decode()
+    (root / name).mkdir()
+    (root / name / ".dockerconfigjson").write_text(json.dumps({"auths": {HOST: {"auth": auth}}}))
+
+
+def test_each_repository_on_a_host_gets_its_own_secret(tmp_path: Path) -> None:
+    _pull_secret(tmp_path, "org-a", "a")
+    _pull_secret(tmp_path, "org-b", "b")
+    shared = DockerConfig(auths={HOST: Credential("shared", "pw-shared")})
+    setup = client_setup(
+        [
+            _target(f"{HOST}/org-a/app", secret_ref="org-a"),
+            _target(f"{HOST}/org-b/app", secret_ref="org-b"),
+            _target(f"{HOST}/org-c/app"),
+        ],
+        secrets=SecretsDir(tmp_path),
+        docker_config=shared,
+    )
+    assert sorted(setup.repository_credentials) == [f"{HOST}/org-a/app", f"{HOST}/org-b/app"]
+    assert setup.credentials is shared
+
+
+def test_conflicting_cert_secrets_on_one_host_are_reported_naming_both(tmp_path: Path) -> None:
+    for name in ("ca-1", "ca-2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    setup = client_setup(
+        [
+            _target("a.test/one", cert_secret_ref="ca-1"),
+            _target("a.test/two", cert_secret_ref="ca-2"),
+            _target("a.test/three", cert_secret_ref="ca-1"),  # agrees: no warning
+        ],
+        secrets=SecretsDir(tmp_path),
+    )
+    assert setup.settings.for_host("a.test").ca_file == tmp_path / "ca-1" / "ca.crt"
+    assert setup.broken == {}
+    [warning] = setup.warnings
+    assert "a.test/one" in warning and "a.test/two" in warning
+    assert "'ca-1'" in warning and "'ca-2'" in warning
+
+
+async def test_repositories_on_one_host_send_their_own_credentials(tmp_path: Path) -> None:
+    _pull_secret(tmp_path, "org-a", "a")
+    _pull_secret(tmp_path, "org-b", "b")
+    targets = [
+        _target(f"{HOST}/org-a/app", secret_ref="org-a"),
+        _target(f"{HOST}/org-b/app", secret_ref="org-b"),
+        _target(f"{HOST}/org-c/app"),
+    ]
+    setup = client_setup(targets, secrets=SecretsDir(tmp_path))
+    users: dict[str, str] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        header = request.headers.get("authorization")
+        if header is None:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+        user = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")[0]
+        users[request.url.path.split("/")[2]] = user
+        return httpx.Response(200, json={"tags": ["1.0"]})
+
+    client = RegistryClient(
+        credentials=setup.credentials,
+        repository_credentials=setup.repository_credentials,
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        lister = RegistryTagLister(client)
+        for target in targets[:2]:
+            await lister.list_tags(target, known={})
+        # No secretRef and no shared source: anonymous, never another repository's secret.
+        with pytest.raises(RegistryError, match="refused"):
+            await lister.list_tags(targets[2], known={})
+    assert users == {"org-a": "a", "org-b": "b"}
 
 
 async def test_unusable_secret_fails_only_its_own_repository(tmp_path: Path) -> None:

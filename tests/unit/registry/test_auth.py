@@ -10,7 +10,13 @@ import pytest
 
 from image_automation.errors import RegistryError
 from image_automation.registry import Credential, RegistryAuth, TokenCache
-from image_automation.registry.auth import Challenge, parse_challenges, scope_for
+from image_automation.registry.auth import (
+    ANONYMOUS,
+    Challenge,
+    credential_identity,
+    parse_challenges,
+    scope_for,
+)
 
 URL = "https://reg.example/v2/team/app/tags/list"
 BEARER = 'Bearer realm="https://auth.example/token",service="reg.example",scope="repository:team/app:pull"'
@@ -123,7 +129,8 @@ def test_bearer_challenge_fetches_a_token_with_basic_credentials() -> None:
     assert retry.url == httpx.URL(URL)
     with pytest.raises(StopIteration):
         flow.send(httpx.Response(200))
-    assert cache.get("reg.example", "repository:team/app:pull") == "tok-1"
+    identity = Credential("me", SECRET).fingerprint
+    assert cache.get("reg.example", "repository:team/app:pull", identity=identity) == "tok-1"
 
 
 def test_cached_token_goes_up_front_until_it_expires() -> None:
@@ -145,7 +152,7 @@ def test_cached_token_goes_up_front_until_it_expires() -> None:
 
 def test_a_401_with_a_cached_token_refreshes_exactly_once() -> None:
     cache = TokenCache(Clock())
-    cache.put("reg.example", "repository:team/app:pull", "stale", 300)
+    cache.put("reg.example", "repository:team/app:pull", "stale", 300, identity=ANONYMOUS)
     auth = RegistryAuth("reg.example", credential=None, tokens=cache)
     auth._known = parse_challenges([BEARER])[0]
     flow, request = _flow(auth)
@@ -160,8 +167,9 @@ def test_a_401_with_a_cached_token_refreshes_exactly_once() -> None:
 
 def test_registry_answering_basic_to_a_bearer_client_gets_basic() -> None:
     cache = TokenCache(Clock())
-    cache.put("reg.example", "repository:team/app:pull", "tok", 300)
-    auth = RegistryAuth("reg.example", credential=Credential("me", SECRET), tokens=cache)
+    me = Credential("me", SECRET)
+    cache.put("reg.example", "repository:team/app:pull", "tok", 300, identity=me.fingerprint)
+    auth = RegistryAuth("reg.example", credential=me, tokens=cache)
     auth._known = parse_challenges([BEARER])[0]
     flow, request = _flow(auth)
     assert request.headers["Authorization"] == "Bearer tok"
@@ -197,3 +205,48 @@ def test_credential_repr_hides_the_secret() -> None:
     cred = Credential("me", SECRET, "idt")
     assert SECRET not in repr(cred) and SECRET not in str(cred)
     assert "idt" not in repr(Credential(identity_token="idt"))
+
+
+SCOPE = "repository:team/app:pull"
+
+
+def test_token_cache_is_keyed_by_host_scope_and_credential() -> None:
+    cache = TokenCache(Clock())
+    a, b = Credential("robot", "secret-a"), Credential("robot", "secret-b")
+    cache.put("reg.example", SCOPE, "tok-a", 300, identity=credential_identity(a))
+    assert cache.get("reg.example", SCOPE, identity=credential_identity(a)) == "tok-a"
+    # Same user name, same scope, other secret: not the same caller.
+    assert cache.get("reg.example", SCOPE, identity=credential_identity(b)) is None
+    assert cache.get("reg.example", SCOPE, identity=ANONYMOUS) is None
+    assert cache.get("other.example", SCOPE, identity=credential_identity(a)) is None
+    cache.drop("reg.example", SCOPE, identity=credential_identity(b))  # not a's token
+    assert cache.get("reg.example", SCOPE, identity=credential_identity(a)) == "tok-a"
+
+
+def test_credential_identity_is_stable_distinct_and_holds_no_secret() -> None:
+    a = Credential("robot", SECRET)
+    assert credential_identity(a) == credential_identity(Credential("robot", SECRET))
+    identities = {
+        credential_identity(c)
+        for c in (a, Credential("robot", SECRET + "x"), Credential("other", SECRET), None)
+    }
+    assert len(identities) == 4
+    assert SECRET not in credential_identity(a) and "robot" not in credential_identity(a)
+    assert credential_identity(None) == ANONYMOUS
+
+
+def test_a_token_fetched_with_one_credential_is_not_sent_with_another() -> None:
+    cache = TokenCache(Clock())
+    first = RegistryAuth("reg.example", credential=Credential("a", SECRET), tokens=cache)
+    flow, _ = _flow(first)
+    flow.send(httpx.Response(401, headers={"WWW-Authenticate": BEARER}))
+    flow.send(_token_response("tok-a"))
+    second = RegistryAuth("reg.example", credential=Credential("b", SECRET), tokens=cache)
+    second._known = parse_challenges([BEARER])[0]  # host scheme known: credentials up front
+    flow, token_request = _flow(second)
+    assert token_request.url.host == "auth.example"  # its own token, not a's
+    assert token_request.url.params["account"] == "b"
+    request = flow.send(_token_response("tok-b"))
+    assert request.headers["Authorization"] == "Bearer tok-b"
+    _, again = _flow(first)
+    assert again.headers["Authorization"] == "Bearer tok-a"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 from collections.abc import Callable
@@ -397,3 +398,32 @@ async def test_requests_waiting_for_the_first_one_then_run_in_parallel() -> None
     async with RegistryClient(transport=httpx.MockTransport(answer), clock=FakeClock()) as c:
         await asyncio.gather(*(c.list_tags(f"{HOST}/team/app{i}") for i in range(6)))
     assert peak > 1  # not serialised behind the lock that settled the host's auth
+
+
+def _basic_user(request: httpx.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return None
+    return base64.b64decode(header[6:]).decode().partition(":")[0]
+
+
+async def test_a_repositorys_own_credentials_come_before_the_shared_ones() -> None:
+    users: dict[str, str | None] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "Authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+        users[request.url.path.split("/")[2]] = _basic_user(request)
+        return tags_response(["1"])
+
+    shared = StaticCredentials({HOST: Credential("shared", "pw-shared")})
+    own = {
+        f"{HOST}/org-a/app": StaticCredentials({HOST: Credential("a", "pw-a")}),
+        f"{HOST}/org-b/app": StaticCredentials({HOST: Credential("b", "pw-b")}),
+        # A secret without an entry for this registry: the shared sources answer.
+        f"{HOST}/org-d/app": StaticCredentials({"elsewhere.example": Credential("x", "y")}),
+    }
+    async with client(Recorder(answer), credentials=shared, repository_credentials=own) as c:
+        for org in ("org-a", "org-b", "org-c", "org-d"):
+            await c.list_tags(f"{HOST}/{org}/app")
+    assert users == {"org-a": "a", "org-b": "b", "org-c": "shared", "org-d": "shared"}
