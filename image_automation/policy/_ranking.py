@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from image_automation.domain import TagInfo
@@ -53,6 +53,7 @@ NOT_SEMVER = "not semver"
 NOT_A_NUMBER = "not a number"
 PRERELEASE = "prerelease not allowed"
 NO_TIMESTAMP = "no timestamp (created, pushed or first seen)"
+NO_AGE = "no timestamp (pushed, created or first seen)"
 
 
 def rank_semver(
@@ -121,11 +122,34 @@ def rank_numerical(
     return ranked
 
 
+EARLIEST_BUILD = datetime(2013, 1, 1, tzinfo=UTC)
+"""An image config ``created`` before this is a placeholder, not a build time: reproducible
+builders (Jib, ko, Bazel, Nix) write 1970-01-01 or 0001-01-01. Docker did not exist yet."""
+
+
+def _build_time(info: TagInfo) -> datetime | None:
+    created = info.created
+    if created is None or created.tzinfo is None:
+        return created  # a naive time is reported by the caller, not hidden here
+    return created if created >= EARLIEST_BUILD else None
+
+
 def timestamp(info: TagInfo | None) -> datetime | None:
-    """The tag's build time, else push time, else when we first saw it."""
+    """What ``newest_build`` orders by: build time, else push time, else first seen."""
     if info is None:
         return None
-    return info.created or info.pushed or info.first_seen
+    return _build_time(info) or info.pushed or info.first_seen
+
+
+def age_timestamp(info: TagInfo | None) -> datetime | None:
+    """What ``min_age`` measures from: push time, else build time, else first seen.
+
+    Push time first: a tag is as new as its arrival in the registry, however old its build
+    (a rebuild of an old commit, a re-push under a new tag).
+    """
+    if info is None:
+        return None
+    return info.pushed or _build_time(info) or info.first_seen
 
 
 def rank_newest(

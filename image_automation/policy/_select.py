@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from image_automation.domain import Decision, TagInfo
 from image_automation.policy._patterns import utf8
 from image_automation.policy._ranking import (
+    NO_AGE,
     Ranked,
+    age_timestamp,
     rank_alphabetical,
     rank_newest,
     rank_numerical,
     rank_semver,
-    timestamp,
 )
 from image_automation.policy._spec import CompiledSpec, SelectionSpec, compile_spec
 
@@ -225,9 +226,9 @@ def _age_gate(
     kept = Ranked(keys=[], tags=[])
     limit = format_duration(min_age)
     for key, tag in zip(ranked.keys, ranked.tags, strict=True):
-        when = timestamp(infos.get(tag))
+        when = age_timestamp(infos.get(tag))
         if when is None:
-            skipped[tag] = f"no timestamp (created, pushed or first seen) for minAge {limit}"
+            skipped[tag] = f"{NO_AGE} for minAge {limit}"
         elif when.tzinfo is None:
             skipped[tag] = "timestamp has no time zone"
         elif now - when < min_age:

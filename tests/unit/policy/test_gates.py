@@ -47,6 +47,19 @@ def test_naive_timestamps_are_skipped_not_compared() -> None:
     assert decision.skipped == {"a": "timestamp has no time zone"}
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""What Jib, ko, Bazel and Nix write as ``created`` for reproducible builds."""
+
+
+def test_newest_build_ignores_placeholder_build_times() -> None:
+    tags: list[TagInfo | str] = [
+        TagInfo("jib-2", created=EPOCH, pushed=NOW - HOUR),
+        TagInfo("jib-1", created=EPOCH, pushed=NOW - 5 * HOUR),
+        TagInfo("other", created=NOW - 3 * HOUR),
+    ]
+    assert decide(tags, ordering="newest_build").tag == "jib-2"
+
+
 MIN_AGE_CASES = [
     pytest.param(
         TagInfo("1.2.0", created=NOW - 3 * HOUR), "younger than minAge 24h (age 3h)", id="created"
@@ -68,8 +81,23 @@ MIN_AGE_CASES = [
     ),
     pytest.param(
         TagInfo("1.2.0"),
-        "no timestamp (created, pushed or first seen) for minAge 24h",
+        "no timestamp (pushed, created or first seen) for minAge 24h",
         id="no-timestamp",
+    ),
+    pytest.param(
+        TagInfo("1.2.0", created=NOW - 30 * 24 * HOUR, pushed=NOW - 2 * HOUR),
+        "younger than minAge 24h (age 2h)",
+        id="push-time-before-an-old-build-time",
+    ),
+    pytest.param(
+        TagInfo("1.2.0", created=EPOCH, first_seen=NOW - HOUR),
+        "younger than minAge 24h (age 1h)",
+        id="placeholder-build-time-ignored",
+    ),
+    pytest.param(
+        TagInfo("1.2.0", created=datetime(1, 1, 1, tzinfo=UTC)),
+        "no timestamp (pushed, created or first seen) for minAge 24h",
+        id="only-a-placeholder-build-time",
     ),
     pytest.param("1.2.0", "no timestamp", id="bare-name"),
 ]
