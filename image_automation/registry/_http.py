@@ -12,6 +12,7 @@ import random
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
@@ -172,6 +173,27 @@ class Http:
             found = self._endpoints[key] = self._make_endpoint(key)
         return found
 
+    def api_endpoint(self, ref: ImageRef, base: str) -> Endpoint:
+        """An endpoint for a registry vendor's own API at ``base`` (push times).
+
+        TLS, politeness, timeout and body cap are those of the API's host (its own ``hosts``
+        entry, else the defaults); ``image`` stays ``ref``'s, so messages name the image.
+        """
+        url = httpx.URL(base)
+        host = url.netloc.decode("ascii")
+        settings = self.settings.for_host(host).model_copy(update={"mirror": None})
+        registry = self.endpoint(ref)
+        return Endpoint(
+            base.rstrip("/"),
+            registry.name,
+            host,
+            settings,
+            registry.image,
+            origin=(url.scheme, url.netloc),
+            timeout=httpx.Timeout(settings.timeout),
+            credential_key=registry.credential_key,
+        )
+
     def _make_endpoint(self, ref: ImageRef) -> Endpoint:
         site = self._sites.get(ref.registry)
         if site is None:
@@ -254,6 +276,14 @@ class Http:
             self._shared[registry] = found
         return self._shared[registry]
 
+    async def basic_auth(self, endpoint: Endpoint) -> httpx.Auth | None:
+        """Basic auth with ``endpoint``'s repository credentials (vendor APIs such as
+        Harbor's), or ``None`` when there are none or they are an identity token."""
+        credential = await self._credential(endpoint)
+        if credential is None or credential.identity_token:
+            return None
+        return httpx.BasicAuth(credential.username, credential.password)
+
     async def _auth(self, endpoint: Endpoint) -> RegistryAuth:
         credential = await self._credential(endpoint)
         key = (endpoint.host, credential_identity(credential))
@@ -289,13 +319,21 @@ class Http:
         *,
         headers: Mapping[str, str],
         what: str,
+        auth: httpx.Auth | Literal["registry"] | None = "registry",
     ) -> Reply:
-        """Send with retries; return the final reply (any status but 429/5xx)."""
+        """Send with retries; return the final reply (any status but 429/5xx).
+
+        ``auth`` is the registry's own flow by default; a vendor API (push times) passes its
+        own ``httpx.Auth`` or ``None`` (anonymous). Either only ever goes to ``endpoint.origin``.
+        """
         attempts = self._retry.attempts
         for attempt in range(attempts):
             last = attempt + 1 >= attempts
             try:
-                reply = await self._send_settling(method, endpoint, url, headers=headers)
+                if auth == "registry":
+                    reply = await self._send_settling(method, endpoint, url, headers=headers)
+                else:
+                    reply = await self._send(method, endpoint, url, auth=auth, headers=headers)
             except httpx.TransportError as exc:
                 problem = _tls_problem(exc)
                 if problem is not None:
@@ -332,7 +370,7 @@ class Http:
         endpoint: Endpoint,
         url: str,
         *,
-        auth: RegistryAuth,
+        auth: httpx.Auth | None,
         headers: Mapping[str, str],
     ) -> Reply:
         client = self._client(endpoint.settings)
