@@ -85,9 +85,15 @@ class HostSettings(_Model):
         return value.rstrip("/")
 
     def push_time_api_for(self, registry: str) -> ResolvedPushTimeApi:
-        """The push-time API for ``registry`` once ``auto`` is resolved."""
+        """The push-time API for ``registry`` once ``auto`` is resolved.
+
+        ``auto`` means none for a mirrored host: a mirror usually stands in for an upstream
+        this network cannot reach or should not hammer; name the API to ask it anyway.
+        """
         if self.push_time_api != "auto":
             return self.push_time_api
+        if self.mirror:
+            return "none"
         return _AUTO_PUSH_TIME_API.get(registry.lower(), "none")
 
     def politeness(self) -> HostPoliteness:
