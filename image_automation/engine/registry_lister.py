@@ -88,9 +88,7 @@ class RegistryTagLister:
             return await self._client.push_times(image)
         except (RegistryError, RegistryUnavailable) as exc:
             api = self._client.push_time_api(image)
-            log.warning(
-                "%s: no push times from the %s API, scanning without: %s", image.name, api, exc
-            )
+            log.warning("%s: scanning without push times (%s API): %s", image.name, api, exc)
             return {}
 
     async def _metadata(self, image: ImageRef, tag: str, known: TagInfo | None) -> TagInfo:
