@@ -173,27 +173,6 @@ class Http:
             found = self._endpoints[key] = self._make_endpoint(key)
         return found
 
-    def api_endpoint(self, ref: ImageRef, base: str) -> Endpoint:
-        """An endpoint for a registry vendor's own API at ``base`` (push times).
-
-        TLS, politeness, timeout and body cap are those of the API's host (its own ``hosts``
-        entry, else the defaults); ``image`` stays ``ref``'s, so messages name the image.
-        """
-        url = httpx.URL(base)
-        host = url.netloc.decode("ascii")
-        settings = self.settings.for_host(host).model_copy(update={"mirror": None})
-        registry = self.endpoint(ref)
-        return Endpoint(
-            base.rstrip("/"),
-            registry.name,
-            host,
-            settings,
-            registry.image,
-            origin=(url.scheme, url.netloc),
-            timeout=httpx.Timeout(settings.timeout),
-            credential_key=registry.credential_key,
-        )
-
     def _make_endpoint(self, ref: ImageRef) -> Endpoint:
         site = self._sites.get(ref.registry)
         if site is None:

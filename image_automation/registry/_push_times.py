@@ -60,9 +60,28 @@ async def fetch_push_times(http: Http, ref: ImageRef) -> PushTimes:
         return {}
     settings = http.settings.for_host(ref.registry)
     base = settings.push_time_url or _default_url(api, ref, insecure=settings.insecure)
-    ep = http.api_endpoint(ref, base)
+    ep = _api_endpoint(http, ref, base)
     fetch = _FETCHERS[api]
     return await fetch(http, ep, ref, settings.max_pages)
+
+
+def _api_endpoint(http: Http, ref: ImageRef, base: str) -> Endpoint:
+    """The vendor API at ``base`` as an endpoint: TLS, politeness, timeout and body cap of
+    its own host (its ``hosts`` entry, else the defaults); messages still name ``ref``."""
+    url = httpx.URL(base)
+    host = url.netloc.decode("ascii")
+    settings = http.settings.for_host(host).model_copy(update={"mirror": None})
+    registry = http.endpoint(ref)
+    return Endpoint(
+        base.rstrip("/"),
+        registry.name,
+        host,
+        settings,
+        registry.image,
+        origin=(url.scheme, url.netloc),
+        timeout=httpx.Timeout(settings.timeout),
+        credential_key=registry.credential_key,
+    )
 
 
 def _default_url(api: str, ref: ImageRef, *, insecure: bool) -> str:
@@ -170,8 +189,9 @@ async def _harbor(http: Http, ep: Endpoint, ref: ImageRef, max_pages: int) -> Pu
             if not isinstance(artifact, dict):
                 raise _bad_shape(ep, "harbor")
             _harbor_artifact(times, artifact)
-        more = bool(data) and seen
-        url = _harbor_next(reply, ep, seen=more, page=pages, path_query=(path, query))
+        url = _harbor_next(
+            reply, ep, seen=seen if data else 0, page=pages, path_query=(path, query)
+        )
     return times
 
 
