@@ -9,7 +9,9 @@ and a different one named for the same host is reported as a warning.
 
 Metadata costs: one ``HEAD`` per tag for its digest; the manifest and config GETs only for a
 digest not seen before (the store's last good scan, offered as ``known``, and the client's
-in-memory caches are both keyed by digest, which is content-addressed and never stale).
+in-memory caches are both keyed by digest, which is content-addressed and never stale). Push
+times come in bulk from the registry's own API where it has one (Docker Hub, Quay, Harbor):
+one request per page of tags, once per scan; without it, ``pushed`` stays as stored.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from image_automation.domain import ImageRef, TagInfo
 from image_automation.engine.scanning import ScanTarget, TagListing
-from image_automation.errors import RegistryError
+from image_automation.errors import RegistryError, RegistryUnavailable
 from image_automation.registry import (
     CredentialSource,
     DockerConfig,
@@ -67,12 +69,27 @@ class RegistryTagLister:
             return TagListing(tuple(TagInfo(name) for name in listing.tags), listing.requests)
         with counting_operation() as counter:
             async with asyncio.TaskGroup() as group:
+                pushed_task = group.create_task(self._push_times(target.image))
                 tasks = [
                     group.create_task(self._metadata(target.image, name, known.get(name)))
                     for name in listing.tags
                 ]
-        tags = tuple(task.result() for task in tasks)
+        pushed = pushed_task.result()
+        tags = tuple(_with_pushed(task.result(), pushed) for task in tasks)
         return TagListing(tags, listing.requests + counter.total)
+
+    async def _push_times(self, image: ImageRef) -> dict[str, datetime]:
+        """Push times from the registry's own API, once per scan; ``{}`` if it has none.
+
+        A failure costs the push times only, never the scan: one warning names the image and
+        the API (messages carry no credentials); the requests still count.
+        """
+        try:
+            return await self._client.push_times(image)
+        except (RegistryError, RegistryUnavailable) as exc:
+            api = self._client.push_time_api(image)
+            log.warning("%s: scanning without push times (%s API): %s", image.name, api, exc)
+            return {}
 
     async def _metadata(self, image: ImageRef, tag: str, known: TagInfo | None) -> TagInfo:
         async with self._gate:
@@ -93,6 +110,12 @@ class RegistryTagLister:
             return None
         created = (await self._client.get_config(image, config_digest)).get("created")
         return parse_created(created) if isinstance(created, str) else None
+
+
+def _with_pushed(tag: TagInfo, pushed: Mapping[str, datetime]) -> TagInfo:
+    """``tag`` with the API's push time, when it has one (else the stored one stays)."""
+    when = pushed.get(tag.name)
+    return tag if when is None else replace(tag, pushed=when)
 
 
 def parse_created(text: str) -> datetime | None:

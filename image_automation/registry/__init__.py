@@ -25,7 +25,13 @@ from image_automation.registry.credentials import (
     TlsFiles,
 )
 from image_automation.registry.limits import Clock, RetryPolicy, SystemClock
-from image_automation.registry.settings import HostSettings, RegistrySettings, RetrySettings
+from image_automation.registry.settings import (
+    HostSettings,
+    PushTimeApi,
+    RegistrySettings,
+    ResolvedPushTimeApi,
+    RetrySettings,
+)
 
 __all__ = [
     "MANIFEST_ACCEPT",
@@ -37,9 +43,11 @@ __all__ = [
     "HostSettings",
     "Manifest",
     "Platform",
+    "PushTimeApi",
     "RegistryAuth",
     "RegistryClient",
     "RegistrySettings",
+    "ResolvedPushTimeApi",
     "RetryPolicy",
     "RetrySettings",
     "SecretsDir",

@@ -12,6 +12,7 @@ import random
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
@@ -254,6 +255,14 @@ class Http:
             self._shared[registry] = found
         return self._shared[registry]
 
+    async def basic_auth(self, endpoint: Endpoint) -> httpx.Auth | None:
+        """Basic auth with ``endpoint``'s repository credentials (vendor APIs such as
+        Harbor's), or ``None`` when there are none or they are an identity token."""
+        credential = await self._credential(endpoint)
+        if credential is None or credential.identity_token:
+            return None
+        return httpx.BasicAuth(credential.username, credential.password)
+
     async def _auth(self, endpoint: Endpoint) -> RegistryAuth:
         credential = await self._credential(endpoint)
         key = (endpoint.host, credential_identity(credential))
@@ -289,13 +298,21 @@ class Http:
         *,
         headers: Mapping[str, str],
         what: str,
+        auth: httpx.Auth | Literal["registry"] | None = "registry",
     ) -> Reply:
-        """Send with retries; return the final reply (any status but 429/5xx)."""
+        """Send with retries; return the final reply (any status but 429/5xx).
+
+        ``auth`` is the registry's own flow by default; a vendor API (push times) passes its
+        own ``httpx.Auth`` or ``None`` (anonymous). Either only ever goes to ``endpoint.origin``.
+        """
         attempts = self._retry.attempts
         for attempt in range(attempts):
             last = attempt + 1 >= attempts
             try:
-                reply = await self._send_settling(method, endpoint, url, headers=headers)
+                if auth == "registry":
+                    reply = await self._send_settling(method, endpoint, url, headers=headers)
+                else:
+                    reply = await self._send(method, endpoint, url, auth=auth, headers=headers)
             except httpx.TransportError as exc:
                 problem = _tls_problem(exc)
                 if problem is not None:
@@ -332,7 +349,7 @@ class Http:
         endpoint: Endpoint,
         url: str,
         *,
-        auth: RegistryAuth,
+        auth: httpx.Auth | None,
         headers: Mapping[str, str],
     ) -> Reply:
         client = self._client(endpoint.settings)

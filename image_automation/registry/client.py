@@ -22,9 +22,10 @@ import httpx
 from image_automation.domain import ImageRef, is_valid_tag
 from image_automation.errors import RegistryError
 from image_automation.registry._http import Endpoint, Http, Reply, TransportFactory
+from image_automation.registry._push_times import fetch_push_times, push_time_api
 from image_automation.registry.credentials import CredentialSource
 from image_automation.registry.limits import Clock, SystemClock, counting_operation
-from image_automation.registry.settings import RegistrySettings
+from image_automation.registry.settings import RegistrySettings, ResolvedPushTimeApi
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -166,6 +167,20 @@ class RegistryClient:
         if reply.status != 200:
             raise RegistryError(f"{ep.image}: {what}: unexpected HTTP {reply.status}")
         return reply
+
+    def push_time_api(self, ref: ImageRef | str) -> ResolvedPushTimeApi:
+        """Which API serves push times for ``ref`` (setting ``pushTimeApi``, ``auto`` resolved)."""
+        return push_time_api(self._http, _as_ref(ref))
+
+    async def push_times(self, ref: ImageRef | str) -> dict[str, datetime]:
+        """``{tag: push time}`` for ``ref``'s repository from its vendor API, every page.
+
+        Empty, with no request made, when the registry exposes none (``pushTimeApi: none``,
+        the ``auto`` default for hosts other than docker.io and quay.io). Raises
+        :class:`RegistryError` or :class:`RegistryUnavailable` like the other requests;
+        callers that can do without push times catch them.
+        """
+        return await fetch_push_times(self._http, _as_ref(ref))
 
     async def list_tags(self, ref: ImageRef | str) -> TagList:
         """All tags of ``ref``'s repository, every page; invalid tags dropped and counted."""

@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from image_automation.errors import ConfigError, Location
 from image_automation.registry.limits import HostPoliteness, RetryPolicy
+
+PushTimeApi = Literal["auto", "dockerhub", "quay", "harbor", "none"]
+ResolvedPushTimeApi = Literal["dockerhub", "quay", "harbor", "none"]
+_AUTO_PUSH_TIME_API: dict[str, ResolvedPushTimeApi] = {"docker.io": "dockerhub", "quay.io": "quay"}
 
 
 class _Model(BaseModel):
@@ -58,6 +63,38 @@ class HostSettings(_Model):
     max_body_bytes: int = Field(
         16 << 20, ge=1024, description="Largest response body (tag page, manifest) accepted."
     )
+    push_time_api: PushTimeApi = Field(
+        "auto",
+        description="Where push times come from: `auto` (docker.io: dockerhub, quay.io: quay, "
+        "else none), `dockerhub`, `quay`, `harbor` (any host, named explicitly) or `none`.",
+    )
+    push_time_url: str | None = Field(
+        None,
+        description="Base URL of the push-time API (scheme://host[:port][/prefix]); default "
+        "https://hub.docker.com, https://quay.io, or the registry itself for harbor.",
+    )
+
+    @field_validator("push_time_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+            raise ValueError("pushTimeUrl must be an http(s)://host[:port][/prefix] URL")
+        return value.rstrip("/")
+
+    def push_time_api_for(self, registry: str) -> ResolvedPushTimeApi:
+        """The push-time API for ``registry`` once ``auto`` is resolved.
+
+        ``auto`` means none for a mirrored host: a mirror usually stands in for an upstream
+        this network cannot reach or should not hammer; name the API to ask it anyway.
+        """
+        if self.push_time_api != "auto":
+            return self.push_time_api
+        if self.mirror:
+            return "none"
+        return _AUTO_PUSH_TIME_API.get(registry.lower(), "none")
 
     def politeness(self) -> HostPoliteness:
         return HostPoliteness(
@@ -126,4 +163,10 @@ class RegistrySettings(_Model):
         return settings.model_copy(update={"hosts": hosts})
 
 
-__all__ = ["HostSettings", "RegistrySettings", "RetrySettings"]
+__all__ = [
+    "HostSettings",
+    "PushTimeApi",
+    "RegistrySettings",
+    "ResolvedPushTimeApi",
+    "RetrySettings",
+]

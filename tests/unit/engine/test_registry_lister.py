@@ -118,6 +118,68 @@ async def test_moved_tag_gets_its_config_fetched_again() -> None:
     assert "config" in registry.seen
 
 
+class HarborRegistry(Registry):
+    """The same registry plus Harbor's artifact list: push times for 1.0 only."""
+
+    def __init__(self, *, fail: int | None = None) -> None:
+        super().__init__()
+        self.fail = fail
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/v2.0/"):
+            self.seen.append("push times")
+            if self.fail is not None:
+                return httpx.Response(self.fail)
+            tag = {"name": "1.0", "push_time": "2025-03-04T05:06:07.000Z"}
+            return httpx.Response(200, json=[{"digest": _digest(MANIFEST), "tags": [tag]}])
+        return super().__call__(request)
+
+
+HARBOR = RegistrySettings.model_validate(
+    {"hosts": {HOST: {"pushTimeApi": "harbor"}}, "retry": {"attempts": 1}}
+)
+PUSHED = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+async def test_push_times_are_asked_once_per_scan_and_win_over_stored_ones() -> None:
+    registry = HarborRegistry()
+    stored = datetime(2020, 1, 1, tzinfo=UTC)
+    created = parse_created(CREATED)
+    known = {
+        name: TagInfo(name, digest=_digest(MANIFEST), created=created, pushed=stored)
+        for name in ("1.0", "1.1")
+    }
+    transport = httpx.MockTransport(registry)
+    async with RegistryClient(settings=HARBOR, transport=transport) as client:
+        listing = await RegistryTagLister(client).list_tags(target(metadata=True), known=known)
+    # Digests unchanged: build times reused; 1.0's push time from the API, 1.1 keeps its own.
+    assert {t.name: (t.created, t.pushed) for t in listing.tags} == {
+        "1.0": (created, PUSHED),
+        "1.1": (created, stored),
+    }
+    assert sorted(registry.seen) == ["HEAD manifest", "HEAD manifest", "push times", "tags"]
+    assert listing.requests == 4
+
+
+async def test_names_only_scans_ask_for_no_push_times() -> None:
+    registry = HarborRegistry()
+    async with RegistryClient(settings=HARBOR, transport=httpx.MockTransport(registry)) as client:
+        listing = await RegistryTagLister(client).list_tags(target(metadata=False), known={})
+    assert registry.seen == ["tags"]
+    assert [t.pushed for t in listing.tags] == [None, None]
+
+
+async def test_a_refused_push_time_api_leaves_the_scan_and_the_stored_times_alone() -> None:
+    registry = HarborRegistry(fail=403)
+    stored = datetime(2020, 1, 1, tzinfo=UTC)
+    known = {"1.0": TagInfo("1.0", digest=_digest(MANIFEST), created=stored, pushed=stored)}
+    async with RegistryClient(settings=HARBOR, transport=httpx.MockTransport(registry)) as client:
+        listing = await RegistryTagLister(client).list_tags(target(metadata=True), known=known)
+    assert {t.name: t.pushed for t in listing.tags} == {"1.0": stored, "1.1": None}
+    assert "push times" in registry.seen
+    assert listing.requests == len(registry.seen)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -58,3 +58,59 @@ def test_errors_name_the_file_and_field(tmp_path: Path, text: str, where: str) -
     with pytest.raises(ConfigError, match=r"r\.yaml") as info:
         RegistrySettings.load(path)
     assert where in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("hosts", "registry", "api"),
+    [
+        ({}, "docker.io", "dockerhub"),
+        ({}, "quay.io", "quay"),
+        ({}, "ghcr.io", "none"),
+        ({}, "harbor.example.com", "none"),  # Harbor runs anywhere: it must be named
+        ({"harbor.example.com": {"pushTimeApi": "harbor"}}, "harbor.example.com", "harbor"),
+        ({"docker.io": {"pushTimeApi": "none"}}, "docker.io", "none"),
+        ({"docker.io": {"mirror": "mirror.local/hub"}}, "docker.io", "none"),
+        (
+            {"docker.io": {"mirror": "mirror.local/hub", "pushTimeApi": "dockerhub"}},
+            "docker.io",
+            "dockerhub",
+        ),
+        ({"r.example": {"pushTimeApi": "quay"}}, "r.example", "quay"),
+    ],
+)
+def test_push_time_api_auto_maps_by_host(
+    hosts: dict[str, dict[str, str]], registry: str, api: str
+) -> None:
+    settings = RegistrySettings.model_validate({"hosts": hosts})
+    assert settings.for_host(registry).push_time_api_for(registry) == api
+
+
+def test_push_time_url_is_read_from_the_file_without_trailing_slash(tmp_path: Path) -> None:
+    path = tmp_path / "registries.yaml"
+    path.write_text(
+        "hosts:\n"
+        "  harbor.example.com:\n"
+        "    pushTimeApi: harbor\n"
+        "    pushTimeUrl: https://harbor-api.example.com:8443/\n"
+    )
+    host = RegistrySettings.load(path).for_host("harbor.example.com")
+    assert (host.push_time_api, host.push_time_url) == (
+        "harbor",
+        "https://harbor-api.example.com:8443",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("hosts:\n  h:\n    pushTimeApi: gitlab\n", "hosts.h.pushTimeApi"),
+        ("hosts:\n  h:\n    pushTimeUrl: hub.docker.com\n", "hosts.h.pushTimeUrl"),
+        ("hosts:\n  h:\n    pushTimeUrl: ftp://x\n", "hosts.h.pushTimeUrl"),
+    ],
+)
+def test_bad_push_time_settings_name_the_field(tmp_path: Path, text: str, where: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        RegistrySettings.load(path)
+    assert where in str(info.value)
