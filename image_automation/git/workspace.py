@@ -107,7 +107,8 @@ class Workspace:
         self._secrets = tuple(secrets)
         self._lease: dict[str, str] = {}
         self._pristine = False
-        """The tree holds no untracked or ignored file (tracked ones may differ from HEAD)."""
+        """The checkout is exactly its HEAD commit: index and tracked files as committed,
+        nothing untracked or ignored. Known from our own steps, or from the clean mark."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -381,13 +382,26 @@ class Workspace:
         known = local == self.spec.branch or push_branch_exists
         self._lease = {local: self._fetched_sha(local) if known else ""}
         target = f"refs/remotes/{_REMOTE}/{base}"
-        # -f -B: branch, index and tracked files to the target; merge state dropped.
-        self._git("checkout", "--quiet", "--force", "-B", local, target, action="checkout")
+        sha = self._fetched_sha(base)
+        if pristine and self._on_branch_at(local, sha):
+            log.debug("checkout already at %s on %s", sha[:12], local)
+        else:
+            # -f -B: branch, index and tracked files to the target; merge state dropped.
+            self._git("checkout", "--quiet", "--force", "-B", local, target, action="checkout")
         if not pristine:  # repair: untracked or ignored files may be about
             self._git("reset", "--quiet", "--hard", target, action="reset")
             self._git("clean", "-ffdxq", action="clean")
         self._pristine = True
-        return self._fetched_sha(base)
+        return sha
+
+    def _on_branch_at(self, branch: str, sha: str) -> bool:
+        """HEAD is ``branch`` (not detached) and ``branch`` is at ``sha``."""
+        try:
+            head = (self.path / ".git" / "HEAD").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return False
+        ref = f"refs/heads/{branch}"
+        return head == f"ref: {ref}" and read_ref(self.path / ".git", ref) == sha
 
     def _status(self) -> tuple[list[str], bool]:
         """``git status`` entries (``XY path``) of changes, and whether ignored files exist."""
