@@ -62,6 +62,9 @@ async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
 
 
 _REMOTE = "origin"
+# Fetch and commit would each start `git maintenance run --auto`; it runs once on close.
+_FETCH = ("--quiet", "--no-tags", "--no-auto-maintenance")
+_NO_AUTO_MAINTENANCE = ("maintenance.auto", "false")
 _MISSING_REF = "couldn't find remote ref"
 
 
@@ -109,6 +112,8 @@ class Workspace:
         self._pristine = False
         """The checkout is exactly its HEAD commit: index and tracked files as committed,
         nothing untracked or ignored. Known from our own steps, or from the clean mark."""
+        self._housekeeping = False
+        """Objects may have been added (fetch, commit): run ``maintenance --auto`` on close."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -270,8 +275,17 @@ class Workspace:
         return [spec.url, spec.branch, spec.depth, sorted(spec.sparse_paths)]
 
     def _leave(self) -> None:
-        """After a run that ended normally: mark the checkout clean if we know it is."""
-        if self._pristine and self.path.is_dir():
+        """After a run that ended normally: housekeeping, then the clean mark if it is clean."""
+        if not self.path.is_dir():
+            return
+        if self._housekeeping:
+            # What fetch and commit would do on their own (gc --auto), once, after the push.
+            try:
+                self._git("maintenance", "run", "--auto", "--quiet", action="housekeeping")
+            except GitError as exc:
+                log.warning("housekeeping in %s failed: %s", self.path, exc)
+                return
+        if self._pristine:
             leave_mark(self.path / ".git", self._settings())
 
     def _clone(self) -> None:
@@ -343,13 +357,14 @@ class Workspace:
             branches.append(push.branch)
         depth = ["--depth", str(self.spec.depth)] if self.spec.depth else []
         refspecs = [f"+refs/heads/{b}:refs/remotes/{_REMOTE}/{b}" for b in branches]
+        self._housekeeping = True
         try:
-            self._git("fetch", "--quiet", "--no-tags", *depth, _REMOTE, *refspecs, action="fetch")
+            self._git("fetch", *_FETCH, *depth, _REMOTE, *refspecs, action="fetch")
             return len(branches) > 1
         except GitError as exc:
             if len(branches) == 1 or f"{_MISSING_REF} refs/heads/{branches[1]}" not in str(exc):
                 raise
-        self._git("fetch", "--quiet", "--no-tags", *depth, _REMOTE, refspecs[0], action="fetch")
+        self._git("fetch", *_FETCH, *depth, _REMOTE, refspecs[0], action="fetch")
         self._git("update-ref", "-d", f"refs/remotes/{_REMOTE}/{branches[1]}", action="fetch")
         return False
 
@@ -431,6 +446,7 @@ class Workspace:
         return bool(status)
 
     def _commit(self, message: str, settings: CommitSettings) -> str | None:
+        self._housekeeping = True
         entries, ignored = self._status()
         # Only tracked files changed in the tree (what the updater does): `commit -a` stages
         # exactly those. Anything else (new files, staged changes): add everything, compare.
@@ -457,12 +473,12 @@ class Workspace:
             *(["--all"] if tracked_only else []),
         ]
         with ExitStack() as stack:
-            config: tuple[tuple[str, str], ...] = ()
+            config: tuple[tuple[str, str], ...] = (_NO_AUTO_MAINTENANCE,)
             if settings.signing is not None:
                 signing_dir = Path(tempfile.mkdtemp(prefix="sig-", dir=self._private))
                 setup = prepare_signing(settings.signing, signing_dir)
                 stack.callback(setup.close)
-                config, env = setup.config, {**env, **setup.env}
+                config, env = (*config, *setup.config), {**env, **setup.env}
                 args.append("--gpg-sign")
             self._git(*args, action="commit", config=config, env=env)
         # Everything but ignored files is committed now: the tree is clean unless there are.

@@ -51,8 +51,9 @@ async def test_run_after_a_clean_finish_skips_checks_reset_and_clean(
 
     second = await _publish(spec, tmp_path, "1.2.0")
 
-    # The remote did not move since our push: the checkout is already there.
-    assert _git_commands(caplog) == ["fetch", "status", "commit", "push"]
+    # The remote did not move since our push: the checkout is already there. Housekeeping
+    # (gc --auto) runs once, after the push.
+    assert _git_commands(caplog) == ["fetch", "status", "commit", "push", "maintenance"]
     assert [c.sha for c in git_remote.commits()][:2] == [second, first]
     assert "app:1.2.0" in git_remote.read(APP_FILE)
 
@@ -68,7 +69,7 @@ async def test_fast_path_checks_out_a_remote_that_moved(
 
     ours = await _publish(spec, tmp_path, "1.2.0")
 
-    assert _git_commands(caplog) == ["fetch", "checkout", "status", "commit", "push"]
+    assert _git_commands(caplog) == ["fetch", "checkout", "status", "commit", "push", "maintenance"]
     commits = git_remote.commits()
     assert [c.sha for c in commits][:2] == [ours, other]
     assert commits[0].parents == (other,)
