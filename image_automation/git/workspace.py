@@ -446,7 +446,7 @@ class Workspace:
         return bool(status)
 
     def _commit(self, message: str, settings: CommitSettings) -> str | None:
-        self._housekeeping = True
+        self._housekeeping, self._pristine = True, False  # until the commit went through
         entries, ignored = self._status()
         # Only tracked files changed in the tree (what the updater does): `commit -a` stages
         # exactly those. Anything else (new files, staged changes): add everything, compare.

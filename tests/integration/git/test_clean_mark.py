@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from image_automation.domain import UpdateResult
+from image_automation.errors import ImageAutomationError
 from image_automation.git import CommitSettings, PushSettings, RepoSpec, Workspace
 from image_automation.git._mark import MARK
 from image_automation.git.workspace import cache_key
@@ -152,3 +153,20 @@ async def test_mark_written_for_other_settings_is_not_trusted(
 
     assert set(REPAIR) <= set(_git_commands(caplog))
     assert not (checkout / "untracked.txt").exists()
+
+
+async def test_a_commit_that_fails_leaves_no_mark(
+    git_remote: GitRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = RepoSpec(url=git_remote.url)
+    await _publish(spec, tmp_path, "1.1.0")
+    checkout = _checkout(spec, tmp_path)
+    async with Workspace.open(spec, work_dir=tmp_path) as ws:
+        await ws.prepare()
+        result = await bump_to("1.2.0")(ws.path)
+        (ws.path / "untracked.txt").write_text("junk\n")
+        monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "no-such-dir" / "index"))
+        with pytest.raises(ImageAutomationError):
+            await ws.commit(result, AUTHOR)
+        monkeypatch.delenv("GIT_INDEX_FILE")
+    assert not (checkout / ".git" / MARK).exists()
