@@ -357,16 +357,22 @@ class Workspace:
             branches.append(push.branch)
         depth = ["--depth", str(self.spec.depth)] if self.spec.depth else []
         refspecs = [f"+refs/heads/{b}:refs/remotes/{_REMOTE}/{b}" for b in branches]
-        self._housekeeping = True
+        tracking = [f"refs/remotes/{_REMOTE}/{b}" for b in branches]
+        before = [read_ref(self.path / ".git", ref) for ref in tracking]
         try:
-            self._git("fetch", *_FETCH, *depth, _REMOTE, *refspecs, action="fetch")
-            return len(branches) > 1
-        except GitError as exc:
-            if len(branches) == 1 or f"{_MISSING_REF} refs/heads/{branches[1]}" not in str(exc):
-                raise
-        self._git("fetch", *_FETCH, *depth, _REMOTE, refspecs[0], action="fetch")
-        self._git("update-ref", "-d", f"refs/remotes/{_REMOTE}/{branches[1]}", action="fetch")
-        return False
+            try:
+                self._git("fetch", *_FETCH, *depth, _REMOTE, *refspecs, action="fetch")
+                return len(branches) > 1
+            except GitError as exc:
+                missing = f"{_MISSING_REF} refs/heads/{branches[-1]}"
+                if len(branches) == 1 or missing not in str(exc):
+                    raise
+            self._git("fetch", *_FETCH, *depth, _REMOTE, refspecs[0], action="fetch")
+            self._git("update-ref", "-d", tracking[1], action="fetch")
+            return False
+        finally:  # objects arrive with a moved ref: then gc --auto may find work on close
+            if [read_ref(self.path / ".git", ref) for ref in tracking] != before:
+                self._housekeeping = True
 
     def _remote_sha(self, branch: str) -> str:
         ref = f"refs/remotes/{_REMOTE}/{branch}"
@@ -434,6 +440,7 @@ class Workspace:
 
     def _staged_changes(self) -> bool:
         """``add --all``; then, does the index differ from HEAD?"""
+        self._housekeeping = True  # new blobs, maybe
         self._git("add", "--all", action="stage changes")
         runner = git.Git(str(self.path))
         with translating("diff", secrets=self._secrets):
@@ -446,7 +453,7 @@ class Workspace:
         return bool(status)
 
     def _commit(self, message: str, settings: CommitSettings) -> str | None:
-        self._housekeeping, self._pristine = True, False  # until the commit went through
+        self._pristine = False  # until the commit went through
         entries, ignored = self._status()
         # Only tracked files changed in the tree (what the updater does): `commit -a` stages
         # exactly those. Anything else (new files, staged changes): add everything, compare.
@@ -482,13 +489,14 @@ class Workspace:
                 args.append("--gpg-sign")
             self._git(*args, action="commit", config=config, env=env)
         # Everything but ignored files is committed now: the tree is clean unless there are.
-        self._pristine = not ignored
+        self._pristine, self._housekeeping = not ignored, True
         sha = read_head(self.path / ".git") or self._git("rev-parse", "HEAD", action="read HEAD")
         log.info("committed %s on %s", sha[:12], self.spec.branch)
         return sha
 
     def _diff(self) -> str:
-        self._pristine = False  # the caller has edited the tree; the index gets staged files
+        # The caller has edited the tree; the index gets staged files (and new blobs).
+        self._pristine, self._housekeeping = False, True
         self._git("add", "--all", action="stage changes")
         out = self._git("diff", "--cached", "--no-color", "--no-ext-diff", action="diff")
         return f"{out}\n" if out else ""

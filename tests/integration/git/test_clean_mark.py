@@ -57,6 +57,11 @@ async def test_run_after_a_clean_finish_skips_checks_reset_and_clean(
     assert _git_commands(caplog) == ["fetch", "status", "commit", "push", "maintenance"]
     assert [c.sha for c in git_remote.commits()][:2] == [second, first]
     assert "app:1.2.0" in git_remote.read(APP_FILE)
+    caplog.clear()
+
+    # Nothing to change and nothing fetched: no commit, and no objects for gc to look at.
+    assert await _publish(spec, tmp_path, "1.2.0") is None
+    assert _git_commands(caplog) == ["fetch", "status"]
 
 
 async def test_fast_path_checks_out_a_remote_that_moved(
