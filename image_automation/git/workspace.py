@@ -257,7 +257,10 @@ class Workspace:
             log.info("removing half-finished clone %s", stale)
             shutil.rmtree(stale, ignore_errors=True)
         if self.path.exists():
-            doubt = take_mark(self.path / ".git", self._settings())
+            try:
+                doubt = take_mark(self.path / ".git", self._settings())
+            except OSError as exc:  # a mark we cannot delete could outlive a killed run
+                raise GitError(f"cannot take the clean mark of {self.path}: {exc}") from exc
             if doubt is None:  # the last run finished and left it clean: no checks needed
                 self._pristine = True
                 return
@@ -286,7 +289,10 @@ class Workspace:
                 log.warning("housekeeping in %s failed: %s", self.path, exc)
                 return
         if self._pristine:
-            leave_mark(self.path / ".git", self._settings())
+            try:
+                leave_mark(self.path / ".git", self._settings())
+            except OSError as exc:  # the run itself succeeded; the next one just checks more
+                log.warning("cannot mark %s clean: %s", self.path, exc)
 
     def _clone(self) -> None:
         tmp = self.path.with_name(f"{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
