@@ -5,7 +5,8 @@ someone pushes a broken edit to one file, dropping that file's policies would ma
 automation stop updating (or worse, forget receivers); instead the file's previous good
 documents stay in effect and the problem is reported (``errors`` of the result, plus a
 warning naming the file). Files that were never good contribute their valid documents only.
-A deleted file is forgotten.
+A deleted file is forgotten. A file whose bytes are the same as last time is not parsed
+again (parsing is most of the cost, and most files do not change between reconciles).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from image_automation.config.loading import YAML_SUFFIXES, LoadResult, load_file
+from image_automation.config.loading import (
+    MAX_FILE_BYTES,
+    YAML_SUFFIXES,
+    LoadResult,
+    load_bytes,
+    load_file,
+)
 
 
 class LastGoodFiles:
@@ -22,6 +29,7 @@ class LastGoodFiles:
 
     def __init__(self) -> None:
         self._good: dict[str, LoadResult] = {}
+        self._parsed: dict[str, tuple[bytes, LoadResult]] = {}
 
     def load(self, root: Path) -> LoadResult:
         """Every ``*.yaml``/``*.yml`` under ``root`` (dot directories skipped); documents are
@@ -31,8 +39,7 @@ class LastGoodFiles:
         for path in _yaml_files(root):
             name = path.relative_to(root).as_posix()
             seen.add(name)
-            fresh = load_file(path)
-            _rename(fresh, str(path), name)
+            fresh = self._parse(path, name)
             previous = self._good.get(name)
             if not fresh.errors:
                 self._good[name] = fresh
@@ -48,7 +55,26 @@ class LastGoodFiles:
                 out.extend(fresh)
         for name in set(self._good) - seen:
             del self._good[name]
+        for name in set(self._parsed) - seen:
+            del self._parsed[name]
         return out
+
+    def _parse(self, path: Path, name: str) -> LoadResult:
+        """``load_file`` named by ``name``; the last result again if the bytes are the same."""
+        try:
+            data = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else None
+        except OSError:
+            data = None
+        cached = self._parsed.get(name)
+        if data is not None and cached is not None and cached[0] == data:
+            return cached[1]
+        fresh = load_file(path) if data is None else load_bytes(data, file=str(path))
+        _rename(fresh, str(path), name)
+        if data is None:
+            self._parsed.pop(name, None)
+        else:
+            self._parsed[name] = (data, fresh)
+        return fresh
 
 
 def _yaml_files(root: Path) -> Iterator[Path]:

@@ -22,6 +22,7 @@ Variables a template sees (all plain data, ordered by file then line):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -185,17 +186,7 @@ def render_message(
     Raises :class:`MessageTemplateError` when the template has a syntax error, uses an
     undefined variable, breaks a sandbox rule, or renders to blank text.
     """
-    source = DEFAULT_TEMPLATE if template is None else template
-    env = SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
-    env.filters["go_range"] = go_range
-    try:
-        compiled = env.from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise MessageTemplateError(
-            f"commit message template, line {exc.lineno}: {exc.message}"
-        ) from exc
+    compiled = _compile(DEFAULT_TEMPLATE if template is None else template)
     data = template_data(result, automation=automation, values=values)
     try:
         text = compiled.render(data)
@@ -207,6 +198,24 @@ def render_message(
     if not message.strip():
         raise MessageTemplateError("commit message template rendered an empty message")
     return message
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(source: str) -> jinja2.Template:
+    """The template compiled once per source text: compiling costs more than rendering.
+
+    A compiled template renders from many threads at once; a syntax error is not cached.
+    """
+    env = SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    env.filters["go_range"] = go_range
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise MessageTemplateError(
+            f"commit message template, line {exc.lineno}: {exc.message}"
+        ) from exc
 
 
 def _change_data(change: Change) -> dict[str, Any]:

@@ -2,10 +2,15 @@
 
 Why a cache: cloning a big repository every run dominates the run time; fetching into the
 previous clone and hard-resetting costs a fraction. Why it is safe: every run starts with
-fetch + ``checkout -f -B`` + ``reset --hard`` + ``clean -ffdx`` to the remote head, so
-whatever a killed run left behind (dirty files, a local commit, a detached HEAD, a stale
-``index.lock``) is discarded; a clone is made in a temp dir and renamed into place, so a
-half clone is never mistaken for a good one. A file lock per work dir serialises processes.
+fetch + ``checkout -f -B`` to the remote head (which resets the index, the tracked files and
+the branch, and drops merge state); unless the previous run left a clean mark (see
+:mod:`image_automation.git._mark`: it finished, git showed its tree free of untracked and
+ignored files, and nothing changed since), the work dir is also checked, stale lock files
+and operation states are removed, and ``reset --hard`` + ``clean -ffdx`` run. So whatever a
+killed run left behind (dirty files, a local commit, a detached HEAD, a stale
+``index.lock``, untracked files) is discarded; a clone is made in a temp dir and renamed into
+place, so a half clone is never mistaken for a good one. A file lock per work dir serialises
+processes.
 
 GitPython runs the git binary for us (index-heavy steps are far faster there than in its
 pure-Python index); every blocking call runs in a thread via ``asyncio.to_thread``.
@@ -32,6 +37,7 @@ from image_automation.errors import GitConflict, GitError
 from image_automation.git._auth import GitAuth, check_url, git_environment
 from image_automation.git._errors import redact, translating
 from image_automation.git._lock import locked
+from image_automation.git._mark import LEFTOVER_STATE, leave_mark, read_head, read_ref, take_mark
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
 from image_automation.git._signing import prepare_signing
 from image_automation.git.messages import render_message
@@ -56,6 +62,9 @@ async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
 
 
 _REMOTE = "origin"
+# Fetch and commit would each start `git maintenance run --auto`; it runs once on close.
+_FETCH = ("--quiet", "--no-tags", "--no-auto-maintenance")
+_NO_AUTO_MAINTENANCE = ("maintenance.auto", "false")
 _MISSING_REF = "couldn't find remote ref"
 
 
@@ -85,7 +94,12 @@ def _private_dir(work_dir: Path, key: str) -> Path:
 
 
 class Workspace:
-    """One locked checkout. Create it with :meth:`Workspace.open`, never directly."""
+    """One locked checkout. Create it with :meth:`Workspace.open`, never directly.
+
+    Write into :attr:`path` only from :meth:`publish`'s ``apply`` (or before :meth:`commit`
+    or :meth:`diff`): whether the checkout is left clean for the next run is judged from
+    what went through these methods.
+    """
 
     def __init__(self, *, spec: RepoSpec, path: Path, env: Mapping[str, str], private: Path,
                  secrets: Sequence[str]) -> None:  # fmt: skip
@@ -95,6 +109,11 @@ class Workspace:
         self._private = private
         self._secrets = tuple(secrets)
         self._lease: dict[str, str] = {}
+        self._pristine = False
+        """The checkout is exactly its HEAD commit: index and tracked files as committed,
+        nothing untracked or ignored. Known from our own steps, or from the clean mark."""
+        self._housekeeping = False
+        """Objects may have been added (fetch, commit): run ``maintenance --auto`` on close."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -122,6 +141,7 @@ class Workspace:
                 )
                 await _in_thread(workspace._ensure_clone)
                 yield workspace
+                await _in_thread(workspace._leave)  # not reached when the run failed
             finally:
                 shutil.rmtree(private, ignore_errors=True)
 
@@ -190,6 +210,7 @@ class Workspace:
         for attempt in range(1, push.attempts + 1):
             if attempt > 1 or not prepared:
                 await self.prepare(push)
+            self._pristine = False  # until the commit has looked at what apply() wrote
             result = await apply(self.path)
             sha = await self.commit(result, commit, automation=automation, values=values)
             if sha is None:
@@ -236,12 +257,42 @@ class Workspace:
             log.info("removing half-finished clone %s", stale)
             shutil.rmtree(stale, ignore_errors=True)
         if self.path.exists():
+            try:
+                doubt = take_mark(self.path / ".git", self._settings())
+            except OSError as exc:  # a mark we cannot delete could outlive a killed run
+                raise GitError(f"cannot take the clean mark of {self.path}: {exc}") from exc
+            if doubt is None:  # the last run finished and left it clean: no checks needed
+                self._pristine = True
+                return
+            log.debug("checking work dir %s: %s", self.path, doubt)
             problem = self._diagnose()
             if problem is None:
                 return
             log.warning("work dir %s is unusable (%s); cloning again", self.path, problem)
             shutil.rmtree(self.path)
         self._clone()
+
+    def _settings(self) -> list[Any]:
+        """What a clean mark must have been written for (JSON-shaped, for comparison)."""
+        spec = self.spec
+        return [spec.url, spec.branch, spec.depth, sorted(spec.sparse_paths)]
+
+    def _leave(self) -> None:
+        """After a run that ended normally: housekeeping, then the clean mark if it is clean."""
+        if not self.path.is_dir():
+            return
+        if self._housekeeping:
+            # What fetch and commit would do on their own (gc --auto), once, after the push.
+            try:
+                self._git("maintenance", "run", "--auto", "--quiet", action="housekeeping")
+            except GitError as exc:
+                log.warning("housekeeping in %s failed: %s", self.path, exc)
+                return
+        if self._pristine:
+            try:
+                leave_mark(self.path / ".git", self._settings())
+            except OSError as exc:  # the run itself succeeded; the next one just checks more
+                log.warning("cannot mark %s clean: %s", self.path, exc)
 
     def _clone(self) -> None:
         tmp = self.path.with_name(f"{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -260,10 +311,18 @@ class Workspace:
         git_dir = self.path / ".git"
         if not git_dir.is_dir():
             return "no .git directory"
-        # We hold the work dir lock: any git lock file is a leftover of a killed run.
+        # We hold the work dir lock: any git lock file is a leftover of a killed run, and we
+        # never merge, rebase, cherry-pick or revert, so such a state is a leftover too.
         for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
             log.info("removing stale %s", lock)
             lock.unlink(missing_ok=True)
+        for state in (git_dir / name for name in LEFTOVER_STATE):
+            if state.is_dir() and not state.is_symlink():
+                log.info("removing stale %s", state)
+                shutil.rmtree(state)
+            elif state.exists() or state.is_symlink():
+                log.info("removing stale %s", state)
+                state.unlink()
         try:
             with translating("inspect work dir", secrets=self._secrets):
                 git.Repo(self.path)
@@ -304,19 +363,31 @@ class Workspace:
             branches.append(push.branch)
         depth = ["--depth", str(self.spec.depth)] if self.spec.depth else []
         refspecs = [f"+refs/heads/{b}:refs/remotes/{_REMOTE}/{b}" for b in branches]
+        tracking = [f"refs/remotes/{_REMOTE}/{b}" for b in branches]
+        before = [read_ref(self.path / ".git", ref) for ref in tracking]
         try:
-            self._git("fetch", "--quiet", "--no-tags", *depth, _REMOTE, *refspecs, action="fetch")
-            return len(branches) > 1
-        except GitError as exc:
-            if len(branches) == 1 or f"{_MISSING_REF} refs/heads/{branches[1]}" not in str(exc):
-                raise
-        self._git("fetch", "--quiet", "--no-tags", *depth, _REMOTE, refspecs[0], action="fetch")
-        self._git("update-ref", "-d", f"refs/remotes/{_REMOTE}/{branches[1]}", action="fetch")
-        return False
+            try:
+                self._git("fetch", *_FETCH, *depth, _REMOTE, *refspecs, action="fetch")
+                return len(branches) > 1
+            except GitError as exc:
+                missing = f"{_MISSING_REF} refs/heads/{branches[-1]}"
+                if len(branches) == 1 or missing not in str(exc):
+                    raise
+            self._git("fetch", *_FETCH, *depth, _REMOTE, refspecs[0], action="fetch")
+            self._git("update-ref", "-d", tracking[1], action="fetch")
+            return False
+        finally:  # objects arrive with a moved ref: then gc --auto may find work on close
+            if [read_ref(self.path / ".git", ref) for ref in tracking] != before:
+                self._housekeeping = True
 
     def _remote_sha(self, branch: str) -> str:
         ref = f"refs/remotes/{_REMOTE}/{branch}"
         return self._git("rev-parse", "--verify", f"{ref}^{{commit}}", action="read " + ref)
+
+    def _fetched_sha(self, branch: str) -> str:
+        """``_remote_sha`` right after a fetch, read from the ref file (git if it is unusual)."""
+        sha = read_ref(self.path / ".git", f"refs/remotes/{_REMOTE}/{branch}")
+        return sha or self._remote_sha(branch)
 
     def _prepare(self, push: PushSettings) -> str:
         try:
@@ -330,19 +401,52 @@ class Workspace:
         return self._sync(push)
 
     def _sync(self, push: PushSettings) -> str:
+        pristine, self._pristine = self._pristine, False
         push_branch_exists = self._fetch(push)
         local = push.branch or self.spec.branch
         base = local if push_branch_exists and not push.force else self.spec.branch
         # The remote value we based our work on; a forced push only wins against that value.
         known = local == self.spec.branch or push_branch_exists
-        self._lease = {local: self._remote_sha(local) if known else ""}
+        self._lease = {local: self._fetched_sha(local) if known else ""}
         target = f"refs/remotes/{_REMOTE}/{base}"
-        self._git("checkout", "--quiet", "--force", "-B", local, target, action="checkout")
-        self._git("reset", "--quiet", "--hard", target, action="reset")
-        self._git("clean", "-ffdxq", action="clean")
-        return self._remote_sha(base)
+        sha = self._fetched_sha(base)
+        if pristine and self._on_branch_at(local, sha):
+            log.debug("checkout already at %s on %s", sha[:12], local)
+        else:
+            # -f -B: branch, index and tracked files to the target; merge state dropped.
+            self._git("checkout", "--quiet", "--force", "-B", local, target, action="checkout")
+        if not pristine:  # repair: untracked or ignored files may be about
+            self._git("reset", "--quiet", "--hard", target, action="reset")
+            self._git("clean", "-ffdxq", action="clean")
+        self._pristine = True
+        return sha
 
-    def _commit(self, message: str, settings: CommitSettings) -> str | None:
+    def _on_branch_at(self, branch: str, sha: str) -> bool:
+        """HEAD is ``branch`` (not detached) and ``branch`` is at ``sha``."""
+        try:
+            head = (self.path / ".git" / "HEAD").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return False
+        ref = f"refs/heads/{branch}"
+        return head == f"ref: {ref}" and read_ref(self.path / ".git", ref) == sha
+
+    def _status(self) -> tuple[list[str], bool]:
+        """``git status`` entries (``XY path``) of changes, and whether ignored files exist."""
+        out = self._git("status", "--porcelain", "-z", "--ignored", "--untracked-files=normal",
+                        action="inspect changes")  # fmt: skip
+        entries, ignored, fields = [], False, iter(out.split("\0"))
+        for entry in fields:
+            if entry.startswith("!!"):
+                ignored = True
+            elif entry:
+                entries.append(entry)
+                if entry[0] in "RC":  # a staged rename or copy: its source path follows
+                    next(fields, None)
+        return entries, ignored
+
+    def _staged_changes(self) -> bool:
+        """``add --all``; then, does the index differ from HEAD?"""
+        self._housekeeping = True  # new blobs, maybe
         self._git("add", "--all", action="stage changes")
         runner = git.Git(str(self.path))
         with translating("diff", secrets=self._secrets):
@@ -352,8 +456,17 @@ class Workspace:
                 with_extended_output=True,
                 with_exceptions=False,
             )
-        if status == 0:
+        return bool(status)
+
+    def _commit(self, message: str, settings: CommitSettings) -> str | None:
+        self._pristine = False  # until the commit went through
+        entries, ignored = self._status()
+        # Only tracked files changed in the tree (what the updater does): `commit -a` stages
+        # exactly those. Anything else (new files, staged changes): add everything, compare.
+        tracked_only = all(e[0] == " " and e[1] in "MDT" for e in entries)
+        if not entries or (not tracked_only and not self._staged_changes()):
             log.info("nothing changed in %s; no commit", self.spec.url)
+            self._pristine = not ignored
             return None
         env = {
             "GIT_AUTHOR_NAME": settings.author_name,
@@ -370,22 +483,26 @@ class Workspace:
             "--cleanup=verbatim",
             "--file",
             str(message_file),
+            *(["--all"] if tracked_only else []),
         ]
         with ExitStack() as stack:
-            config: tuple[tuple[str, str], ...] = ()
+            config: tuple[tuple[str, str], ...] = (_NO_AUTO_MAINTENANCE,)
             if settings.signing is not None:
                 signing_dir = Path(tempfile.mkdtemp(prefix="sig-", dir=self._private))
                 setup = prepare_signing(settings.signing, signing_dir)
                 stack.callback(setup.close)
-                config, env = setup.config, {**env, **setup.env}
+                config, env = (*config, *setup.config), {**env, **setup.env}
                 args.append("--gpg-sign")
             self._git(*args, action="commit", config=config, env=env)
-        with translating("read HEAD", secrets=self._secrets):
-            sha = git.Repo(self.path).head.commit.hexsha
+        # Everything but ignored files is committed now: the tree is clean unless there are.
+        self._pristine, self._housekeeping = not ignored, True
+        sha = read_head(self.path / ".git") or self._git("rev-parse", "HEAD", action="read HEAD")
         log.info("committed %s on %s", sha[:12], self.spec.branch)
-        return str(sha)
+        return sha
 
     def _diff(self) -> str:
+        # The caller has edited the tree; the index gets staged files (and new blobs).
+        self._pristine, self._housekeeping = False, True
         self._git("add", "--all", action="stage changes")
         out = self._git("diff", "--cached", "--no-color", "--no-ext-diff", action="diff")
         return f"{out}\n" if out else ""

@@ -3,6 +3,7 @@
 Run as ``python -m tests.integration.git.kill_worker URL WORK_DIR TAG``; HTTP credentials come
 from ``IA_TEST_USERNAME`` / ``IA_TEST_PASSWORD``. With ``IA_KILL_IN_APPLY=1`` the process group
 is SIGKILLed right after the edit is written; git hooks set up by the test kill it elsewhere.
+``IA_TAG`` overrides ``TAG`` (the kill test warms a work dir up with another tag first).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tests.integration.git.helpers import bump_to
 
 
 async def main(url: str, work_dir: str, tag: str) -> None:
-    bump = bump_to(tag)
+    bump = bump_to(os.environ.get("IA_TAG", tag))
 
     async def apply(root: Path) -> UpdateResult:
         result = await bump(root)

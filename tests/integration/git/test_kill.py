@@ -66,20 +66,32 @@ def _run_worker(
     )  # fmt: skip
 
 
-def _assert_exactly_one_correct_commit(remote: GitRemote, seed: str) -> None:
+def _assert_exactly_one_correct_commit(remote: GitRemote, seed: str, old: str = "1.0.0") -> None:
     commits = remote.commits()
-    assert [c.parents for c in commits] == [(seed,), ()], [c.subject for c in commits]
-    assert "registry.local/app:1.0.0 -> registry.local/app:2.0.0" in commits[0].body
+    parents = [c.parents for c in commits]
+    assert parents[0] == (seed,) and parents[-1] == (), [c.subject for c in commits]
+    assert commits[1].sha == seed, [c.subject for c in commits]
+    assert f"registry.local/app:{old} -> registry.local/app:2.0.0" in commits[0].body
     assert "image: registry.local/app:2.0.0" in remote.read(APP_FILE)
 
 
-def _count_events(server: HttpGitServer, root: Path, hooks: Path) -> int:
-    remote = make_remote(server.root / f"kill-count-{os.getpid()}-{root.name}.git")
-    probe = root / "count"
+def _warm_up(server: HttpGitServer, remote: GitRemote, work: Path, hooks: Path) -> str:
+    """A finished run (1.0.0 -> 1.5.0) in ``work``: it leaves a clean mark. Its head."""
+    done = _run_worker(server, remote, work, hooks, IA_KILL_AT="none", IA_TAG="1.5.0")
+    assert done.returncode == 0, done.stderr
+    for counter in work.parent.glob("counter*"):
+        counter.unlink()
+    return remote.head()
+
+
+def _count_events(server: HttpGitServer, root: Path, hooks: Path, *, warm: bool = False) -> int:
+    remote = make_remote(server.root / f"kill-count-{os.getpid()}-{root.name}-{warm}.git")
+    probe = root / f"count-{warm}"
     (probe / "tmp").mkdir(parents=True)
+    seed = _warm_up(server, remote, probe / "work", hooks) if warm else remote.head()
     done = _run_worker(server, remote, probe / "work", hooks, IA_KILL_AT="none")
     assert done.returncode == 0, done.stderr
-    _assert_exactly_one_correct_commit(remote, remote.commits()[-1].sha)
+    _assert_exactly_one_correct_commit(remote, seed, "1.5.0" if warm else "1.0.0")
     return int((probe / "counter").read_text())
 
 
@@ -101,17 +113,43 @@ def test_kill_at_every_step_then_next_run_leaves_exactly_one_commit(
     assert len(outcomes) == len(points)
 
 
-def _kill_then_rerun(
-    server: HttpGitServer, root: Path, hooks: Path, number: int, point: dict[str, str]
+def test_kill_at_every_step_of_a_run_on_a_clean_marked_work_dir(
+    http_git_server: HttpGitServer, tmp_path: Path
 ) -> None:
-    case = root / f"case-{number}"
+    """The same on the fast path: a finished run left the work dir clean and marked."""
+    hooks = _hooks(tmp_path / "hooks")
+    events = _count_events(http_git_server, tmp_path, hooks, warm=True)
+    assert events >= 3  # commit, push, remote-tracking ref update
+    points: list[dict[str, str]] = [{"IA_KILL_AT": str(n)} for n in range(1, events + 1)]
+    points.append({"IA_KILL_IN_APPLY": "1", "IA_KILL_AT": "none"})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(
+            pool.map(
+                lambda case: _kill_then_rerun(http_git_server, tmp_path, hooks, *case, warm=True),
+                enumerate(points),
+            )
+        )
+    assert len(outcomes) == len(points)
+
+
+def _kill_then_rerun(
+    server: HttpGitServer,
+    root: Path,
+    hooks: Path,
+    number: int,
+    point: dict[str, str],
+    *,
+    warm: bool = False,
+) -> None:
+    case = root / f"case-{number}-{warm}"
     (case / "tmp").mkdir(parents=True)
-    remote = make_remote(server.root / f"kill-{root.name}-{number}.git")
-    seed = remote.head()
+    remote = make_remote(server.root / f"kill-{root.name}-{number}-{warm}.git")
+    seed = _warm_up(server, remote, case / "work", hooks) if warm else remote.head()
     killed = _run_worker(server, remote, case / "work", hooks, **point)
     assert killed.returncode == -signal.SIGKILL, (point, killed.stdout, killed.stderr)
     after_kill = remote.commits()
-    assert len(after_kill) in (1, 2)  # untouched, or one complete commit
+    before = 2 if warm else 1
+    assert len(after_kill) in (before, before + 1)  # untouched, or one complete commit
 
     secrets_left = list((case / "tmp").rglob("password"))
     rerun = _run_worker(server, remote, case / "work", hooks, IA_KILL_AT="none")
@@ -119,8 +157,8 @@ def _kill_then_rerun(
     # The killed run left its askpass files behind; the next run removes them.
     assert len(secrets_left) == 1
     assert not list((case / "tmp").rglob("*"))
-    _assert_exactly_one_correct_commit(remote, seed)
-    assert rerun.stdout.strip() == ("no-change" if len(after_kill) == 2 else remote.head())
+    _assert_exactly_one_correct_commit(remote, seed, "1.5.0" if warm else "1.0.0")
+    assert rerun.stdout.strip() == ("no-change" if len(after_kill) > before else remote.head())
 
 
 def test_two_processes_on_one_work_dir_serialise_and_commit_once(

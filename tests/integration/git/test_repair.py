@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from image_automation.git import CommitSettings, PushSettings, RepoSpec, Workspace
+from image_automation.git._mark import LEFTOVER_STATE
 from image_automation.git.workspace import cache_key
 from tests.integration.git.helpers import APP_FILE, bump_to
 from tests.integration.git_fixtures import GitRemote, run_git
@@ -34,6 +35,16 @@ def _detached_head_with_unpushed_commit(checkout: Path) -> None:
 def _stale_ref_lock(checkout: Path) -> None:
     (checkout / ".git" / "refs" / "heads" / "main.lock").write_text("0" * 40)
     (checkout / ".git" / "HEAD.lock").write_text("ref: refs/heads/main\n")
+
+
+def _half_merge_and_rebase_state(checkout: Path) -> None:
+    head = run_git("rev-parse", "HEAD", cwd=checkout)
+    (checkout / ".git" / "MERGE_HEAD").write_text(head)
+    (checkout / ".git" / "CHERRY_PICK_HEAD").write_text(head)
+    (checkout / ".git" / "rebase-merge").mkdir()
+    (checkout / ".git" / "rebase-merge" / "head-name").write_text("refs/heads/main\n")
+    (checkout / ".git" / "rebase-apply").mkdir()
+    (checkout / APP_FILE).write_text("<<<<<<< conflict\n")
 
 
 def _not_a_repository_any_more(checkout: Path) -> None:
@@ -70,6 +81,7 @@ def _objects_lost_but_commit_kept(checkout: Path) -> None:
         _stale_index_lock_and_dirty_files,
         _detached_head_with_unpushed_commit,
         _stale_ref_lock,
+        _half_merge_and_rebase_state,
         _not_a_repository_any_more,
         _half_clone_left_behind,
         _objects_lost_but_commit_kept,
@@ -96,3 +108,4 @@ async def test_next_run_repairs_the_work_dir(
     assert status == ""
     assert branch == "main"
     assert not list(tmp_path.glob("*.tmp-*"))
+    assert not [n for n in LEFTOVER_STATE if (checkout / ".git" / n).exists()]

@@ -70,3 +70,15 @@ def test_dot_directories_are_skipped(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "x.yaml").write_text(POLICY.format(name="x", range=">=1.0.0"))
     assert LastGoodFiles().load(tmp_path).documents == []
+
+
+def test_an_unchanged_file_is_not_parsed_again_and_a_changed_one_is(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(POLICY.format(name="a", range=">=1.0.0"))
+    b.write_text(POLICY.format(name="b", range=">=2.0.0"))
+    files = LastGoodFiles()
+    first = files.load(tmp_path)
+    b.write_text(POLICY.format(name="b", range=">=3.0.0"))  # same size, other bytes
+    second = files.load(tmp_path)
+    assert second.documents[0] is first.documents[0]  # a.yaml: the same parsed document
+    assert ranges(second) == {"a.yaml": ">=1.0.0", "b.yaml": ">=3.0.0"}
