@@ -24,22 +24,17 @@ import logging
 import re
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-
-import git
 
 from image_automation.domain import UpdateResult
 from image_automation.errors import GitConflict, GitError
 from image_automation.git._auth import GitAuth, check_url, git_environment
-from image_automation.git._errors import redact, translating
+from image_automation.git._checkout import Checkout
 from image_automation.git._lock import locked
-from image_automation.git._mark import LEFTOVER_STATE, leave_mark, read_head, read_ref, take_mark
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
-from image_automation.git._signing import prepare_signing
 from image_automation.git.messages import render_message
 
 log = logging.getLogger(__name__)
@@ -59,13 +54,6 @@ async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
     except asyncio.CancelledError:
         await asyncio.wait([task])
         raise
-
-
-_REMOTE = "origin"
-# Fetch and commit would each start `git maintenance run --auto`; it runs once on close.
-_FETCH = ("--quiet", "--no-tags", "--no-auto-maintenance")
-_NO_AUTO_MAINTENANCE = ("maintenance.auto", "false")
-_MISSING_REF = "couldn't find remote ref"
 
 
 def cache_key(url: str, branch: str) -> str:
@@ -105,15 +93,7 @@ class Workspace:
                  secrets: Sequence[str]) -> None:  # fmt: skip
         self.spec = spec
         self.path = path
-        self._env = dict(env)
-        self._private = private
-        self._secrets = tuple(secrets)
-        self._lease: dict[str, str] = {}
-        self._pristine = False
-        """The checkout is exactly its HEAD commit: index and tracked files as committed,
-        nothing untracked or ignored. Known from our own steps, or from the clean mark."""
-        self._housekeeping = False
-        """Objects may have been added (fetch, commit): run ``maintenance --auto`` on close."""
+        self._checkout = Checkout(spec=spec, path=path, env=env, private=private, secrets=secrets)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -139,9 +119,9 @@ class Workspace:
                 workspace = cls(
                     spec=spec, path=work_dir / key, env=env, private=private, secrets=secrets
                 )
-                await _in_thread(workspace._ensure_clone)
+                await _in_thread(workspace._checkout.ensure_clone)
                 yield workspace
-                await _in_thread(workspace._leave)  # not reached when the run failed
+                await _in_thread(workspace._checkout.leave)  # not reached when the run failed
             finally:
                 shutil.rmtree(private, ignore_errors=True)
 
@@ -153,7 +133,7 @@ class Workspace:
         With a push branch that exists on the remote (and no ``force``), the base is that
         branch, so a rerun continues its work instead of duplicating it.
         """
-        return await _in_thread(self._prepare, push or PushSettings())
+        return await _in_thread(self._checkout.prepare, push or PushSettings())
 
     async def commit(
         self,
@@ -171,15 +151,15 @@ class Workspace:
         message = render_message(
             result, settings.message_template, automation=automation, values=values
         )
-        return await _in_thread(self._commit, message, settings)
+        return await _in_thread(self._checkout.commit, message, settings)
 
     async def diff(self) -> str:
         """The uncommitted edits in the checkout as a unified diff (for dry runs); "" if none."""
-        return await _in_thread(self._diff)
+        return await _in_thread(self._checkout.diff)
 
     async def push(self, settings: PushSettings) -> tuple[str, ...]:
         """Push HEAD once; raise GitConflict when the remote moved, GitError otherwise."""
-        return await _in_thread(self._push, settings)
+        return await _in_thread(self._checkout.push, settings)
 
     async def files_containing(self, needles: Sequence[str], globs: Sequence[str]) -> list[str]:
         """Tracked files matching ``globs`` whose text holds any of ``needles`` (git grep).
@@ -187,7 +167,7 @@ class Workspace:
         Paths are relative to the checkout, in git's order. Cheaper than reading every file
         in Python: git grep searches the checkout from several threads.
         """
-        return await _in_thread(self._grep, tuple(needles), tuple(globs))
+        return await _in_thread(self._checkout.grep, tuple(needles), tuple(globs))
 
     async def publish(
         self,
@@ -210,7 +190,7 @@ class Workspace:
         for attempt in range(1, push.attempts + 1):
             if attempt > 1 or not prepared:
                 await self.prepare(push)
-            self._pristine = False  # until the commit has looked at what apply() wrote
+            self._checkout.pristine = False  # until the commit has looked at what apply() wrote
             result = await apply(self.path)
             sha = await self.commit(result, commit, automation=automation, values=values)
             if sha is None:
@@ -229,319 +209,6 @@ class Workspace:
                 continue
             return PublishResult(commit=sha, result=result, attempts=attempt, refs=refs)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    # -- git plumbing (blocking; run in threads) ---------------------------------------------
-
-    def _git(
-        self,
-        *args: str,
-        action: str,
-        cwd: Path | None = None,
-        config: Sequence[tuple[str, str]] = (),
-        env: Mapping[str, str] | None = None,
-        push: bool = False,
-    ) -> str:
-        argv = ["git"]
-        for key, value in config:
-            argv += ["-c", f"{key}={value}"]
-        argv += args
-        runner = git.Git(str(cwd or self.path))
-        log.debug("git %s", redact(" ".join(args), self._secrets))
-        with translating(action, secrets=self._secrets, push=push):
-            out = runner.execute(argv, env={**self._env, **(env or {})})
-        return str(out)
-
-    def _ensure_clone(self) -> None:
-        root = self.path.parent
-        for stale in root.glob(f"{self.path.name}.tmp-*"):
-            log.info("removing half-finished clone %s", stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        if self.path.exists():
-            try:
-                doubt = take_mark(self.path / ".git", self._settings())
-            except OSError as exc:  # a mark we cannot delete could outlive a killed run
-                raise GitError(f"cannot take the clean mark of {self.path}: {exc}") from exc
-            if doubt is None:  # the last run finished and left it clean: no checks needed
-                self._pristine = True
-                return
-            log.debug("checking work dir %s: %s", self.path, doubt)
-            problem = self._diagnose()
-            if problem is None:
-                return
-            log.warning("work dir %s is unusable (%s); cloning again", self.path, problem)
-            shutil.rmtree(self.path)
-        self._clone()
-
-    def _settings(self) -> list[Any]:
-        """What a clean mark must have been written for (JSON-shaped, for comparison)."""
-        spec = self.spec
-        return [spec.url, spec.branch, spec.depth, sorted(spec.sparse_paths)]
-
-    def _leave(self) -> None:
-        """After a run that ended normally: housekeeping, then the clean mark if it is clean."""
-        if not self.path.is_dir():
-            return
-        if self._housekeeping:
-            # What fetch and commit would do on their own (gc --auto), once, after the push.
-            try:
-                self._git("maintenance", "run", "--auto", "--quiet", action="housekeeping")
-            except GitError as exc:
-                log.warning("housekeeping in %s failed: %s", self.path, exc)
-                return
-        if self._pristine:
-            try:
-                leave_mark(self.path / ".git", self._settings())
-            except OSError as exc:  # the run itself succeeded; the next one just checks more
-                log.warning("cannot mark %s clean: %s", self.path, exc)
-
-    def _clone(self) -> None:
-        tmp = self.path.with_name(f"{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
-        args = ["clone", "--quiet", "--no-checkout", "--no-tags", "--single-branch"]
-        args += ["--branch", self.spec.branch, "--origin", _REMOTE]
-        if self.spec.depth:
-            args += ["--depth", str(self.spec.depth)]
-        self._git(*args, "--", self.spec.url, str(tmp), action="clone", cwd=self.path.parent)
-        if self.spec.sparse_paths:
-            self._git("sparse-checkout", "set", "--cone", "--", *self.spec.sparse_paths,
-                      action="sparse checkout", cwd=tmp)  # fmt: skip
-        tmp.rename(self.path)
-
-    def _diagnose(self) -> str | None:
-        """Why the existing clone cannot be reused, or None. Clears stale lock files."""
-        git_dir = self.path / ".git"
-        if not git_dir.is_dir():
-            return "no .git directory"
-        # We hold the work dir lock: any git lock file is a leftover of a killed run, and we
-        # never merge, rebase, cherry-pick or revert, so such a state is a leftover too.
-        for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
-            log.info("removing stale %s", lock)
-            lock.unlink(missing_ok=True)
-        for state in (git_dir / name for name in LEFTOVER_STATE):
-            if state.is_dir() and not state.is_symlink():
-                log.info("removing stale %s", state)
-                shutil.rmtree(state)
-            elif state.exists() or state.is_symlink():
-                log.info("removing stale %s", state)
-                state.unlink()
-        try:
-            with translating("inspect work dir", secrets=self._secrets):
-                git.Repo(self.path)
-            url = self._git("config", "--get", f"remote.{_REMOTE}.url", action="inspect work dir")
-            self._remote_sha(self.spec.branch)
-            sparse_on = self._git("config", "--bool", "--default", "false", "--get",
-                                  "core.sparseCheckout", action="inspect work dir")  # fmt: skip
-            sparse = (
-                self._git("sparse-checkout", "list", action="inspect work dir")
-                if sparse_on == "true"
-                else ""
-            )
-        except GitError as exc:
-            return f"not a usable git checkout: {exc}"
-        if url != self.spec.url:
-            return "remote URL differs"
-        if self.spec.depth is None and (git_dir / "shallow").exists():
-            return "shallow clone, full history wanted"
-        current = sorted(p for p in sparse.splitlines() if p)
-        if current != sorted(self.spec.sparse_paths):
-            return "sparse checkout settings changed"
-        return None
-
-    def _healthy(self) -> bool:
-        """After a failed step: is the object database intact? (Only run on failure.)"""
-        try:
-            self._git("fsck", "--connectivity-only", "--no-dangling", "--no-progress",
-                      action="check work dir")  # fmt: skip
-        except GitError as exc:
-            log.warning("work dir %s is damaged: %s", self.path, exc)
-            return False
-        return True
-
-    def _fetch(self, push: PushSettings) -> bool:
-        """Fetch the checkout branch (and the push branch); True when the push branch exists."""
-        branches = [self.spec.branch]
-        if push.branch and push.branch != self.spec.branch:
-            branches.append(push.branch)
-        depth = ["--depth", str(self.spec.depth)] if self.spec.depth else []
-        refspecs = [f"+refs/heads/{b}:refs/remotes/{_REMOTE}/{b}" for b in branches]
-        tracking = [f"refs/remotes/{_REMOTE}/{b}" for b in branches]
-        before = [read_ref(self.path / ".git", ref) for ref in tracking]
-        try:
-            try:
-                self._git("fetch", *_FETCH, *depth, _REMOTE, *refspecs, action="fetch")
-                return len(branches) > 1
-            except GitError as exc:
-                missing = f"{_MISSING_REF} refs/heads/{branches[-1]}"
-                if len(branches) == 1 or missing not in str(exc):
-                    raise
-            self._git("fetch", *_FETCH, *depth, _REMOTE, refspecs[0], action="fetch")
-            self._git("update-ref", "-d", tracking[1], action="fetch")
-            return False
-        finally:  # objects arrive with a moved ref: then gc --auto may find work on close
-            if [read_ref(self.path / ".git", ref) for ref in tracking] != before:
-                self._housekeeping = True
-
-    def _remote_sha(self, branch: str) -> str:
-        ref = f"refs/remotes/{_REMOTE}/{branch}"
-        return self._git("rev-parse", "--verify", f"{ref}^{{commit}}", action="read " + ref)
-
-    def _fetched_sha(self, branch: str) -> str:
-        """``_remote_sha`` right after a fetch, read from the ref file (git if it is unusual)."""
-        sha = read_ref(self.path / ".git", f"refs/remotes/{_REMOTE}/{branch}")
-        return sha or self._remote_sha(branch)
-
-    def _prepare(self, push: PushSettings) -> str:
-        try:
-            return self._sync(push)
-        except GitError:
-            if self._healthy():
-                raise
-        log.warning("cloning %s again", self.spec.url)
-        shutil.rmtree(self.path)
-        self._clone()
-        return self._sync(push)
-
-    def _sync(self, push: PushSettings) -> str:
-        pristine, self._pristine = self._pristine, False
-        push_branch_exists = self._fetch(push)
-        local = push.branch or self.spec.branch
-        base = local if push_branch_exists and not push.force else self.spec.branch
-        # The remote value we based our work on; a forced push only wins against that value.
-        known = local == self.spec.branch or push_branch_exists
-        self._lease = {local: self._fetched_sha(local) if known else ""}
-        target = f"refs/remotes/{_REMOTE}/{base}"
-        sha = self._fetched_sha(base)
-        if pristine and self._on_branch_at(local, sha):
-            log.debug("checkout already at %s on %s", sha[:12], local)
-        else:
-            # -f -B: branch, index and tracked files to the target; merge state dropped.
-            self._git("checkout", "--quiet", "--force", "-B", local, target, action="checkout")
-        if not pristine:  # repair: untracked or ignored files may be about
-            self._git("reset", "--quiet", "--hard", target, action="reset")
-            self._git("clean", "-ffdxq", action="clean")
-        self._pristine = True
-        return sha
-
-    def _on_branch_at(self, branch: str, sha: str) -> bool:
-        """HEAD is ``branch`` (not detached) and ``branch`` is at ``sha``."""
-        try:
-            head = (self.path / ".git" / "HEAD").read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            return False
-        ref = f"refs/heads/{branch}"
-        return head == f"ref: {ref}" and read_ref(self.path / ".git", ref) == sha
-
-    def _status(self) -> tuple[list[str], bool]:
-        """``git status`` entries (``XY path``) of changes, and whether ignored files exist."""
-        out = self._git("status", "--porcelain", "-z", "--ignored", "--untracked-files=normal",
-                        action="inspect changes")  # fmt: skip
-        entries, ignored, fields = [], False, iter(out.split("\0"))
-        for entry in fields:
-            if entry.startswith("!!"):
-                ignored = True
-            elif entry:
-                entries.append(entry)
-                if entry[0] in "RC":  # a staged rename or copy: its source path follows
-                    next(fields, None)
-        return entries, ignored
-
-    def _staged_changes(self) -> bool:
-        """``add --all``; then, does the index differ from HEAD?"""
-        self._housekeeping = True  # new blobs, maybe
-        self._git("add", "--all", action="stage changes")
-        runner = git.Git(str(self.path))
-        with translating("diff", secrets=self._secrets):
-            status, _, _ = runner.execute(
-                ["git", "diff", "--cached", "--quiet"],
-                env=self._env,
-                with_extended_output=True,
-                with_exceptions=False,
-            )
-        return bool(status)
-
-    def _commit(self, message: str, settings: CommitSettings) -> str | None:
-        self._pristine = False  # until the commit went through
-        entries, ignored = self._status()
-        # Only tracked files changed in the tree (what the updater does): `commit -a` stages
-        # exactly those. Anything else (new files, staged changes): add everything, compare.
-        tracked_only = all(e[0] == " " and e[1] in "MDT" for e in entries)
-        if not entries or (not tracked_only and not self._staged_changes()):
-            log.info("nothing changed in %s; no commit", self.spec.url)
-            self._pristine = not ignored
-            return None
-        env = {
-            "GIT_AUTHOR_NAME": settings.author_name,
-            "GIT_AUTHOR_EMAIL": settings.author_email,
-            "GIT_COMMITTER_NAME": settings.author_name,
-            "GIT_COMMITTER_EMAIL": settings.author_email,
-        }
-        message_file = self._private / "COMMIT_MSG"
-        message_file.write_text(message, encoding="utf-8")
-        args = [
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "--cleanup=verbatim",
-            "--file",
-            str(message_file),
-            *(["--all"] if tracked_only else []),
-        ]
-        with ExitStack() as stack:
-            config: tuple[tuple[str, str], ...] = (_NO_AUTO_MAINTENANCE,)
-            if settings.signing is not None:
-                signing_dir = Path(tempfile.mkdtemp(prefix="sig-", dir=self._private))
-                setup = prepare_signing(settings.signing, signing_dir)
-                stack.callback(setup.close)
-                config, env = (*config, *setup.config), {**env, **setup.env}
-                args.append("--gpg-sign")
-            self._git(*args, action="commit", config=config, env=env)
-        # Everything but ignored files is committed now: the tree is clean unless there are.
-        self._pristine, self._housekeeping = not ignored, True
-        sha = read_head(self.path / ".git") or self._git("rev-parse", "HEAD", action="read HEAD")
-        log.info("committed %s on %s", sha[:12], self.spec.branch)
-        return sha
-
-    def _diff(self) -> str:
-        # The caller has edited the tree; the index gets staged files (and new blobs).
-        self._pristine, self._housekeeping = False, True
-        self._git("add", "--all", action="stage changes")
-        out = self._git("diff", "--cached", "--no-color", "--no-ext-diff", action="diff")
-        return f"{out}\n" if out else ""
-
-    def _grep(self, needles: tuple[str, ...], globs: tuple[str, ...]) -> list[str]:
-        runner = git.Git(str(self.path))
-        argv = ["git", "grep", "-l", "-z", "-F", "--no-color"]
-        for needle in needles:
-            argv += ["-e", needle]
-        argv += ["--", *globs]
-        with translating("search files", secrets=self._secrets):
-            status, out, err = runner.execute(
-                argv, env=self._env, with_extended_output=True, with_exceptions=False
-            )
-        if status == 1:
-            return []
-        if status != 0:
-            raise GitError(f"git grep failed: {redact(str(err), self._secrets)}")
-        return [p for p in str(out).split("\0") if p]
-
-    def _push(self, settings: PushSettings) -> tuple[str, ...]:
-        targets: list[str] = []
-        branch = settings.branch or self.spec.branch
-        if settings.branch or not settings.refspec:
-            targets.append(f"HEAD:refs/heads/{branch}")
-        if settings.refspec:
-            targets.append(settings.refspec)
-        args = ["push", "--porcelain"]
-        if len(targets) > 1:
-            args.append("--atomic")
-        if settings.force:
-            args.append(f"--force-with-lease=refs/heads/{branch}:{self._lease.get(branch, '')}")
-        args.extend(f"--push-option={option}" for option in settings.options)
-        out = self._git(*args, _REMOTE, *targets, action="push", push=True)
-        rejected = [line for line in out.splitlines() if line.startswith("!")]
-        if rejected:  # git exits non-zero on rejection, but never trust silence
-            raise GitConflict(f"push rejected: {redact('; '.join(rejected), self._secrets)}")
-        log.info("pushed %s", ", ".join(targets))
-        return tuple(t.split(":", 1)[-1] for t in targets)
 
 
 __all__ = ["Apply", "Workspace", "cache_key"]

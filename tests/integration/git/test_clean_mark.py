@@ -21,7 +21,7 @@ from tests.integration.git_fixtures import GitRemote, run_git
 pytestmark = pytest.mark.integration
 
 AUTHOR = CommitSettings(author_name="Image Bot", author_email="bot@example.test")
-LOGGER = "image_automation.git.workspace"
+LOGGER = "image_automation.git._checkout"
 REPAIR = ("config", "reset", "clean")
 
 
