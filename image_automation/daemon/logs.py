@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, TextIO
 
+from image_automation.domain import mask_secrets
+
 LogFormat = Literal["plain", "json"]
 CONTEXT_FIELDS = ("repository", "policy", "automation", "receiver", "result")
-_REDACTED = "***"
 
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "image_automation_log_context", default=MappingProxyType({})
@@ -51,10 +52,7 @@ class Redactor:
             self._secrets = self._secrets | {s for s in secrets if len(s) >= 4}
 
     def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, _REDACTED)
-        return text
+        return mask_secrets(text, self._secrets)
 
 
 REDACTOR = Redactor()

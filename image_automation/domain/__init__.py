@@ -1,4 +1,5 @@
-"""Pure value types shared by every layer: image references, tags, decisions, changes."""
+"""Pure value types shared by every layer: image references, tags, decisions, changes;
+and the one credential redaction they all use."""
 
 from image_automation.domain._changes import Change, UpdateResult
 from image_automation.domain._decision import Decision, TagInfo
@@ -9,10 +10,12 @@ from image_automation.domain._image import (
     InvalidReference,
     is_valid_tag,
 )
+from image_automation.domain._redaction import MASK, mask_secrets, redact
 
 __all__ = [
     "DOCKER_HUB",
     "DOCKER_HUB_API",
+    "MASK",
     "Change",
     "Decision",
     "ImageRef",
@@ -20,4 +23,6 @@ __all__ = [
     "TagInfo",
     "UpdateResult",
     "is_valid_tag",
+    "mask_secrets",
+    "redact",
 ]

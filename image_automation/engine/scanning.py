@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from image_automation.domain import ImageRef, TagInfo
-from image_automation.engine._redact import redact
+from image_automation.domain import ImageRef, TagInfo, redact
 from image_automation.errors import ImageAutomationError, StateError, TemporaryError
 from image_automation.state import StateStore
 

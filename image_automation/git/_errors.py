@@ -7,17 +7,13 @@ replaced, and so is any ``user:password@`` a remote might echo back.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import git
 
+from image_automation.domain import redact
 from image_automation.errors import GitConflict, GitError
-
-REDACTED = "<redacted>"
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-_AUTH_HEADER = re.compile(r"(?i)(authorization:\s*\w+\s+)\S+")
 
 # Push outcomes that mean "the remote moved": fetch, re-apply and try again.
 _CONFLICT_MARKERS = (
@@ -29,14 +25,6 @@ _CONFLICT_MARKERS = (
     "failed to update ref",
     "incorrect old value provided",
 )
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every secret and any URL userinfo or Authorization value from ``text``."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    text = _URL_USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
-    return _AUTH_HEADER.sub(rf"\g<1>{REDACTED}", text)
 
 
 def is_push_conflict(output: str) -> bool:
@@ -85,4 +73,4 @@ def _scrubbed(exc: git.GitCommandError, secrets: tuple[str, ...]) -> Exception:
     return copy
 
 
-__all__ = ["REDACTED", "is_push_conflict", "redact", "translating"]
+__all__ = ["is_push_conflict", "redact", "translating"]

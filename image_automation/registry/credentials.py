@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from image_automation.domain import MASK
 from image_automation.errors import RegistryError
 
 _HUB_KEYS = frozenset(
@@ -56,7 +57,7 @@ class Credential:
 
     def __repr__(self) -> str:
         kind = "identity_token" if self.identity_token else "password"
-        return f"Credential(username={self.username!r}, {kind}=<redacted>)"
+        return f"Credential(username={self.username!r}, {kind}={MASK})"
 
     __str__ = __repr__
 

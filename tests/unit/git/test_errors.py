@@ -5,16 +5,17 @@ from __future__ import annotations
 import git
 import pytest
 
+from image_automation.domain import MASK
 from image_automation.errors import GitConflict, GitError
-from image_automation.git._errors import REDACTED, is_push_conflict, redact, translating
+from image_automation.git._errors import is_push_conflict, redact, translating
 
 
 @pytest.mark.parametrize(
     ("text", "secrets", "expected"),
     [
-        ("fatal: bad pw-1 here", ["pw-1"], f"fatal: bad {REDACTED} here"),
-        ("https://bot:pw@host/a.git", [], f"https://{REDACTED}@host/a.git"),
-        ("Authorization: Bearer abc.def", [], f"Authorization: Bearer {REDACTED}"),
+        ("fatal: bad pw-1 here", ["pw-1"], f"fatal: bad {MASK} here"),
+        ("https://bot:pw@host/a.git", [], f"https://{MASK}@host/a.git"),
+        ("Authorization: Bearer abc.def", [], f"Authorization: {MASK}"),
         ("nothing secret", ["", "zzz"], "nothing secret"),
     ],
 )

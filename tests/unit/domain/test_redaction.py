@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from image_automation.engine._redact import redact
+from image_automation.domain import mask_secrets, redact
 
 CASES = [
     ("https://user:pw123@reg.io/v2/", "https://***@reg.io/v2/"),
@@ -32,3 +32,14 @@ def test_known_secrets_are_masked_wherever_they_appear() -> None:
     assert redact("failed for s3cr3t-value at host", secrets=("s3cr3t-value", "")) == (
         "failed for *** at host"
     )
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    assert mask_secrets("token abcdef-123 and abc", ["abc", "abcdef-123", ""]) == (
+        "token *** and ***"
+    )
+
+
+def test_mask_secrets_leaves_credential_shapes_to_redact() -> None:
+    assert mask_secrets("https://u:p@host/", []) == "https://u:p@host/"
+    assert redact("https://u:p@host/") == "https://***@host/"
