@@ -59,6 +59,8 @@ class RegistryTagLister:
         self._platform = platform or DEFAULT_PLATFORM
         self._gate = asyncio.Semaphore(metadata_concurrency)
         self._broken = dict(broken or {})
+        self._unreachable: set[tuple[str, str]] = set()
+        """(push-time API, registry) pairs that were unreachable: not asked again by this lister."""
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
         problem = self._broken.get(target.repository)
@@ -82,12 +84,26 @@ class RegistryTagLister:
         """Push times from the registry's own API, once per scan; ``{}`` if it has none.
 
         A failure costs the push times only, never the scan: one warning names the image and
-        the API (messages carry no credentials); the requests still count.
+        the API (messages carry no credentials); the requests still count. An API that is
+        unreachable (timeouts, 5xx after the retries) is not asked again by this lister, so a
+        firewalled API costs one round of timeouts per scan, not one per repository.
         """
+        api = self._client.push_time_api(image)
+        key = (api, image.registry)
+        if key in self._unreachable:
+            return {}
         try:
             return await self._client.push_times(image)
-        except (RegistryError, RegistryUnavailable) as exc:
-            api = self._client.push_time_api(image)
+        except RegistryUnavailable as exc:
+            if key not in self._unreachable:
+                self._unreachable.add(key)
+                log.warning(
+                    "%s: scanning without push times (%s API unreachable; not asked again in "
+                    "this scan; pushTimeApi: none for %s stops asking): %s",
+                    image.name, api, image.registry, exc,
+                )  # fmt: skip
+            return {}
+        except RegistryError as exc:
             log.warning("%s: scanning without push times (%s API): %s", image.name, api, exc)
             return {}
 

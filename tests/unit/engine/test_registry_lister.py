@@ -180,6 +180,22 @@ async def test_a_refused_push_time_api_leaves_the_scan_and_the_stored_times_alon
     assert listing.requests == len(registry.seen)
 
 
+async def test_an_unreachable_push_time_api_is_asked_once_per_lister(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = HarborRegistry(fail=503)
+    other = ScanTarget(ImageRef.parse(f"{HOST}/team/other"), needs_metadata=True)
+    async with RegistryClient(settings=HARBOR, transport=httpx.MockTransport(registry)) as client:
+        lister = RegistryTagLister(client)
+        first = await lister.list_tags(target(metadata=True), known={})
+        second = await lister.list_tags(other, known={})
+    assert registry.seen.count("push times") == 1
+    assert [t.digest for t in second.tags] == [_digest(MANIFEST)] * 2
+    assert second.requests == 3  # tags + two HEADs: no push-time request
+    warnings = [r.getMessage() for r in caplog.records if "push times" in r.getMessage()]
+    assert len(warnings) == 1 and "pushTimeApi: none for registry.test" in warnings[0]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
