@@ -48,7 +48,11 @@ from image_automation.engine.reconcile import (
     run_automation,
     workspace_for,
 )
-from image_automation.engine.registry_lister import RegistryTagLister, client_setup
+from image_automation.engine.registry_lister import (
+    RegistryTagLister,
+    UnreachableApis,
+    client_setup,
+)
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
@@ -123,6 +127,8 @@ class RegistryLister:
         self._docker_config = docker_config
         self._secrets = SecretsDir(secrets_dir) if secrets_dir else None
         self._metrics = metrics
+        self._unreachable = UnreachableApis()
+        """Push-time APIs that failed to answer, shared by all scans (skipped for an hour)."""
 
     def _transport(self, verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport:
         return CountingTransport(default_transport(verify), self._metrics)
@@ -138,11 +144,11 @@ class RegistryLister:
             transport_factory=self._transport,
         )
         async with client:
-            lister = RegistryTagLister(client, broken=setup.broken)
+            lister = RegistryTagLister(client, broken=setup.broken, unreachable=self._unreachable)
             return await lister.list_tags(target, known=known)
 
     async def aclose(self) -> None:
-        """Nothing is held between scans."""
+        """Nothing to release: only the unreachable push-time APIs are kept between scans."""
 
 
 @dataclass(slots=True)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -44,6 +45,29 @@ DEFAULT_PLATFORM = Platform("linux", "amd64")
 log = logging.getLogger(__name__)
 
 
+class UnreachableApis:
+    """Push-time APIs found unreachable, keyed by (API, registry); skipped for ``hold`` seconds.
+
+    A lister makes its own (one scan); the daemon shares one across its scans, so a
+    firewalled API costs one round of timeouts an hour rather than one per repository scan.
+    """
+
+    def __init__(self, hold: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._hold = hold
+        self._clock = clock
+        self._until: dict[tuple[str, str], float] = {}
+
+    def skips(self, key: tuple[str, str]) -> bool:
+        until = self._until.get(key)
+        return until is not None and self._clock() < until
+
+    def mark(self, key: tuple[str, str]) -> bool:
+        """Record a failure; True when it is news (the key was not already being skipped)."""
+        news = not self.skips(key)
+        self._until[key] = self._clock() + self._hold
+        return news
+
+
 class RegistryTagLister:
     """Lists tags (and, when asked, digests and build times) through a ``RegistryClient``."""
 
@@ -54,13 +78,13 @@ class RegistryTagLister:
         platform: Platform | None = None,
         metadata_concurrency: int = 16,
         broken: Mapping[str, str] | None = None,
+        unreachable: UnreachableApis | None = None,
     ) -> None:
         self._client = client
         self._platform = platform or DEFAULT_PLATFORM
         self._gate = asyncio.Semaphore(metadata_concurrency)
         self._broken = dict(broken or {})
-        self._unreachable: set[tuple[str, str]] = set()
-        """(push-time API, registry) pairs that were unreachable: not asked again by this lister."""
+        self._unreachable = unreachable or UnreachableApis()
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
         problem = self._broken.get(target.repository)
@@ -85,21 +109,21 @@ class RegistryTagLister:
 
         A failure costs the push times only, never the scan: one warning names the image and
         the API (messages carry no credentials); the requests still count. An API that is
-        unreachable (timeouts, 5xx after the retries) is not asked again by this lister, so a
-        firewalled API costs one round of timeouts per scan, not one per repository.
+        unreachable (timeouts, 5xx after the retries) is skipped for a while (see
+        :class:`UnreachableApis`), so a firewalled API costs one round of timeouts, not one per
+        repository.
         """
         api = self._client.push_time_api(image)
         key = (api, image.registry)
-        if key in self._unreachable:
+        if self._unreachable.skips(key):
             return {}
         try:
             return await self._client.push_times(image)
         except RegistryUnavailable as exc:
-            if key not in self._unreachable:
-                self._unreachable.add(key)
+            if self._unreachable.mark(key):
                 log.warning(
-                    "%s: scanning without push times (%s API unreachable; not asked again in "
-                    "this scan; pushTimeApi: none for %s stops asking): %s",
+                    "%s: scanning without push times (%s API unreachable; not asked again for "
+                    "a while; pushTimeApi: none for %s stops asking): %s",
                     image.name, api, image.registry, exc,
                 )  # fmt: skip
             return {}

@@ -14,6 +14,7 @@ import pytest
 from image_automation.domain import ImageRef, TagInfo
 from image_automation.engine.registry_lister import (
     RegistryTagLister,
+    UnreachableApis,
     client_setup,
     parse_created,
 )
@@ -187,13 +188,37 @@ async def test_an_unreachable_push_time_api_is_asked_once_per_lister(
     other = ScanTarget(ImageRef.parse(f"{HOST}/team/other"), needs_metadata=True)
     async with RegistryClient(settings=HARBOR, transport=httpx.MockTransport(registry)) as client:
         lister = RegistryTagLister(client)
-        first = await lister.list_tags(target(metadata=True), known={})
+        await lister.list_tags(target(metadata=True), known={})
         second = await lister.list_tags(other, known={})
     assert registry.seen.count("push times") == 1
     assert [t.digest for t in second.tags] == [_digest(MANIFEST)] * 2
     assert second.requests == 3  # tags + two HEADs: no push-time request
     warnings = [r.getMessage() for r in caplog.records if "push times" in r.getMessage()]
     assert len(warnings) == 1 and "pushTimeApi: none for registry.test" in warnings[0]
+
+
+def test_an_unreachable_api_is_skipped_for_the_hold_then_asked_again() -> None:
+    now = [100.0]
+    apis = UnreachableApis(hold=60.0, clock=lambda: now[0])
+    key = ("dockerhub", "docker.io")
+    assert not apis.skips(key)
+    assert apis.mark(key) is True  # news: warn
+    now[0] = 159.9
+    assert apis.skips(key) and not apis.skips(("quay", "quay.io"))
+    assert apis.mark(key) is False  # still held: no second warning
+    now[0] = 159.9 + 60.0
+    assert not apis.skips(key)
+
+
+async def test_listers_sharing_the_unreachable_apis_ask_once() -> None:
+    registry = HarborRegistry(fail=503)
+    shared = UnreachableApis()
+    async with RegistryClient(settings=HARBOR, transport=httpx.MockTransport(registry)) as client:
+        for _ in range(3):  # the daemon: a new lister for every scan
+            await RegistryTagLister(client, unreachable=shared).list_tags(
+                target(metadata=True), known={}
+            )
+    assert registry.seen.count("push times") == 1
 
 
 @pytest.mark.parametrize(
