@@ -154,16 +154,22 @@ def _config_env(pairs: list[tuple[str, str]]) -> Mapping[str, str]:
     return env
 
 
-def _private_file(path: Path, data: bytes, mode: int = 0o600) -> Path:
+def private_file(path: Path, data: bytes, mode: int = 0o600) -> Path:
+    """Write ``data`` to a file created with ``mode`` (never readable by others in between)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return path
 
 
+def ssh_key_file(path: Path, data: bytes) -> Path:
+    """A 0600 copy of an SSH private key; ssh refuses a key without its final newline."""
+    return private_file(path, data if data.endswith(b"\n") else data + b"\n")
+
+
 def _askpass(private_dir: Path, username: str, password: str) -> Path:
-    user_file = _private_file(private_dir / "username", username.encode())
-    pass_file = _private_file(private_dir / "password", password.encode())
+    user_file = private_file(private_dir / "username", username.encode())
+    pass_file = private_file(private_dir / "password", password.encode())
     script = (
         "#!/bin/sh\n"
         "# git calls this with its prompt; answer from files only we can read\n"
@@ -173,7 +179,7 @@ def _askpass(private_dir: Path, username: str, password: str) -> Path:
         "esac\n"
         "echo\n"
     )
-    return _private_file(private_dir / "askpass.sh", script.encode(), 0o700)
+    return private_file(private_dir / "askpass.sh", script.encode(), 0o700)
 
 
 def _ssh_command(auth: GitAuth | None, private_dir: Path) -> str:
@@ -182,7 +188,7 @@ def _ssh_command(auth: GitAuth | None, private_dir: Path) -> str:
             "SSH remote needs a known_hosts entry in its git secret: host keys are checked "
             "strictly and an unknown host is refused"
         )
-    known_hosts = _private_file(private_dir / "known_hosts", auth.known_hosts)
+    known_hosts = private_file(private_dir / "known_hosts", auth.known_hosts)
     argv = [
         "ssh",
         "-F",
@@ -197,8 +203,7 @@ def _ssh_command(auth: GitAuth | None, private_dir: Path) -> str:
         "StrictHostKeyChecking=yes",
     ]
     if auth.identity:
-        data = auth.identity if auth.identity.endswith(b"\n") else auth.identity + b"\n"
-        identity = _private_file(private_dir / "identity", data)
+        identity = ssh_key_file(private_dir / "identity", auth.identity)
         argv += ["-i", str(identity), "-o", "IdentitiesOnly=yes"]
     return shlex.join(argv)
 

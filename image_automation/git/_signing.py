@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from image_automation.errors import GitError
+from image_automation.git._auth import private_file, ssh_key_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,7 @@ def prepare_signing(key: SigningKey, private_dir: Path) -> SigningSetup:
     except OSError as exc:
         raise GitError(f"signing key {exc.filename}: {exc.strerror}") from exc
     if key.format == "ssh":
-        path = private_dir / "signing_key"
-        path.touch(mode=0o600)
-        path.write_bytes(data if data.endswith(b"\n") else data + b"\n")
+        path = ssh_key_file(private_dir / "signing_key", data)
         env = {}
         if key.passphrase_file is not None:
             askpass = _script(private_dir / "askpass", f"cat {_quoted(key.passphrase_file)}")
@@ -84,9 +83,7 @@ def _quoted(path: Path) -> str:
 
 
 def _script(path: Path, line: str) -> Path:
-    path.write_text(f"#!/bin/sh\n{line}\n", encoding="utf-8")
-    path.chmod(0o700)
-    return path
+    return private_file(path, f"#!/bin/sh\n{line}\n".encode(), 0o700)
 
 
 def _import_gpg_key(home: Path, data: bytes, setup: SigningSetup) -> str:
