@@ -21,7 +21,7 @@ import git
 
 from image_automation.errors import GitConflict, GitError
 from image_automation.git._errors import redact, translating
-from image_automation.git._mark import LEFTOVER_STATE, leave_mark, read_head, read_ref, take_mark
+from image_automation.git._mark import leave_mark, leftovers, read_head, read_ref, take_mark
 from image_automation.git._options import CommitSettings, PushSettings, RepoSpec
 from image_automation.git._signing import prepare_signing
 
@@ -132,16 +132,12 @@ class Checkout:
             return "no .git directory"
         # We hold the work dir lock: any git lock file is a leftover of a killed run, and we
         # never merge, rebase, cherry-pick or revert, so such a state is a leftover too.
-        for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
-            log.info("removing stale %s", lock)
-            lock.unlink(missing_ok=True)
-        for state in (git_dir / name for name in LEFTOVER_STATE):
-            if state.is_dir() and not state.is_symlink():
-                log.info("removing stale %s", state)
-                shutil.rmtree(state)
-            elif state.exists() or state.is_symlink():
-                log.info("removing stale %s", state)
-                state.unlink()
+        for stale in leftovers(git_dir):
+            log.info("removing stale %s", stale)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink(missing_ok=True)
         try:
             with translating("inspect work dir", secrets=self._secrets):
                 git.Repo(self.path)

@@ -76,7 +76,8 @@ def read_head(git_dir: Path) -> str | None:
 def leftovers(git_dir: Path) -> list[Path]:
     """Lock files and operation states under ``git_dir`` (a killed git leaves these)."""
     locks = [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]
-    return [*locks, *(p for p in (git_dir / n for n in LEFTOVER_STATE) if p.exists())]
+    states = (git_dir / name for name in LEFTOVER_STATE)
+    return [*locks, *(p for p in states if p.exists() or p.is_symlink())]
 
 
 def _snapshot(git_dir: Path) -> dict[str, Any] | None:
