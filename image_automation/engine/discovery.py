@@ -13,10 +13,7 @@ from pathlib import Path
 from image_automation.config.loading import MAX_FILE_BYTES, YAML_SUFFIXES, LoadResult, load_bytes
 from image_automation.git import Workspace
 
-_KIND_BYTES = (b"image.toolkit.fluxcd.io", b"image-automation.io", b"source.toolkit.fluxcd.io")
-
-
-_KIND_NEEDLES = tuple(b.decode() for b in _KIND_BYTES)
+_KIND_NEEDLES = ("image.toolkit.fluxcd.io", "image-automation.io", "source.toolkit.fluxcd.io")
 _YAML_GLOBS = tuple(f"*{suffix}" for suffix in YAML_SUFFIXES)
 
 
