@@ -15,10 +15,13 @@ from pathlib import Path, PurePosixPath
 
 from image_automation.config.loading import Loaded, LoadResult
 from image_automation.config.models import (
+    CommitUser,
     GitRepository,
     ImageAutomation,
     ImageUpdateAutomation,
     LabelSelector,
+    NativePush,
+    PushSpec,
 )
 from image_automation.domain import Change, UpdateResult
 from image_automation.errors import ConfigError
@@ -220,17 +223,8 @@ def _flux_plan(
         namespace=obj.metadata.namespace,
         name=obj.metadata.name,
         repo=RepoTarget(url=base.url, branch=branch, secret=base.secret),
-        commit=CommitSettings(
-            author_name=commit_spec.author.name or commit_spec.author.email,
-            author_email=commit_spec.author.email,
-            message_template=template,
-            signing=signing,
-        ),
-        push=PushSettings(
-            branch=push.branch if push else None,
-            refspec=push.refspec if push else None,
-            options=PushSettings.options_from(push.options if push else None),
-        ),
+        commit=_commit_settings(commit_spec.author, template, signing),
+        push=_push_settings(push),
         path=_update_path(doc, spec.update.path),
         selector=spec.policy_selector,
         values=dict(commit_spec.message_template_values or {}),
@@ -263,24 +257,34 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         namespace=obj.metadata.namespace,
         name=obj.metadata.name,
         repo=RepoTarget(url=url, branch=branch, secret=secret),
-        commit=CommitSettings(
-            author_name=spec.commit.author.name or spec.commit.author.email,
-            author_email=spec.commit.author.email,
-            message_template=spec.commit.message_template,
-            signing=signing,
-        ),
-        push=PushSettings(
-            branch=push.branch if push else None,
-            refspec=push.refspec if push else None,
-            force=push.force if push else False,
-            options=PushSettings.options_from(push.options if push else None),
-        ),
+        commit=_commit_settings(spec.commit.author, spec.commit.message_template, signing),
+        push=_push_settings(push, force=push.force if push else False),
         path=_update_path(doc, spec.update.path),
         selector=spec.policy_selector,
         values=dict(spec.commit.message_template_values or {}),
         suspended=spec.suspend,
         interval=spec.interval.total_seconds(),
         line_include=tuple(spec.update.line_include),
+    )
+
+
+def _commit_settings(
+    author: CommitUser, template: str | None, signing: SigningKey | None
+) -> CommitSettings:
+    return CommitSettings(
+        author_name=author.name or author.email,
+        author_email=author.email,
+        message_template=template,
+        signing=signing,
+    )
+
+
+def _push_settings(push: PushSpec | NativePush | None, *, force: bool = False) -> PushSettings:
+    return PushSettings(
+        branch=push.branch if push else None,
+        refspec=push.refspec if push else None,
+        force=force,
+        options=PushSettings.options_from(push.options if push else None),
     )
 
 
