@@ -11,16 +11,13 @@ again (parsing is most of the cost, and most files do not change between reconci
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from image_automation.config.loading import (
-    MAX_FILE_BYTES,
-    YAML_SUFFIXES,
     LoadResult,
     load_bytes,
-    load_file,
+    read_file,
+    yaml_files_under,
 )
 
 
@@ -36,7 +33,7 @@ class LastGoodFiles:
         named by their path relative to ``root``."""
         out = LoadResult()
         seen: set[str] = set()
-        for path in _yaml_files(root):
+        for path in yaml_files_under(root):
             name = path.relative_to(root).as_posix()
             seen.add(name)
             fresh = self._parse(path, name)
@@ -61,28 +58,18 @@ class LastGoodFiles:
 
     def _parse(self, path: Path, name: str) -> LoadResult:
         """``load_file`` named by ``name``; the last result again if the bytes are the same."""
-        try:
-            data = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else None
-        except OSError:
-            data = None
-        cached = self._parsed.get(name)
-        if data is not None and cached is not None and cached[0] == data:
-            return cached[1]
-        fresh = load_file(path) if data is None else load_bytes(data, file=str(path))
-        _rename(fresh, str(path), name)
-        if data is None:
+        data = read_file(path)
+        if isinstance(data, LoadResult):  # unreadable or too big: the error, nothing cached
             self._parsed.pop(name, None)
-        else:
-            self._parsed[name] = (data, fresh)
+            _rename(data, str(path), name)
+            return data
+        cached = self._parsed.get(name)
+        if cached is not None and cached[0] == data:
+            return cached[1]
+        fresh = load_bytes(data, file=str(path))
+        _rename(fresh, str(path), name)
+        self._parsed[name] = (data, fresh)
         return fresh
-
-
-def _yaml_files(root: Path) -> Iterator[Path]:
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.endswith(YAML_SUFFIXES):
-                yield Path(directory, name)
 
 
 def _rename(result: LoadResult, old: str, new: str) -> None:

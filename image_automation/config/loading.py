@@ -125,15 +125,20 @@ def load_paths(paths: Iterable[Path | str]) -> LoadResult:
 
 def load_file(path: Path) -> LoadResult:
     """Load one file; unreadable or oversized files become errors, never exceptions."""
+    data = read_file(path)
+    return data if isinstance(data, LoadResult) else load_bytes(data, file=str(path))
+
+
+def read_file(path: Path) -> bytes | LoadResult:
+    """The bytes of a policy file, or the error saying why it cannot be read (too big, I/O)."""
     name = str(path)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return _failed(name, f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         return _failed(name, f"cannot read: {exc.strerror or exc}")
-    return load_bytes(data, file=name)
 
 
 def load_bytes(data: bytes, *, file: str) -> LoadResult:
@@ -257,15 +262,20 @@ def _yaml_files(path: Path, result: LoadResult) -> Iterator[Path]:
     if not path.is_dir():
         result.errors.append(ConfigError("no such file or directory", location=Location(str(path))))
         return
-    for directory, subdirs, files in os.walk(path):
+    yield from yaml_files_under(path)
+
+
+def yaml_files_under(root: Path) -> Iterator[Path]:
+    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order; dot directories skipped."""
+    for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         for name in sorted(files):
             if name.endswith(YAML_SUFFIXES):
                 yield Path(directory, name)
 
 
-def _failed(file: str, message: str, *, line: int = 0) -> LoadResult:
-    return LoadResult(errors=[ConfigError(message, location=Location(file, line))])
+def _failed(file: str, message: str) -> LoadResult:
+    return LoadResult(errors=[ConfigError(message, location=Location(file))])
 
 
 def _yaml_problem(exc: BaseException) -> str:
