@@ -60,7 +60,12 @@ from ruamel.yaml.events import (
 from image_automation.domain import Change, ImageRef
 from image_automation.errors import ManifestError
 from image_automation.manifests._scalars import render
-from image_automation.manifests.markers import MarkerComment, find_marker_comments, resolve
+from image_automation.manifests.markers import (
+    MarkerComment,
+    find_marker_comments,
+    line_end,
+    resolve,
+)
 
 _BOM = "\ufeff"
 _PROPERTIES_RE = re.compile(r"(?:[&!]\S*\s+)*")
@@ -285,7 +290,7 @@ def _visit_value(walk: _Walk, event: object, frame: _Frame, stack: list[_Frame])
     text = walk.text
     start: int = event.start_mark.index  # type: ignore[attr-defined]
     end: int = event.end_mark.index  # type: ignore[attr-defined]
-    comment = walk.by_line_end.get(_eol(text, end))
+    comment = walk.by_line_end.get(line_end(text, end))
     if comment is not None and (
         comment.line_end in walk.used
         or comment.comment_start < end
@@ -361,12 +366,6 @@ def _identify(change: Change, owner: _Frame | None) -> Change:
         change.old,
         change.new,
     )
-
-
-def _eol(text: str, pos: int) -> int:
-    """Index of the line break ending the line that holds ``pos`` (or len(text))."""
-    ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i != -1]
-    return min(ends) if ends else len(text)
 
 
 def _previous_eol(text: str, pos: int) -> int:

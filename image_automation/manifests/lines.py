@@ -28,7 +28,12 @@ from collections.abc import Mapping
 
 from image_automation.domain import Change, ImageRef
 from image_automation.manifests.editing import FileEdit, Splice, decode, splice
-from image_automation.manifests.markers import MarkerComment, find_marker_comments, resolve
+from image_automation.manifests.markers import (
+    MarkerComment,
+    find_marker_comments,
+    line_end,
+    resolve,
+)
 
 _VALUE_RES = (
     re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?P<v>[^\s\"']+)", re.IGNORECASE),
@@ -85,8 +90,7 @@ def _target_line(text: str, comment: MarkerComment) -> tuple[int, int, int] | No
     if comment.line_end >= len(text):
         return None
     start = comment.line_end + (2 if text.startswith("\r\n", comment.line_end) else 1)
-    ends = [i for i in (text.find("\n", start), text.find("\r", start)) if i != -1]
-    end = min(ends) if ends else len(text)
+    end = line_end(text, start)
     if not text[start:end].strip():
         return None
     return start, end, comment.line + 1

@@ -107,13 +107,13 @@ def find_marker_comments(text: str, *, openers: tuple[str, ...] = ("#",)) -> lis
     pos = text.find(MARKER_KEY)
     while pos != -1:
         line_start = _line_start(text, pos)
-        line_end = _line_end(text, pos)
+        end = line_end(text, pos)
         if line_start not in seen_lines:
             seen_lines.add(line_start)
-            comment = _parse_line(text, line_start, line_end, openers)
+            comment = _parse_line(text, line_start, end, openers)
             if comment is not None:
                 found.append(comment)
-        pos = text.find(MARKER_KEY, line_end)
+        pos = text.find(MARKER_KEY, end)
     return found
 
 
@@ -153,7 +153,8 @@ def _line_start(text: str, pos: int) -> int:
     return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
 
 
-def _line_end(text: str, pos: int) -> int:
+def line_end(text: str, pos: int) -> int:
+    """Index of the line break ending the line that holds ``pos`` (or ``len(text)``)."""
     ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i != -1]
     return min(ends) if ends else len(text)
 
