@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from image_automation.policy._spec import DEFAULT_EXCLUSION
+
 FLUX_GROUP = "image.toolkit.fluxcd.io"
 FLUX_V1 = f"{FLUX_GROUP}/v1"
 FLUX_V1BETA2 = f"{FLUX_GROUP}/v1beta2"
@@ -30,7 +32,6 @@ FLUX_API_VERSIONS = (FLUX_V1, FLUX_V1BETA2)
 SOURCE_API_PREFIX = "source.toolkit.fluxcd.io/"
 NATIVE_API_VERSION = "image-automation.io/v1alpha1"
 NATIVE_KIND = "TrackedImage"
-DEFAULT_EXCLUSION = (r"^.*\.sig$",)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
 _UNIT_SECONDS = {

@@ -13,7 +13,7 @@ loader maps the (apiVersion, kind) pair here.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -26,16 +26,7 @@ HOOK_PREFIX = "/hook/"
 ReceiverType = Literal[
     "dockerhub", "harbor", "quay", "github", "gitlab", "acr", "generic", "generic-hmac"
 ]
-RECEIVER_TYPES: tuple[str, ...] = (
-    "dockerhub",
-    "harbor",
-    "quay",
-    "github",
-    "gitlab",
-    "acr",
-    "generic",
-    "generic-hmac",
-)
+RECEIVER_TYPES: tuple[str, ...] = get_args(ReceiverType)
 EVENT_FILTERING_TYPES = frozenset({"github", "gitlab"})
 """Types whose requests carry an event name that ``spec.events`` filters (Flux)."""
 

@@ -39,11 +39,7 @@ class ResolvedPolicy:
     @property
     def needs_metadata(self) -> bool:
         """The scanner must fetch digests/timestamps, not only the tag list."""
-        return (
-            self.spec.ordering in ("newest_build", "follow")
-            or self.spec.min_age is not None
-            or self.digest_reflection != "Never"
-        )
+        return self.spec.needs_tag_info or self.digest_reflection != "Never"
 
 
 @dataclass(slots=True)

@@ -50,8 +50,7 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
     names: list[str] = list(
         dict.fromkeys(items if only_names else [_name(t) for t in items])  # type: ignore[arg-type]
     )
-    needs_infos = spec.min_age is not None or spec.ordering in ("newest_build", "follow")
-    infos = _infos(items) if needs_infos and not only_names else {}
+    infos = _infos(items) if spec.needs_tag_info and not only_names else {}
 
     skipped: dict[str, str] = {}
     passed = _name_gates(compiled, names=names, skipped=skipped)

@@ -8,10 +8,11 @@ predicates and bounds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from image_automation.errors import PolicyError
 from image_automation.policy._patterns import (
@@ -24,7 +25,7 @@ from image_automation.policy._patterns import (
 from image_automation.policy._ranges import InvalidRange, SemverRange, parse_range
 
 Ordering = Literal["semver", "alphabetical", "numerical", "newest_build", "follow"]
-ORDERINGS: tuple[str, ...] = ("semver", "alphabetical", "numerical", "newest_build", "follow")
+ORDERINGS: tuple[str, ...] = get_args(Ordering)
 DEFAULT_EXCLUSION: tuple[str, ...] = (r"^.*\.sig$",)
 
 
@@ -55,6 +56,11 @@ class SelectionSpec:
     pin: str | None = None
     min_age: timedelta | None = None
     follow_tag: str | None = None
+
+    @property
+    def needs_tag_info(self) -> bool:
+        """Selection reads digests or timestamps, not only tag names."""
+        return self.min_age is not None or self.ordering in ("newest_build", "follow")
 
 
 class InvalidSpec(PolicyError, ValueError):
@@ -142,8 +148,14 @@ class CompiledSpec:
     semver_range: SemverRange | None
 
 
+@functools.lru_cache(maxsize=1024)
 def compile_spec(spec: SelectionSpec) -> CompiledSpec:
-    """Compile ``spec``; raises :class:`InvalidSpec` listing every problem."""
+    """Compile ``spec``; raises :class:`InvalidSpec` listing every problem.
+
+    Cached by spec (frozen, hashable; the compiled matchers hold no state): the daemon and
+    ``reconcile`` select with the same specs on every run, and validating and compiling each
+    range and pattern again was most of a small selection's cost.
+    """
     problems = validate_spec(spec)
     if problems:
         raise InvalidSpec(problems)

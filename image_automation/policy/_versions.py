@@ -80,10 +80,6 @@ def successor(key: VersionKey) -> VersionKey:
     return (major, minor, patch, (*pre, (0, 0, "")))
 
 
-def is_prerelease(key: VersionKey) -> bool:
-    return key[3] != RELEASE
-
-
 def format_key(key: VersionKey) -> str:
     """``major.minor.patch[-pre]`` for messages."""
     major, minor, patch, pre = key
