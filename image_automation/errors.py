@@ -10,7 +10,6 @@ chaining the cause (``raise RegistryError(...) from exc``)::
     └── PermanentError              retrying the same input cannot help
         ├── ConfigError             a policy/automation file is wrong (file:line: field: msg)
         ├── PolicyError             a policy cannot select (bad range at run time, nothing fits)
-        │   └── NoCandidate         nothing qualifies; carries the Decision with the reasons
         ├── RegistryError           auth refused, unknown repository, oversized body, ...
         ├── ManifestError           a manifest could not be read or edited
         ├── GitError                clone/commit/push failed for a reason retry cannot fix
@@ -23,7 +22,6 @@ No message may contain a secret: adapters redact credentials before building one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 class ImageAutomationError(Exception):
@@ -68,14 +66,6 @@ class PolicyError(PermanentError):
     """A policy cannot be evaluated."""
 
 
-class NoCandidate(PolicyError):
-    """No tag qualifies; ``decision`` explains why each tag lost."""
-
-    def __init__(self, message: str, *, decision: Any) -> None:
-        super().__init__(message)
-        self.decision = decision
-
-
 class RegistryError(PermanentError):
     """A registry refused or answered something we cannot use."""
 
@@ -112,7 +102,6 @@ __all__ = [
     "ImageAutomationError",
     "Location",
     "ManifestError",
-    "NoCandidate",
     "PermanentError",
     "PolicyError",
     "RegistryError",
