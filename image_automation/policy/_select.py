@@ -8,7 +8,7 @@ tag ends up exactly once as the winner, in ``skipped`` or in ``lost``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from image_automation.domain import Decision, TagInfo
@@ -60,17 +60,22 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
     if spec.min_age is not None:
         ranked = _age_gate(ranked, infos=infos, min_age=spec.min_age, now=now, skipped=skipped)
 
+    def info_of(tag: str) -> TagInfo | None:
+        """The tag's info: from the index when built, else found without indexing every tag."""
+        return infos.get(tag) or (None if only_names else _find(items, tag))
+
     if spec.pin is not None or spec.ordering == "follow":
         return _hold(
-            spec, names=names, considered=considered, ranked=ranked, infos=infos, skipped=skipped
-        )
+            spec, names=names, considered=considered, ranked=ranked, info_of=info_of,
+            skipped=skipped,
+        )  # fmt: skip
     if not ranked:
         why = f"nothing qualifies: {len(names)} tags, {len(skipped)} skipped"
         return Decision(
             policy=spec.name, tag=None, considered=considered, skipped=skipped, reasons=(why,)
         )
     winner, lost = _winner(spec, ranked)
-    info = infos.get(winner) or (None if only_names else _find(items, winner))
+    info = info_of(winner)
     return Decision(
         policy=spec.name,
         tag=winner,
@@ -246,7 +251,7 @@ def _hold(
     names: list[str],
     considered: tuple[str, ...],
     ranked: Ranked,
-    infos: dict[str, TagInfo],
+    info_of: Callable[[str], TagInfo | None],
     skipped: dict[str, str],
 ) -> Decision:
     """``pin`` or ``follow``: one exact tag wins if present, whatever the gates said of it."""
@@ -254,7 +259,7 @@ def _hold(
     assert held is not None
     remark = f"pinned at {held}" if spec.pin is not None else f"following {held}"
     lost = {tag: remark for tag in ranked.tags if tag != held}
-    if held not in set(names):
+    if held not in names:
         why = f"{remark}, but {held} is not among the {len(names)} tags"
         return Decision(
             policy=spec.name,
@@ -268,7 +273,7 @@ def _hold(
     if held not in considered:
         keep = {*considered, held}
         considered = tuple(t for t in names if t in keep)
-    info = infos.get(held)
+    info = info_of(held)
     reasons = [remark]
     if spec.ordering == "follow" and (info is None or info.digest is None):
         reasons.append(f"digest of {held} is unknown")

@@ -158,6 +158,16 @@ def test_pin_holds_a_tag_the_gates_would_skip() -> None:
     assert decision.considered == ("1.0.0", "0.9.0")
 
 
+def test_pin_carries_the_pinned_tags_digest_like_any_winner() -> None:
+    tags: list[TagInfo | str] = [
+        TagInfo("1.0.0", digest="sha256:aa"),
+        TagInfo("1.1.0", digest="sha256:bb"),
+    ]
+    pinned = decide(tags, ordering="semver", semver_range="^1", pin="1.0.0")
+    assert (pinned.tag, pinned.digest) == ("1.0.0", "sha256:aa")
+    assert decide(tags, ordering="semver", semver_range="^1").digest == "sha256:bb"
+
+
 def test_pin_absent_selects_nothing_and_says_so() -> None:
     decision = decide(["1.0.0", "1.1.0"], ordering="semver", semver_range="^1", pin="1.2.0")
     assert decision.tag is None
