@@ -7,14 +7,22 @@ status page and PR bodies can show why a tag won.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from image_automation.config.resolving import ResolvedPolicy
-from image_automation.domain import Decision
+from image_automation.domain import Decision, TagInfo
 from image_automation.errors import PolicyError
-from image_automation.policy import select
+from image_automation.policy import SelectionSpec, select
 from image_automation.state import StateStore
+
+
+def decide(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime) -> Decision:
+    """``select``, with a policy that cannot select (e.g. a bad range) as a Decision saying why."""
+    try:
+        return select(spec, tags, now=now)
+    except PolicyError as exc:
+        return Decision(policy=spec.name, tag=None, reasons=(str(exc),))
 
 
 async def decide_from_state(
@@ -31,11 +39,7 @@ async def decide_from_state(
         status = await store.scan_status(repository)
         if status is None or status.last_success is None:
             continue
-        tags = await store.tags(repository)
-        try:
-            decision = select(policy.spec, tags, now=now)
-        except PolicyError as exc:
-            decision = Decision(policy=policy.spec.name, tag=None, reasons=(str(exc),))
+        decision = decide(policy.spec, await store.tags(repository), now=now)
         await store.save_decision(policy.key, decision, repository=repository, now=now)
         decisions[policy.key] = decision
     return decisions

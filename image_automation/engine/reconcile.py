@@ -43,11 +43,11 @@ from image_automation.engine.automations import (
     plan_automations,
     selects,
 )
+from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
-from image_automation.errors import ImageAutomationError, PolicyError
+from image_automation.errors import ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.manifests import update_tree
-from image_automation.policy import select
 from image_automation.state import PushRecord, SetterChange, StateStore
 
 log = logging.getLogger(__name__)
@@ -246,10 +246,7 @@ def _select(
                 f"policy {policy.key}: scan of {name} failed: {found.errors[name]}"
             )
             continue
-        try:
-            decision = select(policy.spec, found.tags.get(name, ()), now=now)
-        except PolicyError as exc:
-            decision = Decision(policy=policy.spec.name, tag=None, reasons=(str(exc),))
+        decision = decide(policy.spec, found.tags.get(name, ()), now=now)
         outcome.decisions[policy.key] = decision
         image = image_for(policy, decision)
         if image is not None:
