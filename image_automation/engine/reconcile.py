@@ -190,9 +190,6 @@ async def _run_plans(
         images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
         if store is not None:
             await _save_decisions(store, chosen[plan.key], outcome, now=clock())
-        uses_home = home is not None and _same_repo(home, plan)
-        prepared = fresh and uses_home and plan.push.branch in (None, plan.repo.branch)
-        fresh = fresh and not uses_home
         try:
             async with workspace_for(
                 plan,
@@ -201,6 +198,9 @@ async def _run_plans(
                 secrets_dir=request.secrets_dir,
                 lock_timeout=request.lock_timeout,
             ) as workspace:
+                uses_home = workspace is home
+                prepared = fresh and uses_home and plan.push.branch in (None, plan.repo.branch)
+                fresh = fresh and not uses_home
                 await run_automation(
                     plan,
                     images,
