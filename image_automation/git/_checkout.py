@@ -70,6 +70,15 @@ class Checkout:
             out = runner.execute(argv, env={**self._env, **(env or {})})
         return str(out)
 
+    def _git_status(self, *args: str, action: str) -> tuple[int, str, str]:
+        """Run git; (exit status, stdout, stderr) rather than an error for a non-zero exit."""
+        log.debug("git %s", redact(" ".join(args), self._secrets))
+        with translating(action, secrets=self._secrets):
+            status, out, err = git.Git(str(self.path)).execute(
+                ["git", *args], env=self._env, with_extended_output=True, with_exceptions=False
+            )
+        return int(status), str(out), str(err)
+
     def ensure_clone(self) -> None:
         root = self.path.parent
         for stale in root.glob(f"{self.path.name}.tmp-*"):
@@ -263,14 +272,7 @@ class Checkout:
         """``add --all``; then, does the index differ from HEAD?"""
         self._housekeeping = True  # new blobs, maybe
         self._git("add", "--all", action="stage changes")
-        runner = git.Git(str(self.path))
-        with translating("diff", secrets=self._secrets):
-            status, _, _ = runner.execute(
-                ["git", "diff", "--cached", "--quiet"],
-                env=self._env,
-                with_extended_output=True,
-                with_exceptions=False,
-            )
+        status, _, _ = self._git_status("diff", "--cached", "--quiet", action="diff")
         return bool(status)
 
     def commit(self, message: str, settings: CommitSettings) -> str | None:
@@ -323,20 +325,15 @@ class Checkout:
         return f"{out}\n" if out else ""
 
     def grep(self, needles: tuple[str, ...], globs: tuple[str, ...]) -> list[str]:
-        runner = git.Git(str(self.path))
-        argv = ["git", "grep", "-l", "-z", "-F", "--no-color"]
+        args = ["grep", "-l", "-z", "-F", "--no-color"]
         for needle in needles:
-            argv += ["-e", needle]
-        argv += ["--", *globs]
-        with translating("search files", secrets=self._secrets):
-            status, out, err = runner.execute(
-                argv, env=self._env, with_extended_output=True, with_exceptions=False
-            )
+            args += ["-e", needle]
+        status, out, err = self._git_status(*args, "--", *globs, action="search files")
         if status == 1:
             return []
         if status != 0:
-            raise GitError(f"git grep failed: {redact(str(err), self._secrets)}")
-        return [p for p in str(out).split("\0") if p]
+            raise GitError(f"git grep failed: {redact(err, self._secrets)}")
+        return [p for p in out.split("\0") if p]
 
     def push(self, settings: PushSettings) -> tuple[str, ...]:
         targets: list[str] = []
