@@ -48,18 +48,13 @@ from image_automation.engine.reconcile import (
     run_automation,
     workspace_for,
 )
-from image_automation.engine.registry_lister import (
-    RegistryTagLister,
-    UnreachableApis,
-    client_setup,
-)
+from image_automation.engine.registry_lister import UnreachableApis, open_registry_lister
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
 from image_automation.git import GitAuth, RepoSpec, Workspace
 from image_automation.registry import (
     DockerConfig,
-    RegistryClient,
     RegistrySettings,
     SecretsDir,
     default_transport,
@@ -134,17 +129,14 @@ class RegistryLister:
         return CountingTransport(default_transport(verify), self._metrics)
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
-        setup = client_setup(
-            [target], base=self._settings, secrets=self._secrets, docker_config=self._docker_config
-        )
-        client = RegistryClient(
-            settings=setup.settings,
-            credentials=setup.credentials,
-            repository_credentials=setup.repository_credentials,
+        async with open_registry_lister(
+            [target],
+            settings=self._settings,
+            secrets=self._secrets,
+            docker_config=self._docker_config,
             transport_factory=self._transport,
-        )
-        async with client:
-            lister = RegistryTagLister(client, broken=setup.broken, unreachable=self._unreachable)
+            unreachable=self._unreachable,
+        ) as lister:
             return await lister.list_tags(target, known=known)
 
     async def aclose(self) -> None:
