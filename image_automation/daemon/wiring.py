@@ -227,7 +227,9 @@ class RepoEngine:
         )
         plans = {automation_key(p): p for p in planned.plans if not p.suspended}
         self._loaded = _Loaded(result, {t.repository: t for t in targets.targets}, plans)
-        config = build_config(result, plans=planned.plans, default_interval=s.interval)
+        config = build_config(
+            result, plans=planned.plans, default_interval=s.interval, resolved=resolved
+        )
         broken = [f"{key}: {error}" for key, error in planned.errors]
         extra = [*result.warnings, *targets.problems, *broken]
         return dataclasses.replace(config, errors=[*config.errors, *extra])
