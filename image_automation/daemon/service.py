@@ -166,12 +166,6 @@ class Daemon:
             f"reconcile:{automation}", functools.partial(self.reconcile, automation)
         )
 
-    def request_refresh(self) -> None:
-        self.queue.submit("load", self._refresh_job)
-
-    async def _refresh_job(self) -> None:
-        await self.refresh()
-
     def on_hook(self, hook: Hook) -> None:
         """Scan what the hook names (configured repositories only) and reconcile their users.
 

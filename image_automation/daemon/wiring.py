@@ -27,7 +27,6 @@ from typing import Self
 import httpx
 
 from image_automation.config.lastgood import LastGoodFiles
-from image_automation.config.loading import LoadResult
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
@@ -139,13 +138,9 @@ class RegistryLister:
         ) as lister:
             return await lister.list_tags(target, known=known)
 
-    async def aclose(self) -> None:
-        """Nothing to release: only the unreachable push-time APIs are kept between scans."""
-
 
 @dataclass(slots=True)
 class _Loaded:
-    result: LoadResult = field(default_factory=LoadResult)
     targets: dict[str, ScanTarget] = field(default_factory=dict)
     plans: dict[str, AutomationPlan] = field(default_factory=dict)
 
@@ -180,7 +175,6 @@ class RepoEngine:
             secrets_dir=s.secrets_dir,
             metrics=self.metrics,
         )
-        self._stack.push_async_callback(self._lister.aclose)
         return self
 
     async def __aexit__(
@@ -226,7 +220,7 @@ class RepoEngine:
             PlanContext(repo=RepoTarget(s.repo, s.branch, s.git_secret), secrets_dir=s.secrets_dir),
         )
         plans = {automation_key(p): p for p in planned.plans if not p.suspended}
-        self._loaded = _Loaded(result, {t.repository: t for t in targets.targets}, plans)
+        self._loaded = _Loaded({t.repository: t for t in targets.targets}, plans)
         config = build_config(
             result, plans=planned.plans, default_interval=s.interval, resolved=resolved
         )
