@@ -140,18 +140,18 @@ def run_command(**flags: Any) -> None:
     Without automation documents in the repository it behaves like `reconcile --once --repo`
     run on a schedule. SIGTERM/SIGINT stop it cleanly (exit 0); a second signal forces exit.
     """
-    repo, daemon, log_format = resolve_settings(flags)
-    level = str(flags.get("log_level") or file_level(flags) or "info")
+    repo, daemon, log_format, level = resolve_settings(flags)
     configure_logging(log_format, level=logging.getLevelName(level.upper()))
     sys.exit(asyncio.run(_main(repo, daemon)))
 
 
-def file_level(flags: dict[str, Any]) -> str | None:
-    return _read_config(flags.get("config_file")).log_level
+def resolve_settings(
+    flags: dict[str, Any],
+) -> tuple[RepoSettings, DaemonSettings, LogFormat, str]:
+    """Flags (click already applied the environment) over the ``--config`` file over defaults.
 
-
-def resolve_settings(flags: dict[str, Any]) -> tuple[RepoSettings, DaemonSettings, LogFormat]:
-    """Flags (click already applied the environment) over the ``--config`` file over defaults."""
+    The last item is the log level's name; an empty one counts as not given.
+    """
     file = _read_config(flags.get("config_file"))
 
     def pick(name: str, default: Any = None) -> Any:
@@ -185,7 +185,8 @@ def resolve_settings(flags: dict[str, Any]) -> tuple[RepoSettings, DaemonSetting
     log_format = pick("log_format", "plain")
     if log_format not in ("plain", "json"):
         raise click.BadParameter(f"{log_format!r}: plain or json", param_hint="--log-format")
-    return repo_settings, daemon_settings, log_format
+    level = str(flags.get("log_level") or file.log_level or "info")
+    return repo_settings, daemon_settings, log_format, level
 
 
 async def _main(repo: RepoSettings, daemon: DaemonSettings) -> int:

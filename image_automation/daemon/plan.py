@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from image_automation.config.loading import LoadResult
 from image_automation.config.models import ImageRepository, TrackedImage
 from image_automation.config.receivers import Receiver
-from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.config.resolving import Resolved, ResolvedPolicy, resolve
 from image_automation.daemon.scheduler import Plan
 from image_automation.domain import ImageRef, InvalidReference
 from image_automation.engine.automations import AutomationPlan
@@ -56,11 +56,16 @@ def automation_key(plan: AutomationPlan) -> str:
 
 
 def build_config(
-    loaded: LoadResult, *, plans: Sequence[AutomationPlan], default_interval: float
+    loaded: LoadResult,
+    *,
+    plans: Sequence[AutomationPlan],
+    default_interval: float,
+    resolved: Resolved | None = None,
 ) -> DaemonConfig:
     """Plan the daemon's work from ``loaded`` and its automation ``plans``; problems are listed
-    in ``errors``, not raised."""
-    resolved = resolve(loaded)
+    in ``errors``, not raised. ``resolved`` is ``resolve(loaded)`` when the caller has it."""
+    if resolved is None:
+        resolved = resolve(loaded)
     errors = [str(e) for e in resolved.errors]
     objects, scans = _repositories(loaded)
     automations: dict[str, float] = {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -144,10 +143,7 @@ async def _startup(daemon: Daemon, settings: DaemonSettings, stop: asyncio.Event
     while (config := await daemon.refresh()) is None:
         if await sleep_unless(stop, settings.retry_interval):
             return
-    scans = [
-        daemon.queue.submit(f"scan:{r}", functools.partial(daemon.scan, r))
-        for r in sorted(config.scans)
-    ]
+    scans = [daemon.request_scan(r) for r in sorted(config.scans)]
     for task in scans:
         if task is not None:
             await task

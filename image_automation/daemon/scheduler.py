@@ -43,9 +43,6 @@ class WorkQueue:
     def closed(self) -> bool:
         return self._closed
 
-    def __len__(self) -> int:
-        return len(self._tasks)
-
     def submit(self, key: str, job: Job) -> asyncio.Task[None] | None:
         """Queue ``job`` under ``key``; returns its task (or the waiting one it joined).
 

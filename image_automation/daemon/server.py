@@ -64,10 +64,6 @@ class DaemonServer:
         self._runner: web.AppRunner | None = None
         self.app = self._build()
 
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
-
     def stop_accepting(self) -> None:
         """From now on hooks get 503 and enqueue nothing (the daemon is stopping)."""
         self._accepting = False

@@ -121,6 +121,11 @@ def build_hooks(
     return hooks, problems
 
 
+def _scan_key(repository: str) -> str:
+    """The work queue's key for scans of ``repository`` (one runs, one waits, per key)."""
+    return f"scan:{repository}"
+
+
 class Daemon:
     """Binds engine, queue, scheduler and metrics. Jobs never raise; they log and count."""
 
@@ -151,17 +156,15 @@ class Daemon:
 
     # -- requests (cheap, synchronous: they only enqueue) ----------------------------------
 
-    def request_scan(self, repository: str) -> None:
-        self.queue.submit(f"scan:{repository}", functools.partial(self.scan, repository))
+    def request_scan(self, repository: str) -> asyncio.Task[None] | None:
+        """Queue a scan; its task (or the queued one it joined), None once the queue closed."""
+        return self.queue.submit(_scan_key(repository), functools.partial(self.scan, repository))
 
-    def request_reconcile(self, automation: str) -> None:
-        self.queue.submit(f"reconcile:{automation}", functools.partial(self.reconcile, automation))
-
-    def request_refresh(self) -> None:
-        self.queue.submit("load", self._refresh_job)
-
-    async def _refresh_job(self) -> None:
-        await self.refresh()
+    def request_reconcile(self, automation: str) -> asyncio.Task[None] | None:
+        """Queue a reconcile; its task as :meth:`request_scan` returns one."""
+        return self.queue.submit(
+            f"reconcile:{automation}", functools.partial(self.reconcile, automation)
+        )
 
     def on_hook(self, hook: Hook) -> None:
         """Scan what the hook names (configured repositories only) and reconcile their users.
@@ -179,7 +182,7 @@ class Daemon:
         """Wait for running or queued scans of the repositories ``automation`` uses."""
         config = self.config
         used = config.uses.get(automation, frozenset()) if config else frozenset()
-        tasks = [t for r in sorted(used) for t in self.queue.active(f"scan:{r}")]
+        tasks = [t for r in sorted(used) for t in self.queue.active(_scan_key(r))]
         if tasks:
             await asyncio.wait(tasks)
 

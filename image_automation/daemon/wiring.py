@@ -27,7 +27,6 @@ from typing import Self
 import httpx
 
 from image_automation.config.lastgood import LastGoodFiles
-from image_automation.config.loading import LoadResult
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
@@ -48,18 +47,13 @@ from image_automation.engine.reconcile import (
     run_automation,
     workspace_for,
 )
-from image_automation.engine.registry_lister import (
-    RegistryTagLister,
-    UnreachableApis,
-    client_setup,
-)
+from image_automation.engine.registry_lister import UnreachableApis, open_registry_lister
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
 from image_automation.git import GitAuth, RepoSpec, Workspace
 from image_automation.registry import (
     DockerConfig,
-    RegistryClient,
     RegistrySettings,
     SecretsDir,
     default_transport,
@@ -134,26 +128,19 @@ class RegistryLister:
         return CountingTransport(default_transport(verify), self._metrics)
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
-        setup = client_setup(
-            [target], base=self._settings, secrets=self._secrets, docker_config=self._docker_config
-        )
-        client = RegistryClient(
-            settings=setup.settings,
-            credentials=setup.credentials,
-            repository_credentials=setup.repository_credentials,
+        async with open_registry_lister(
+            [target],
+            settings=self._settings,
+            secrets=self._secrets,
+            docker_config=self._docker_config,
             transport_factory=self._transport,
-        )
-        async with client:
-            lister = RegistryTagLister(client, broken=setup.broken, unreachable=self._unreachable)
+            unreachable=self._unreachable,
+        ) as lister:
             return await lister.list_tags(target, known=known)
-
-    async def aclose(self) -> None:
-        """Nothing to release: only the unreachable push-time APIs are kept between scans."""
 
 
 @dataclass(slots=True)
 class _Loaded:
-    result: LoadResult = field(default_factory=LoadResult)
     targets: dict[str, ScanTarget] = field(default_factory=dict)
     plans: dict[str, AutomationPlan] = field(default_factory=dict)
 
@@ -188,7 +175,6 @@ class RepoEngine:
             secrets_dir=s.secrets_dir,
             metrics=self.metrics,
         )
-        self._stack.push_async_callback(self._lister.aclose)
         return self
 
     async def __aexit__(
@@ -234,8 +220,10 @@ class RepoEngine:
             PlanContext(repo=RepoTarget(s.repo, s.branch, s.git_secret), secrets_dir=s.secrets_dir),
         )
         plans = {automation_key(p): p for p in planned.plans if not p.suspended}
-        self._loaded = _Loaded(result, {t.repository: t for t in targets.targets}, plans)
-        config = build_config(result, plans=planned.plans, default_interval=s.interval)
+        self._loaded = _Loaded({t.repository: t for t in targets.targets}, plans)
+        config = build_config(
+            result, plans=planned.plans, default_interval=s.interval, resolved=resolved
+        )
         broken = [f"{key}: {error}" for key, error in planned.errors]
         extra = [*result.warnings, *targets.problems, *broken]
         return dataclasses.replace(config, errors=[*config.errors, *extra])

@@ -37,6 +37,7 @@ from image_automation.registry import (
     RegistrySettings,
     SecretsDir,
     TlsFiles,
+    TransportFactory,
 )
 from image_automation.registry.limits import counting_operation
 
@@ -259,6 +260,8 @@ async def open_registry_lister(
     secrets: SecretsDir | None = None,
     docker_config: DockerConfig | None = None,
     platform: Platform | None = None,
+    transport_factory: TransportFactory | None = None,
+    unreachable: UnreachableApis | None = None,
 ) -> AsyncIterator[RegistryTagLister]:
     """A registry-backed lister configured for ``targets``; the client closes on exit."""
     setup = client_setup(targets, base=settings, secrets=secrets, docker_config=docker_config)
@@ -268,6 +271,9 @@ async def open_registry_lister(
         settings=setup.settings,
         credentials=setup.credentials,
         repository_credentials=setup.repository_credentials,
+        transport_factory=transport_factory,
     )
     async with client:
-        yield RegistryTagLister(client, platform=platform, broken=setup.broken)
+        yield RegistryTagLister(
+            client, platform=platform, broken=setup.broken, unreachable=unreachable
+        )
