@@ -103,6 +103,17 @@ def _as_ref(ref: ImageRef | str) -> ImageRef:
     return ref if isinstance(ref, ImageRef) else ImageRef.parse(ref)
 
 
+def parse_created(text: str) -> datetime | None:
+    """An image config ``created`` (RFC 3339, Go's nanoseconds allowed) as aware UTC."""
+    # Go writes nanoseconds; Python takes at most microseconds.
+    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class RegistryClient:
     """Async registry client; use as ``async with RegistryClient(...) as client``.
 
@@ -272,7 +283,7 @@ class RegistryClient:
         if config_digest is None:
             return None
         created = (await self.get_config(image, config_digest)).get("created")
-        return _parse_time(created) if isinstance(created, str) else None
+        return parse_created(created) if isinstance(created, str) else None
 
 
 def _tags_page(body: bytes, ep: Endpoint) -> list[str]:
@@ -332,13 +343,3 @@ def _error_code(body: bytes) -> str | None:
         return str(errors[0].get("code")) if errors else None
     except (ValueError, AttributeError, IndexError, TypeError):
         return None
-
-
-def _parse_time(text: str) -> datetime | None:
-    # Go writes nanoseconds; Python takes at most microseconds.
-    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
-    try:
-        when = datetime.fromisoformat(cleaned)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
