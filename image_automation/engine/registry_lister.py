@@ -37,8 +37,8 @@ from image_automation.registry import (
     RegistrySettings,
     SecretsDir,
     TlsFiles,
-    parse_created,
 )
+from image_automation.registry import parse_created as parse_created  # re-exported: tests
 from image_automation.registry.limits import counting_operation
 
 log = logging.getLogger(__name__)
@@ -138,17 +138,8 @@ class RegistryTagLister:
             return TagInfo(tag, digest=digest, created=await self._created(image, digest))
 
     async def _created(self, image: ImageRef, digest: str) -> datetime | None:
-        manifest = await self._client.get_manifest(image, digest)
-        if manifest.is_index:
-            child = manifest.platform_digest(self._platform)
-            if child is None:
-                return None  # no image for our platform: order such tags by first-seen
-            manifest = await self._client.get_manifest(image, child)
-        config_digest = manifest.config_digest
-        if config_digest is None:
-            return None
-        created = (await self._client.get_config(image, config_digest)).get("created")
-        return parse_created(created) if isinstance(created, str) else None
+        # None for an index without our platform: such tags order by first-seen.
+        return await self._client.digest_created(image, digest, self._platform)
 
 
 def _with_pushed(tag: TagInfo, pushed: Mapping[str, datetime]) -> TagInfo:

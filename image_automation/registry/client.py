@@ -272,13 +272,34 @@ class RegistryClient:
         """The config ``created`` time of ``tag`` (an index resolves to ``platform``)."""
         image = _as_ref(ref)
         digest = await self.head_digest(image, tag)
+        wanted = platform or DEFAULT_PLATFORM
+        manifest = await self._platform_manifest(image, digest, wanted)
+        if manifest is None:
+            raise RegistryError(f"{image.name}:{tag}: no manifest for platform {wanted}")
+        return await self._config_created(image, manifest)
+
+    async def digest_created(
+        self, ref: ImageRef | str, digest: str, platform: Platform | None = None
+    ) -> datetime | None:
+        """The config ``created`` time of the manifest ``digest`` (an index resolves to
+        ``platform``); ``None`` when it has none, or the index has no entry for ``platform``."""
+        image = _as_ref(ref)
+        manifest = await self._platform_manifest(image, digest, platform or DEFAULT_PLATFORM)
+        return None if manifest is None else await self._config_created(image, manifest)
+
+    async def _platform_manifest(
+        self, image: ImageRef, digest: str, platform: Platform
+    ) -> Manifest | None:
+        """The manifest ``digest``, an index resolved to its ``platform`` entry (else None)."""
         manifest = await self.get_manifest(image, digest)
         if manifest.is_index:
-            wanted = platform or DEFAULT_PLATFORM
-            child = manifest.platform_digest(wanted)
+            child = manifest.platform_digest(platform)
             if child is None:
-                raise RegistryError(f"{image.name}:{tag}: no manifest for platform {wanted}")
+                return None
             manifest = await self.get_manifest(image, child)
+        return manifest
+
+    async def _config_created(self, image: ImageRef, manifest: Manifest) -> datetime | None:
         config_digest = manifest.config_digest
         if config_digest is None:
             return None
