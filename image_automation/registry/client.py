@@ -21,7 +21,15 @@ import httpx
 
 from image_automation.domain import ImageRef, is_valid_tag
 from image_automation.errors import RegistryError
-from image_automation.registry._http import Endpoint, Http, Reply, TransportFactory
+from image_automation.registry._http import (
+    Endpoint,
+    Http,
+    Reply,
+    TransportFactory,
+    check_pages,
+    link_next,
+    load_json,
+)
 from image_automation.registry._push_times import fetch_push_times, push_time_api
 from image_automation.registry.credentials import CredentialSource
 from image_automation.registry.limits import Clock, SystemClock, counting_operation
@@ -33,7 +41,6 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
-_LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +211,9 @@ class RegistryClient:
         with counting_operation() as counter:
             while url:
                 pages += 1
-                if pages > ep.settings.max_pages:
-                    raise RegistryError(
-                        f"{ep.image}: more than {ep.settings.max_pages} pages of tags "
-                        f"on {ep.host} (raise maxPages)"
-                    )
+                check_pages(
+                    pages, ep, max_pages=ep.settings.max_pages, what="tags", hint="raise maxPages"
+                )
                 reply = await self._get("GET", ep, url, accept="application/json", what="tags")
                 page = _tags_page(reply.body, ep)
                 before = len(tags)
@@ -334,25 +339,16 @@ def _valid_tags(tags: list[str]) -> tuple[str, ...]:
 
 
 def _next_page(reply: Reply, ep: Endpoint, page: list[str], size: int) -> str:
-    for value in reply.headers.get_list("link"):
-        match = _LINK_NEXT_RE.search(value)
-        if match:
-            target = reply.url.join(match.group(1))
-            if (target.scheme, target.netloc) != (reply.url.scheme, reply.url.netloc):
-                raise RegistryError(f"{ep.image}: next-page link leaves {ep.host}")
-            return str(target)
+    linked = link_next(reply, ep, what="next-page link")
+    if linked is not None:
+        return linked
     if size and len(page) == size and page:
         return f"{ep.base}/v2/{ep.name}/tags/list?n={size}&last={quote(page[-1], safe='')}"
     return ""
 
 
 def _json_object(body: bytes, ep: Endpoint, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise RegistryError(
-            f"{ep.image}: {what} from {ep.host} is not valid JSON ({len(body)} bytes)"
-        ) from None
+    data = load_json(body, ep, what)
     if not isinstance(data, dict):
         raise RegistryError(f"{ep.image}: {what} from {ep.host} is not a JSON object")
     return data
