@@ -240,16 +240,14 @@ class RegistryClient:
         cached = self._manifests.get(reference)
         if cached is not None:
             return cached
-        image = _as_ref(ref)
-        ep = self._http.endpoint(image)
-        url = f"{ep.base}/v2/{ep.name}/manifests/{quote(reference, safe=':')}"
-        reply = await self._get(
-            "GET", ep, url, accept=MANIFEST_ACCEPT, what=f"manifest {reference}"
+        reply, digest, data = await self._get_verified(
+            _as_ref(ref),
+            f"manifests/{quote(reference, safe=':')}",
+            reference,
+            accept=MANIFEST_ACCEPT,
+            what=f"manifest {reference}",
+            kind="manifest",
         )
-        digest = "sha256:" + hashlib.sha256(reply.body).hexdigest()
-        if reference.startswith("sha256:") and digest != reference:
-            raise RegistryError(f"{ep.image}: manifest {reference} has digest {digest}")
-        data = _json_object(reply.body, ep, f"manifest {reference}")
         media_type = str(data.get("mediaType") or reply.headers.get("content-type", ""))
         manifest = Manifest(digest, media_type.split(";")[0].strip(), data)
         self._manifests[digest] = manifest
@@ -260,16 +258,32 @@ class RegistryClient:
         cached = self._configs.get(digest)
         if cached is not None:
             return cached
-        image = _as_ref(ref)
-        ep = self._http.endpoint(image)
-        url = f"{ep.base}/v2/{ep.name}/blobs/{digest}"
-        reply = await self._get("GET", ep, url, accept="*/*", what=f"config {digest}")
-        actual = "sha256:" + hashlib.sha256(reply.body).hexdigest()
-        if digest.startswith("sha256:") and actual != digest:
-            raise RegistryError(f"{ep.image}: config blob {digest} has digest {actual}")
-        config = _json_object(reply.body, ep, f"config {digest}")
+        _, _, config = await self._get_verified(
+            _as_ref(ref),
+            f"blobs/{digest}",
+            digest,
+            accept="*/*",
+            what=f"config {digest}",
+            kind="config blob",
+        )
         self._configs[digest] = config
         return config
+
+    async def _get_verified(
+        self, image: ImageRef, path: str, reference: str, *, accept: str, what: str, kind: str
+    ) -> tuple[Reply, str, dict[str, Any]]:
+        """GET ``path`` under the repository: the reply, its body's digest, its JSON object.
+
+        A ``reference`` that is a sha256 digest must match the body (content addressing is
+        what makes the caches safe); ``kind`` names the object in that error.
+        """
+        ep = self._http.endpoint(image)
+        url = f"{ep.base}/v2/{ep.name}/{path}"
+        reply = await self._get("GET", ep, url, accept=accept, what=what)
+        digest = "sha256:" + hashlib.sha256(reply.body).hexdigest()
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryError(f"{ep.image}: {kind} {reference} has digest {digest}")
+        return reply, digest, _json_object(reply.body, ep, what)
 
     async def image_created(
         self, ref: ImageRef | str, tag: str, platform: Platform | None = None
