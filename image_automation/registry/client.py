@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from image_automation.domain import ImageRef, is_valid_tag
+from image_automation.domain import TAG_RE, ImageRef, is_valid_tag
 from image_automation.errors import RegistryError
 from image_automation.registry._http import (
     Endpoint,
@@ -340,7 +340,7 @@ def _tags_page(body: bytes, ep: Endpoint) -> list[str]:
     return tags
 
 
-_ALL_VALID_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\n)*")
+_ALL_VALID_RE = re.compile(rf"(?:{TAG_RE.pattern}\n)*")  # newline-joined tags
 
 
 def _valid_tags(tags: list[str]) -> tuple[str, ...]:
