@@ -186,6 +186,7 @@ class Http:
         self._credentials = credentials
         self._own = repository_credentials
         self._shared: dict[str, Credential | None] = {}  # registry -> shared answer
+        self._shared_locks: dict[str, asyncio.Lock] = {}  # registry -> its first lookup
         self._resolved: dict[str, Credential | None] = {}  # repository -> its credential
         self._transport = transport
         self._factory = transport_factory or default_transport
@@ -286,11 +287,15 @@ class Http:
         return found
 
     async def _shared_credential(self, registry: str) -> Credential | None:
+        """Asked once per registry: concurrent first requests wait for the one lookup. A
+        lookup that raises stores nothing, so the next request asks again."""
         if registry not in self._shared:
-            found = None
-            if self._credentials is not None:
-                found = await self._credentials.credential_for(registry)
-            self._shared[registry] = found
+            async with self._shared_locks.setdefault(registry, asyncio.Lock()):
+                if registry not in self._shared:  # else a request we waited for asked
+                    found = None
+                    if self._credentials is not None:
+                        found = await self._credentials.credential_for(registry)
+                    self._shared[registry] = found
         return self._shared[registry]
 
     async def basic_auth(self, endpoint: Endpoint) -> httpx.Auth | None:
