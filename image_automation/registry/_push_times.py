@@ -60,10 +60,10 @@ async def fetch_push_times(http: Http, ref: ImageRef) -> PushTimes:
     Raises :class:`RegistryError` (refused, not found, bad JSON, too many pages) or
     :class:`RegistryUnavailable` (5xx/429/unreachable after retries), like other requests.
     """
-    api = push_time_api(http, ref)
+    settings = http.settings.for_host(ref.registry)
+    api = settings.push_time_api_for(ref.registry)  # push_time_api(), settings resolved once
     if api == "none":
         return {}
-    settings = http.settings.for_host(ref.registry)
     base = settings.push_time_url or _default_url(api, ref, insecure=settings.insecure)
     ep = _api_endpoint(http, ref, base)
     fetch = _FETCHERS[api]
