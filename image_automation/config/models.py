@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from image_automation.domain import is_valid_tag
 from image_automation.policy._spec import DEFAULT_EXCLUSION
 
 FLUX_GROUP = "image.toolkit.fluxcd.io"
@@ -347,7 +348,7 @@ class FollowTag(_Model):
     @field_validator("tag")
     @classmethod
     def _oci_tag(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", value):
+        if not is_valid_tag(value):
             raise ValueError(f"{value!r} is not a valid OCI tag")
         return value
 

@@ -6,6 +6,7 @@ from image_automation.domain._decision import Decision, TagInfo
 from image_automation.domain._image import (
     DOCKER_HUB,
     DOCKER_HUB_API,
+    TAG_RE,
     ImageRef,
     InvalidReference,
     is_valid_tag,
@@ -16,6 +17,7 @@ __all__ = [
     "DOCKER_HUB",
     "DOCKER_HUB_API",
     "MASK",
+    "TAG_RE",
     "Change",
     "Decision",
     "ImageRef",

@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from image_automation.domain import ImageRef, TagInfo
 from image_automation.engine.scanning import ScanTarget, TagListing
 from image_automation.errors import RegistryError, RegistryUnavailable
 from image_automation.registry import (
+    DEFAULT_PLATFORM,
     CredentialSource,
     DockerConfig,
     Platform,
@@ -39,9 +39,8 @@ from image_automation.registry import (
     TlsFiles,
     TransportFactory,
 )
+from image_automation.registry import parse_created as parse_created  # re-exported: tests
 from image_automation.registry.limits import counting_operation
-
-DEFAULT_PLATFORM = Platform("linux", "amd64")
 
 log = logging.getLogger(__name__)
 
@@ -140,33 +139,14 @@ class RegistryTagLister:
             return TagInfo(tag, digest=digest, created=await self._created(image, digest))
 
     async def _created(self, image: ImageRef, digest: str) -> datetime | None:
-        manifest = await self._client.get_manifest(image, digest)
-        if manifest.is_index:
-            child = manifest.platform_digest(self._platform)
-            if child is None:
-                return None  # no image for our platform: order such tags by first-seen
-            manifest = await self._client.get_manifest(image, child)
-        config_digest = manifest.config_digest
-        if config_digest is None:
-            return None
-        created = (await self._client.get_config(image, config_digest)).get("created")
-        return parse_created(created) if isinstance(created, str) else None
+        # None for an index without our platform: such tags order by first-seen.
+        return await self._client.digest_created(image, digest, self._platform)
 
 
 def _with_pushed(tag: TagInfo, pushed: Mapping[str, datetime]) -> TagInfo:
     """``tag`` with the API's push time, when it has one (else the stored one stays)."""
     when = pushed.get(tag.name)
     return tag if when is None else replace(tag, pushed=when)
-
-
-def parse_created(text: str) -> datetime | None:
-    """An image config ``created`` (RFC 3339, Go's nanoseconds allowed) as aware UTC."""
-    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
-    try:
-        when = datetime.fromisoformat(cleaned)
-    except ValueError:
-        return None
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)

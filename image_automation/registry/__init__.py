@@ -9,11 +9,13 @@
 from image_automation.registry._http import TransportFactory, default_transport
 from image_automation.registry.auth import RegistryAuth, TokenCache
 from image_automation.registry.client import (
+    DEFAULT_PLATFORM,
     MANIFEST_ACCEPT,
     Manifest,
     Platform,
     RegistryClient,
     TagList,
+    parse_created,
 )
 from image_automation.registry.credentials import (
     ChainedCredentials,
@@ -34,6 +36,7 @@ from image_automation.registry.settings import (
 )
 
 __all__ = [
+    "DEFAULT_PLATFORM",
     "MANIFEST_ACCEPT",
     "ChainedCredentials",
     "Clock",
@@ -58,4 +61,5 @@ __all__ = [
     "TokenCache",
     "TransportFactory",
     "default_transport",
+    "parse_created",
 ]

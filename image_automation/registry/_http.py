@@ -8,11 +8,13 @@ name the image and host and never carry a header value.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import re
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -32,6 +34,7 @@ from image_automation.registry.settings import HostSettings, RegistrySettings
 _Site = tuple[str, str, HostSettings, tuple[str, bytes], httpx.Timeout]
 TransportFactory = Callable[[ssl.SSLContext | bool], httpx.AsyncBaseTransport]
 _MAX_REDIRECTS = 5
+_LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,41 @@ class Reply:
     headers: httpx.Headers
     body: bytes
     url: httpx.URL
+
+
+def load_json(body: bytes, ep: Endpoint, what: str) -> Any:
+    """``body`` parsed; a body that is not JSON is a :class:`RegistryError` naming ``what``."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise RegistryError(
+            f"{ep.image}: {what} from {ep.host} is not valid JSON ({len(body)} bytes)"
+        ) from None
+
+
+def check_pages(pages: int, ep: Endpoint, *, max_pages: int, what: str, hint: str) -> None:
+    """Stop a listing that goes on past ``max_pages`` pages (a registry that loops)."""
+    if pages > max_pages:
+        raise RegistryError(
+            f"{ep.image}: more than {max_pages} pages of {what} on {ep.host} ({hint})"
+        )
+
+
+def same_origin(reply: Reply, ep: Endpoint, link: str, *, what: str) -> str:
+    """``link`` resolved against the reply's URL; one to another origin is refused."""
+    target = reply.url.join(link)
+    if (target.scheme, target.netloc) != (reply.url.scheme, reply.url.netloc):
+        raise RegistryError(f"{ep.image}: {what} leaves {ep.host}")
+    return str(target)
+
+
+def link_next(reply: Reply, ep: Endpoint, *, what: str) -> str | None:
+    """The ``Link: <…>; rel="next"`` page of ``reply`` (same origin only), else ``None``."""
+    for value in reply.headers.get_list("link"):
+        match = _LINK_NEXT_RE.search(value)
+        if match:
+            return same_origin(reply, ep, match.group(1), what=what)
+    return None
 
 
 _system_context: ssl.SSLContext | None = None
@@ -148,6 +186,7 @@ class Http:
         self._credentials = credentials
         self._own = repository_credentials
         self._shared: dict[str, Credential | None] = {}  # registry -> shared answer
+        self._shared_locks: dict[str, asyncio.Lock] = {}  # registry -> its first lookup
         self._resolved: dict[str, Credential | None] = {}  # repository -> its credential
         self._transport = transport
         self._factory = transport_factory or default_transport
@@ -248,11 +287,15 @@ class Http:
         return found
 
     async def _shared_credential(self, registry: str) -> Credential | None:
+        """Asked once per registry: concurrent first requests wait for the one lookup. A
+        lookup that raises stores nothing, so the next request asks again."""
         if registry not in self._shared:
-            found = None
-            if self._credentials is not None:
-                found = await self._credentials.credential_for(registry)
-            self._shared[registry] = found
+            async with self._shared_locks.setdefault(registry, asyncio.Lock()):
+                if registry not in self._shared:  # else a request we waited for asked
+                    found = None
+                    if self._credentials is not None:
+                        found = await self._credentials.credential_for(registry)
+                    self._shared[registry] = found
         return self._shared[registry]
 
     async def basic_auth(self, endpoint: Endpoint) -> httpx.Auth | None:

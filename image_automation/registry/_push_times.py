@@ -21,8 +21,6 @@ Shapes (see ``docs/registries.md`` for where each was confirmed):
 from __future__ import annotations
 
 import email.utils
-import json
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,14 +30,21 @@ import httpx
 
 from image_automation.domain import ImageRef
 from image_automation.errors import RegistryError
-from image_automation.registry._http import Endpoint, Http, Reply
+from image_automation.registry._http import (
+    Endpoint,
+    Http,
+    Reply,
+    check_pages,
+    link_next,
+    load_json,
+    same_origin,
+)
 from image_automation.registry.settings import ResolvedPushTimeApi
 
 PAGE_SIZE = 100
 """Tags (Harbor: artifacts) per page; the most each of the three APIs allows."""
 DEFAULT_URLS: dict[str, str] = {"dockerhub": "https://hub.docker.com", "quay": "https://quay.io"}
 _ACCEPT = {"Accept": "application/json"}
-_LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
 
 PushTimes = dict[str, datetime]
 
@@ -55,10 +60,10 @@ async def fetch_push_times(http: Http, ref: ImageRef) -> PushTimes:
     Raises :class:`RegistryError` (refused, not found, bad JSON, too many pages) or
     :class:`RegistryUnavailable` (5xx/429/unreachable after retries), like other requests.
     """
-    api = push_time_api(http, ref)
+    settings = http.settings.for_host(ref.registry)
+    api = settings.push_time_api_for(ref.registry)  # push_time_api(), settings resolved once
     if api == "none":
         return {}
-    settings = http.settings.for_host(ref.registry)
     base = settings.push_time_url or _default_url(api, ref, insecure=settings.insecure)
     ep = _api_endpoint(http, ref, base)
     fetch = _FETCHERS[api]
@@ -104,26 +109,14 @@ async def _get_json(
     reply = await http.request("GET", ep, url, headers=_ACCEPT, what=what, auth=auth)
     if reply.status != 200:
         raise RegistryError(f"{ep.image}: {what}: {ep.host} answered HTTP {reply.status}")
-    try:
-        return reply, json.loads(reply.body)
-    except ValueError:
-        raise RegistryError(
-            f"{ep.image}: {what} from {ep.host} is not valid JSON ({len(reply.body)} bytes)"
-        ) from None
+    return reply, load_json(reply.body, ep, what)
 
 
-def _same_origin(reply: Reply, ep: Endpoint, link: str) -> str:
-    target = reply.url.join(link)
-    if (target.scheme, target.netloc) != (reply.url.scheme, reply.url.netloc):
-        raise RegistryError(f"{ep.image}: next-page link of push times leaves {ep.host}")
-    return str(target)
+_NEXT_LINK = "next-page link of push times"
 
 
 def _check_pages(pages: int, max_pages: int, ep: Endpoint) -> None:
-    if pages > max_pages:
-        raise RegistryError(
-            f"{ep.image}: more than {max_pages} pages of push times on {ep.host} (maxPages)"
-        )
+    check_pages(pages, ep, max_pages=max_pages, what="push times", hint="maxPages")
 
 
 def _bad_shape(ep: Endpoint, api: str) -> RegistryError:
@@ -144,7 +137,11 @@ async def _dockerhub(http: Http, ep: Endpoint, ref: ImageRef, max_pages: int) ->
             raise _bad_shape(ep, "dockerhub")
         _collect(times, data["results"], ("tag_last_pushed", "last_updated"), parse_iso)
         following = data.get("next")
-        url = _same_origin(reply, ep, following) if isinstance(following, str) else None
+        url = (
+            same_origin(reply, ep, following, what=_NEXT_LINK)
+            if isinstance(following, str)
+            else None
+        )
     return times
 
 
@@ -212,10 +209,9 @@ def _harbor_next(
 
     ``seen`` counts the artifacts so far, 0 after an empty page (no more to ask for).
     """
-    for value in reply.headers.get_list("link"):
-        match = _LINK_NEXT_RE.search(value)
-        if match:
-            return _same_origin(reply, ep, match.group(1))
+    linked = link_next(reply, ep, what=_NEXT_LINK)
+    if linked is not None:
+        return linked
     total = reply.headers.get("x-total-count", "")
     if seen and total.isdigit() and seen < int(total):
         path, query = path_query

@@ -19,9 +19,17 @@ from urllib.parse import quote
 
 import httpx
 
-from image_automation.domain import ImageRef, is_valid_tag
+from image_automation.domain import TAG_RE, ImageRef, is_valid_tag
 from image_automation.errors import RegistryError
-from image_automation.registry._http import Endpoint, Http, Reply, TransportFactory
+from image_automation.registry._http import (
+    Endpoint,
+    Http,
+    Reply,
+    TransportFactory,
+    check_pages,
+    link_next,
+    load_json,
+)
 from image_automation.registry._push_times import fetch_push_times, push_time_api
 from image_automation.registry.credentials import CredentialSource
 from image_automation.registry.limits import Clock, SystemClock, counting_operation
@@ -33,7 +41,6 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
-_LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,17 @@ class Manifest:
 
 def _as_ref(ref: ImageRef | str) -> ImageRef:
     return ref if isinstance(ref, ImageRef) else ImageRef.parse(ref)
+
+
+def parse_created(text: str) -> datetime | None:
+    """An image config ``created`` (RFC 3339, Go's nanoseconds allowed) as aware UTC."""
+    # Go writes nanoseconds; Python takes at most microseconds.
+    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class RegistryClient:
@@ -193,11 +211,9 @@ class RegistryClient:
         with counting_operation() as counter:
             while url:
                 pages += 1
-                if pages > ep.settings.max_pages:
-                    raise RegistryError(
-                        f"{ep.image}: more than {ep.settings.max_pages} pages of tags "
-                        f"on {ep.host} (raise maxPages)"
-                    )
+                check_pages(
+                    pages, ep, max_pages=ep.settings.max_pages, what="tags", hint="raise maxPages"
+                )
                 reply = await self._get("GET", ep, url, accept="application/json", what="tags")
                 page = _tags_page(reply.body, ep)
                 before = len(tags)
@@ -224,16 +240,14 @@ class RegistryClient:
         cached = self._manifests.get(reference)
         if cached is not None:
             return cached
-        image = _as_ref(ref)
-        ep = self._http.endpoint(image)
-        url = f"{ep.base}/v2/{ep.name}/manifests/{quote(reference, safe=':')}"
-        reply = await self._get(
-            "GET", ep, url, accept=MANIFEST_ACCEPT, what=f"manifest {reference}"
+        reply, digest, data = await self._get_verified(
+            _as_ref(ref),
+            f"manifests/{quote(reference, safe=':')}",
+            reference,
+            accept=MANIFEST_ACCEPT,
+            what=f"manifest {reference}",
+            kind="manifest",
         )
-        digest = "sha256:" + hashlib.sha256(reply.body).hexdigest()
-        if reference.startswith("sha256:") and digest != reference:
-            raise RegistryError(f"{ep.image}: manifest {reference} has digest {digest}")
-        data = _json_object(reply.body, ep, f"manifest {reference}")
         media_type = str(data.get("mediaType") or reply.headers.get("content-type", ""))
         manifest = Manifest(digest, media_type.split(";")[0].strip(), data)
         self._manifests[digest] = manifest
@@ -244,16 +258,32 @@ class RegistryClient:
         cached = self._configs.get(digest)
         if cached is not None:
             return cached
-        image = _as_ref(ref)
-        ep = self._http.endpoint(image)
-        url = f"{ep.base}/v2/{ep.name}/blobs/{digest}"
-        reply = await self._get("GET", ep, url, accept="*/*", what=f"config {digest}")
-        actual = "sha256:" + hashlib.sha256(reply.body).hexdigest()
-        if digest.startswith("sha256:") and actual != digest:
-            raise RegistryError(f"{ep.image}: config blob {digest} has digest {actual}")
-        config = _json_object(reply.body, ep, f"config {digest}")
+        _, _, config = await self._get_verified(
+            _as_ref(ref),
+            f"blobs/{digest}",
+            digest,
+            accept="*/*",
+            what=f"config {digest}",
+            kind="config blob",
+        )
         self._configs[digest] = config
         return config
+
+    async def _get_verified(
+        self, image: ImageRef, path: str, reference: str, *, accept: str, what: str, kind: str
+    ) -> tuple[Reply, str, dict[str, Any]]:
+        """GET ``path`` under the repository: the reply, its body's digest, its JSON object.
+
+        A ``reference`` that is a sha256 digest must match the body (content addressing is
+        what makes the caches safe); ``kind`` names the object in that error.
+        """
+        ep = self._http.endpoint(image)
+        url = f"{ep.base}/v2/{ep.name}/{path}"
+        reply = await self._get("GET", ep, url, accept=accept, what=what)
+        digest = "sha256:" + hashlib.sha256(reply.body).hexdigest()
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryError(f"{ep.image}: {kind} {reference} has digest {digest}")
+        return reply, digest, _json_object(reply.body, ep, what)
 
     async def image_created(
         self, ref: ImageRef | str, tag: str, platform: Platform | None = None
@@ -261,18 +291,39 @@ class RegistryClient:
         """The config ``created`` time of ``tag`` (an index resolves to ``platform``)."""
         image = _as_ref(ref)
         digest = await self.head_digest(image, tag)
+        wanted = platform or DEFAULT_PLATFORM
+        manifest = await self._platform_manifest(image, digest, wanted)
+        if manifest is None:
+            raise RegistryError(f"{image.name}:{tag}: no manifest for platform {wanted}")
+        return await self._config_created(image, manifest)
+
+    async def digest_created(
+        self, ref: ImageRef | str, digest: str, platform: Platform | None = None
+    ) -> datetime | None:
+        """The config ``created`` time of the manifest ``digest`` (an index resolves to
+        ``platform``); ``None`` when it has none, or the index has no entry for ``platform``."""
+        image = _as_ref(ref)
+        manifest = await self._platform_manifest(image, digest, platform or DEFAULT_PLATFORM)
+        return None if manifest is None else await self._config_created(image, manifest)
+
+    async def _platform_manifest(
+        self, image: ImageRef, digest: str, platform: Platform
+    ) -> Manifest | None:
+        """The manifest ``digest``, an index resolved to its ``platform`` entry (else None)."""
         manifest = await self.get_manifest(image, digest)
         if manifest.is_index:
-            wanted = platform or DEFAULT_PLATFORM
-            child = manifest.platform_digest(wanted)
+            child = manifest.platform_digest(platform)
             if child is None:
-                raise RegistryError(f"{image.name}:{tag}: no manifest for platform {wanted}")
+                return None
             manifest = await self.get_manifest(image, child)
+        return manifest
+
+    async def _config_created(self, image: ImageRef, manifest: Manifest) -> datetime | None:
         config_digest = manifest.config_digest
         if config_digest is None:
             return None
         created = (await self.get_config(image, config_digest)).get("created")
-        return _parse_time(created) if isinstance(created, str) else None
+        return parse_created(created) if isinstance(created, str) else None
 
 
 def _tags_page(body: bytes, ep: Endpoint) -> list[str]:
@@ -289,7 +340,7 @@ def _tags_page(body: bytes, ep: Endpoint) -> list[str]:
     return tags
 
 
-_ALL_VALID_RE = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\n)*")
+_ALL_VALID_RE = re.compile(rf"(?:{TAG_RE.pattern}\n)*")  # newline-joined tags
 
 
 def _valid_tags(tags: list[str]) -> tuple[str, ...]:
@@ -302,25 +353,16 @@ def _valid_tags(tags: list[str]) -> tuple[str, ...]:
 
 
 def _next_page(reply: Reply, ep: Endpoint, page: list[str], size: int) -> str:
-    for value in reply.headers.get_list("link"):
-        match = _LINK_NEXT_RE.search(value)
-        if match:
-            target = reply.url.join(match.group(1))
-            if (target.scheme, target.netloc) != (reply.url.scheme, reply.url.netloc):
-                raise RegistryError(f"{ep.image}: next-page link leaves {ep.host}")
-            return str(target)
+    linked = link_next(reply, ep, what="next-page link")
+    if linked is not None:
+        return linked
     if size and len(page) == size and page:
         return f"{ep.base}/v2/{ep.name}/tags/list?n={size}&last={quote(page[-1], safe='')}"
     return ""
 
 
 def _json_object(body: bytes, ep: Endpoint, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise RegistryError(
-            f"{ep.image}: {what} from {ep.host} is not valid JSON ({len(body)} bytes)"
-        ) from None
+    data = load_json(body, ep, what)
     if not isinstance(data, dict):
         raise RegistryError(f"{ep.image}: {what} from {ep.host} is not a JSON object")
     return data
@@ -332,13 +374,3 @@ def _error_code(body: bytes) -> str | None:
         return str(errors[0].get("code")) if errors else None
     except (ValueError, AttributeError, IndexError, TypeError):
         return None
-
-
-def _parse_time(text: str) -> datetime | None:
-    # Go writes nanoseconds; Python takes at most microseconds.
-    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
-    try:
-        when = datetime.fromisoformat(cleaned)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

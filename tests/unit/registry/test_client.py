@@ -427,3 +427,36 @@ async def test_a_repositorys_own_credentials_come_before_the_shared_ones() -> No
         for org in ("org-a", "org-b", "org-c", "org-d"):
             await c.list_tags(f"{HOST}/{org}/app")
     assert users == {"org-a": "a", "org-b": "b", "org-c": "shared", "org-d": "shared"}
+
+
+class CountingCredentials:
+    """A credential source that counts its calls and yields while it answers, like a
+    credential helper subprocess; ``failures`` first calls raise."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.calls = 0
+        self.failures = failures
+
+    async def credential_for(self, registry: str) -> Credential | None:
+        self.calls += 1
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if self.calls <= self.failures:
+            raise RegistryError(f"credential helper for {registry} failed")
+        return Credential("me", "pw-counted")
+
+
+async def test_concurrent_first_requests_ask_the_shared_credentials_once() -> None:
+    source = CountingCredentials()
+    async with client(Recorder(lambda _: tags_response(["1"])), credentials=source) as c:
+        await asyncio.gather(*(c.list_tags(f"{HOST}/org-{n}/app") for n in range(5)))
+    assert source.calls == 1
+
+
+async def test_a_failed_credential_lookup_is_asked_again_next_time() -> None:
+    source = CountingCredentials(failures=1)
+    async with client(Recorder(lambda _: tags_response(["1"])), credentials=source) as c:
+        with pytest.raises(RegistryError, match="credential helper"):
+            await c.list_tags(f"{HOST}/org-a/app")
+        await c.list_tags(f"{HOST}/org-a/app")
+    assert source.calls == 2
