@@ -63,6 +63,7 @@ class HostSettings(_Model):
     scan_timeout: float = Field(
         60.0,
         gt=0,
+        allow_inf_nan=False,  # `.inf` would mean no deadline at all: say so with a big number
         description="Seconds one repository's whole scan may take (pages, retries, metadata); "
         "an ImageRepository's `spec.timeout` replaces it.",
     )

@@ -124,8 +124,8 @@ def test_scan_timeout_defaults_to_a_minute_and_is_set_per_host(tmp_path: Path) -
     assert settings.for_host("slow.example").scan_timeout == 300.0
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "'soon'"])
-def test_scan_timeout_must_be_a_positive_number(tmp_path: Path, value: str) -> None:
+@pytest.mark.parametrize("value", ["0", "-1", "'soon'", ".inf", ".nan", "1e400"])
+def test_scan_timeout_must_be_a_finite_positive_number(tmp_path: Path, value: str) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(f"defaults:\n  scanTimeout: {value}\n")
     with pytest.raises(ConfigError, match=r"defaults\.scanTimeout"):
