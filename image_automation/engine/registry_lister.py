@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from image_automation.domain import ImageRef, TagInfo
-from image_automation.engine.scanning import ScanTarget, TagListing
+from image_automation.engine.scanning import ScanTarget, TagListing, deadline_exceeded
 from image_automation.errors import RegistryError, RegistryUnavailable
 from image_automation.registry import (
     DEFAULT_PLATFORM,
@@ -87,9 +87,25 @@ class RegistryTagLister:
         self._unreachable = unreachable or UnreachableApis()
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
+        """The listing, within the scan's deadline: the target's ``timeout`` (the file's
+        ``spec.timeout``), else the registry settings' ``scanTimeout``. Past it the scan stops,
+        whatever request or retry it was in, with :class:`RegistryUnavailable`."""
         problem = self._broken.get(target.repository)
         if problem is not None:
             raise RegistryError(problem)
+        seconds = target.timeout
+        if seconds is None:
+            seconds = self._client.scan_timeout(target.image)
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                return await self._list(target, known)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise RegistryUnavailable(deadline_exceeded(target.repository, seconds)) from None
+
+    async def _list(self, target: ScanTarget, known: Mapping[str, TagInfo]) -> TagListing:
         listing = await self._client.list_tags(target.image)
         if not target.needs_metadata:
             return TagListing(tuple(TagInfo(name) for name in listing.tags), listing.requests)

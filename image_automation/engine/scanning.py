@@ -29,7 +29,8 @@ class ScanTarget:
     ``needs_metadata`` asks for digests and created/pushed times (policies ordering by build
     time, following a tag, or a minimum age measured by timestamps). ``secret_ref`` and
     ``cert_secret_ref`` name Kubernetes Secrets (mounted as files) holding credentials and
-    TLS material; ``timeout`` bounds one scan, in seconds.
+    TLS material; ``timeout`` bounds one scan, in seconds (``None``: the lister's default,
+    the registry settings' ``scanTimeout`` for the registry lister).
     """
 
     image: ImageRef
@@ -90,19 +91,20 @@ def merge_targets(targets: Iterable[ScanTarget]) -> list[ScanTarget]:
     """One target per repository, sorted by name.
 
     Metadata is fetched if any user needs it; the first non-empty secret and CA reference win
-    (in input order); ``insecure`` if any asks; the longest timeout (``None`` = no limit).
+    (in input order); ``insecure`` if any asks; the longest timeout any of them names (``None``,
+    the default deadline, when none names one).
     """
     merged: dict[str, ScanTarget] = {}
     for target in targets:
         seen = merged.get(target.repository, target)
-        timeouts = (seen.timeout, target.timeout)
+        timeouts = [t for t in (seen.timeout, target.timeout) if t is not None]
         merged[target.repository] = ScanTarget(
             image=target.image.with_tag(None),
             needs_metadata=seen.needs_metadata or target.needs_metadata,
             secret_ref=seen.secret_ref or target.secret_ref,
             cert_secret_ref=seen.cert_secret_ref or target.cert_secret_ref,
             insecure=seen.insecure or target.insecure,
-            timeout=None if None in timeouts else max(t for t in timeouts if t is not None),
+            timeout=max(timeouts, default=None),
         )
     return [merged[name] for name in sorted(merged)]
 
@@ -120,7 +122,9 @@ async def scan_repositories(
 
     ``clock`` gives the time stamped on each result (first-seen of new tags). ``on_report``
     is called as each repository finishes (progress display). A registry failure becomes a
-    failed report; a ``StateError`` stops the whole scan, because nothing can be kept.
+    failed report; a ``StateError`` stops the whole scan, because nothing can be kept. A
+    target's ``timeout`` is a deadline for its scan alone (the others go on); the registry
+    lister also applies its default deadline to targets without one.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -184,10 +188,18 @@ async def _scan_one(
     )
 
 
+def deadline_exceeded(repository: str, seconds: float) -> str:
+    """The error of a scan cut at its deadline: one wording whoever enforced it."""
+    return (
+        f"scan of {repository} exceeded its deadline of {seconds:g}s (the ImageRepository's "
+        "spec.timeout, else scanTimeout in the registry settings)"
+    )
+
+
 def describe_failure(exc: Exception, target: ScanTarget) -> tuple[str, float | None]:
     """The error text to store (credential-free, bounded) and the suggested retry delay."""
-    if isinstance(exc, TimeoutError):
-        text = f"scan timed out after {target.timeout:g}s"
+    if isinstance(exc, TimeoutError) and target.timeout is not None:
+        text = deadline_exceeded(target.repository, target.timeout)
     elif isinstance(exc, ImageAutomationError):
         text = str(exc) or type(exc).__name__
     else:  # a bug or an untranslated library error: say what it was
@@ -223,6 +235,7 @@ __all__ = [
     "ScanTarget",
     "TagLister",
     "TagListing",
+    "deadline_exceeded",
     "describe_failure",
     "merge_targets",
     "scan_repositories",

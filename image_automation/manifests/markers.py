@@ -5,6 +5,9 @@ A marker is a comment holding one JSON object with the key ``$imagepolicy``::
     image: ghcr.io/org/app:1.0.0 # {"$imagepolicy": "flux-system:app"}
     tag: 1.0.0 # {"$imagepolicy": "flux-system:app:tag"}
 
+As in Flux, any number of ``#`` may open it and blanks before the object are optional
+(``## {...}``, ``#{...}``).
+
 The value is ``NAMESPACE:POLICY`` with an optional suffix that picks the part written:
 
 ======== ====================================================
@@ -40,8 +43,11 @@ MARKER_BYTES = MARKER_KEY.encode()
 SUFFIXES = frozenset({"tag", "name", "digest"})
 
 # A comment whose text starts with `{`; it must be one JSON object (one marker) running to
-# the end of the line, as Flux reads it. The opener tells `#` from `//`.
-_COMMENT_RE = re.compile(r"(?P<open>#|//)[ \t]*(?P<json>\{.*?)[ \t]*$")
+# the end of the line. Flux (kyaml's fieldmeta) trims every leading `#` from the comment and
+# parses the rest as JSON, which allows blanks around the object: so `##{...}` and
+# `#  {...}` are markers, and the comment starts at its first `#`. The opener tells `#`
+# from `//`.
+_COMMENT_RE = re.compile(r"(?P<open>#+|//)[ \t]*(?P<json>\{.*?)[ \t]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +129,8 @@ def _parse_line(
     line = text[line_start:line_end]
     match = None
     for candidate in _COMMENT_RE.finditer(line):
-        if candidate.group("open") in openers and MARKER_KEY in candidate.group("json"):
+        opener = "#" if candidate.group("open")[0] == "#" else "//"
+        if opener in openers and MARKER_KEY in candidate.group("json"):
             match = candidate
             break
     if match is None:

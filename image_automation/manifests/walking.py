@@ -17,8 +17,8 @@ This is the only part of ``manifests`` that touches the filesystem. The rules:
   ``root`` is refused and reported as an error; one inside is skipped (its target is walked).
 * A file larger than ``max_file_size`` bytes is skipped with a warning.
 * Files are screened for the bytes ``$imagepolicy`` before any parse, so unmarked files cost
-  one read. A file that fails to decode or parse is reported as an error; the others are
-  still updated.
+  one read (every marker spelling, ``#``, ``##``, ``#{`` or ``//``, holds them). A file that
+  fails to decode or parse is reported as an error; the others are still updated.
 * All edits are computed first; then each changed file is written to a temporary file in
   the same directory, takes the old file's mode, and is renamed over the original (atomic
   on POSIX), a few files at a time from threads. ``dry_run`` writes nothing and puts a unified

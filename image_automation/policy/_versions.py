@@ -42,7 +42,6 @@ _FAST_PART = r"([1-9][0-9]{0,18}|0)"
 FAST_RELEASE = re.compile(rf"v?{_FAST_PART}\.{_FAST_PART}\.{_FAST_PART}")
 """The common case, ``1.2.3`` or ``v1.2.3`` with parts below 2**63: call ``fullmatch``."""
 
-_STRICT = re.compile(r"v?(" + _NUM + r")\.(" + _NUM + r")\.(" + _NUM + r")" + _PRE + _BUILD)
 _COERCE = re.compile(r"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?" + _PRE + _BUILD)
 
 
@@ -56,13 +55,15 @@ def pre_key(pre: str) -> PreKey:
 def parse_version(text: str, *, strict: bool) -> VersionKey | None:
     """``text`` as a version key, or ``None`` when it is not one.
 
-    ``strict`` is Flux's gate: semver 2.0 with exactly ``major.minor.patch`` (no leading zeros)
-    and an optional ``v`` prefix. Otherwise Masterminds' coercion: ``1.2`` is ``1.2.0``, ``1`` is
-    ``1.0.0`` and leading zeros in the numbers are accepted.
+    Both modes read the text as Masterminds' ``NewVersion`` does: an optional ``v``, ``1.2`` is
+    ``1.2.0``, ``1`` is ``1.0.0``, leading zeros in the numbers are accepted. ``strict`` adds
+    Flux's gate (``fluxcd/pkg/version.ParseVersion``): the *whole* text must split into three
+    parts on dots. The gate counts the prerelease's dots too, so ``1.2-rc.1`` passes and is
+    read as ``1.2.0-rc.1`` while ``1.2-rc1`` does not: a Flux quirk, kept for fidelity.
     """
-    if len(text) > MAX_VERSION_LEN:
+    if len(text) > MAX_VERSION_LEN or (strict and text.count(".") < 2):
         return None
-    match = (_STRICT if strict else _COERCE).fullmatch(text)
+    match = _COERCE.fullmatch(text)
     if match is None:
         return None
     major, minor, patch = (int(part) if part else 0 for part in match.group(1, 2, 3))

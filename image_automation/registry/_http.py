@@ -1,7 +1,9 @@
 """One HTTP exchange with a registry: endpoint, TLS, auth, redirects, retries, size cap.
 
 All httpx errors become ours here, in one place: connection errors and 5xx after bounded
-retries become :class:`RegistryUnavailable`, oversized bodies :class:`RegistryError`. Messages
+retries become :class:`RegistryUnavailable` (named by :mod:`._failures`: "connection refused",
+not the library's label), TLS problems no retry can fix (plain HTTP, an untrusted certificate)
+and oversized bodies :class:`RegistryError` at once. Messages
 name the image and host and never carry a header value.
 """
 
@@ -20,6 +22,7 @@ import httpx
 
 from image_automation.domain import ImageRef
 from image_automation.errors import RegistryError, RegistryUnavailable
+from image_automation.registry._failures import permanent_problem, unreachable_reason
 from image_automation.registry.auth import RegistryAuth, TokenCache, credential_identity
 from image_automation.registry.credentials import Credential, CredentialSource
 from image_automation.registry.limits import (
@@ -130,29 +133,6 @@ def _ssl_context(settings: HostSettings) -> ssl.SSLContext | bool:
     if settings.cert_file is not None:
         ctx.load_cert_chain(str(settings.cert_file), str(settings.key_file or settings.cert_file))
     return ctx
-
-
-def _tls_problem(exc: BaseException) -> str | None:
-    """Why TLS failed for good (untrusted certificate, handshake refused), else ``None``."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        # aiohttp keeps the ssl error in attributes instead of chaining it.
-        for candidate in (
-            current,
-            getattr(current, "certificate_error", None),
-            getattr(current, "os_error", None),
-        ):
-            if isinstance(candidate, ssl.SSLCertVerificationError):
-                return "certificate of {host} is not trusted (set caFile, or --ca-file)"
-            if isinstance(candidate, ssl.SSLError) and "ALERT" in str(candidate).upper():
-                return (
-                    f"handshake with {{host}} was refused ({candidate.reason or candidate}): "
-                    "a client certificate may be required (certFile/keyFile)"
-                )
-        current = current.__cause__ or current.__context__
-    return None
 
 
 class _NoCookies(httpx.Cookies):
@@ -357,16 +337,13 @@ class Http:
                 else:
                     reply = await self._send(method, endpoint, url, auth=auth, headers=headers)
             except httpx.TransportError as exc:
-                problem = _tls_problem(exc)
-                if problem is not None:
-                    raise RegistryError(
-                        f"{endpoint.image}: {what} failed, the TLS "
-                        + problem.format(host=endpoint.host)
-                    ) from exc
+                problem = permanent_problem(exc, endpoint.host)
+                if problem is not None:  # no retry: the same handshake fails the same way
+                    raise RegistryError(f"{endpoint.image}: {what} failed, {problem}") from exc
                 if last:
                     raise RegistryUnavailable(
                         f"{endpoint.image}: {what} failed, {endpoint.host} unreachable after "
-                        f"{attempts} tries ({type(exc).__name__}: {exc})",
+                        f"{attempts} tries ({unreachable_reason(exc)})",
                         delay=self._retry.backoff(attempt, self._rng),
                     ) from exc
                 await self._clock.sleep(self._retry.backoff(attempt, self._rng))

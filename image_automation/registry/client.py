@@ -186,6 +186,10 @@ class RegistryClient:
             raise RegistryError(f"{ep.image}: {what}: unexpected HTTP {reply.status}")
         return reply
 
+    def scan_timeout(self, ref: ImageRef | str) -> float:
+        """Seconds a whole scan of ``ref``'s repository may take (setting ``scanTimeout``)."""
+        return self._http.endpoint(_as_ref(ref)).settings.scan_timeout
+
     def push_time_api(self, ref: ImageRef | str) -> ResolvedPushTimeApi:
         """Which API serves push times for ``ref`` (setting ``pushTimeApi``, ``auto`` resolved)."""
         return push_time_api(self._http, _as_ref(ref))

@@ -60,6 +60,13 @@ class HostSettings(_Model):
     page_size: int = Field(1000, ge=0, description="`n` for tags/list; 0 sends none.")
     max_pages: int = Field(100, ge=1, description="Tag pages per repository before failing.")
     timeout: float = Field(30.0, gt=0, description="Seconds per HTTP request.")
+    scan_timeout: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,  # `.inf` would mean no deadline at all: say so with a big number
+        description="Seconds one repository's whole scan may take (pages, retries, metadata); "
+        "an ImageRepository's `spec.timeout` replaces it.",
+    )
     max_body_bytes: int = Field(
         16 << 20, ge=1024, description="Largest response body (tag page, manifest) accepted."
     )

@@ -26,6 +26,7 @@ FaultKind = Literal[
     "retry_after",  # 429 with Retry-After: `retry_after`
     "ratelimit",  # forward, adding ratelimit-limit / ratelimit-remaining headers
     "delay",  # sleep `delay` seconds before forwarding (client timeouts)
+    "hang",  # accept the request and never answer (a hung registry)
     "reset",  # drop the connection without an answer
     "truncate",  # forward with the body cut in half (Content-Length of the cut body)
     "cut",  # declare the full Content-Length, send half, drop the connection
@@ -195,6 +196,8 @@ class FaultProxy(_Server):
             assert request.transport is not None
             request.transport.abort()
             raise web.HTTPServiceUnavailable()  # never delivered: the socket is gone
+        if fault.kind == "hang":
+            await asyncio.Event().wait()  # until the client gives up (handler cancellation)
         if fault.kind == "delay":
             await asyncio.sleep(fault.delay)
         status, headers, body = await self._forward(request)

@@ -17,6 +17,7 @@ from image_automation.engine.scanning import (
     ScanReport,
     ScanTarget,
     TagListing,
+    deadline_exceeded,
     merge_targets,
     scan_repositories,
     tags_for,
@@ -218,7 +219,28 @@ async def test_scan_over_its_timeout_is_a_recorded_failure(store: SqliteStore) -
     reports = await scan_repositories(
         [target("ghcr.io/o/slow", timeout=0.01)], lister=Hanging(), store=store, clock=lambda: T0
     )
-    assert [(r.ok, r.error) for r in reports] == [(False, "scan timed out after 0.01s")]
+    assert [(r.ok, r.error) for r in reports] == [
+        (False, deadline_exceeded("ghcr.io/o/slow", 0.01))
+    ]
+    assert reports[0].error is not None
+    assert reports[0].error.startswith("scan of ghcr.io/o/slow exceeded its deadline of 0.01s")
+
+
+async def test_a_stray_timeout_error_without_a_deadline_is_reported_not_raised(
+    store: SqliteStore,
+) -> None:
+    class TimesOutItself:
+        async def list_tags(
+            self, target: ScanTarget, *, known: Mapping[str, TagInfo]
+        ) -> TagListing:
+            raise TimeoutError("helper took too long")
+
+    reports = await scan_repositories(
+        [target("ghcr.io/o/x")], lister=TimesOutItself(), store=store, clock=lambda: T0
+    )
+    assert [(r.ok, r.error) for r in reports] == [
+        (False, "unexpected TimeoutError: helper took too long")
+    ]
 
 
 async def test_state_error_stops_the_scan_and_is_raised_as_is(tmp_path: Path) -> None:
@@ -281,9 +303,15 @@ MERGE_CASES = [
         id="longest-timeout",
     ),
     pytest.param(
+        # No timeout means the default deadline, not "no limit": the one named is kept.
         [target("a.io/x", timeout=5.0), target("a.io/x")],
+        target("a.io/x", timeout=5.0),
+        id="a-named-timeout-is-kept",
+    ),
+    pytest.param(
+        [target("a.io/x"), target("a.io/x")],
         target("a.io/x"),
-        id="no-timeout-wins",
+        id="none-named-leaves-the-default",
     ),
     pytest.param(
         [target("a.io/x", insecure=True, cert_secret_ref="ca"), target("a.io/x:1", secret_ref="s")],

@@ -8,7 +8,7 @@ from image_automation.domain import ImageRef
 from image_automation.errors import ManifestError
 from image_automation.manifests import apply_line_setters, apply_setters, parse_setter
 from image_automation.manifests._scalars import plain_is_safe, render
-from image_automation.manifests.markers import Setter
+from image_automation.manifests.markers import Setter, find_marker_comments
 
 POLICIES = {"app": ImageRef.parse("ghcr.io/org/app:2.0")}
 MARK = '# {"$imagepolicy": "ns:app"}'
@@ -169,6 +169,15 @@ def test_parse_setter(value: object, setter: Setter | None) -> None:
             'x = "ghcr.io/org/app:1.0" // {"$imagepolicy": "ns:app"}\n',
             'x = "ghcr.io/org/app:2.0" // {"$imagepolicy": "ns:app"}\n',
         ),
+        # Any number of `#`, blanks or none before the object, as Flux reads YAML markers.
+        (
+            '## {"$imagepolicy": "ns:app"}\nFROM ghcr.io/org/app:1.0\n',
+            '## {"$imagepolicy": "ns:app"}\nFROM ghcr.io/org/app:2.0\n',
+        ),
+        (
+            'IMAGE=ghcr.io/org/app:1.0 ##{"$imagepolicy":"ns:app"}\n',
+            'IMAGE=ghcr.io/org/app:2.0 ##{"$imagepolicy":"ns:app"}\n',
+        ),
     ],
 )
 def test_line_setters_replace_the_value_on_the_marked_line(before: str, after: str) -> None:
@@ -179,3 +188,25 @@ def test_line_setters_replace_the_value_on_the_marked_line(before: str, after: s
 def test_line_setter_without_a_value_warns() -> None:
     edit = apply_line_setters(f"{MARK}\n".encode(), file="f", namespace="ns", policies=POLICIES)
     assert edit.warnings == ("f:1: marker has no value on its line or the next; ignored",)
+
+
+@pytest.mark.parametrize(
+    ("line", "comment_start", "setter"),
+    [
+        ('a: b # {"$imagepolicy": "ns:app"}', 5, "ns:app"),
+        ('a: b ## {"$imagepolicy": "ns:app"}', 5, "ns:app"),
+        ('a: b #{"$imagepolicy":"ns:app"}', 5, "ns:app"),
+        ('a: b ###\t {"$imagepolicy": "ns:app:tag"}  ', 5, "ns:app:tag"),
+        ('## {"$imagepolicy": "ns:app"}', 0, "ns:app"),
+        # Text before the object: Flux finds no JSON in that comment; the `#` inside it is
+        # where we see one, and the editor refuses a marker with text before it.
+        ('a: b # see # {"$imagepolicy": "ns:app"}', 11, "ns:app"),
+    ],
+)
+def test_a_marker_comment_starts_at_its_first_hash(
+    line: str, comment_start: int, setter: str
+) -> None:
+    [found] = find_marker_comments(line)
+    assert found.comment_start == comment_start
+    assert found.setter is not None
+    assert found.setter.text == setter

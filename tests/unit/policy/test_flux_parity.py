@@ -1,8 +1,9 @@
 """A Flux ImagePolicy (semver, alphabetical, numerical, filterTags) selects what Flux selects.
 
-Expected answers follow from Flux's rules: tags pass ``version.ParseVersion`` (strict semver with
-an optional ``v``) and a Masterminds v3 constraint; alphabetical compares bytes; numerical reads
-floats; filterTags searches the pattern and expands ``extract`` on the match.
+Expected answers follow from Flux's rules: tags pass ``version.ParseVersion`` (three parts on
+dots, then Masterminds' lenient ``NewVersion``) and a Masterminds v3 constraint; alphabetical
+compares bytes; numerical reads floats; filterTags searches the pattern and expands ``extract``
+on the match.
 """
 
 from datetime import UTC, datetime
@@ -34,6 +35,11 @@ SEMVER_PICKS = [
     (["5.1.0", "5.1.2", "5.1", "5.1.10", "5.2.0"], "5.1.x", "5.1.10"),
     (["1.0.0-rc.1", "0.9.0"], ">=0.1.0", "0.9.0"),
     (["1.0.0-rc.1", "0.9.0"], ">=0.1.0-0", "1.0.0-rc.1"),
+    # A two-part version with a dotted prerelease passes Flux's three-part gate as 1.2.0-rc.1.
+    (["1.2-rc.1", "1.1.0"], ">=1.0.0-0", "1.2-rc.1"),
+    (["1.2.0-rc.0", "1.2-rc.1", "1.2-rc1"], ">=1.2.0-0", "1.2-rc.1"),
+    (["1.2-rc.1", "1.1.0"], ">=1.0.0", "1.1.0"),
+    (["v2025.07.03", "v2025.06.30"], ">=2025.0.0", "v2025.07.03"),
 ]
 
 

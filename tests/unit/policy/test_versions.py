@@ -20,8 +20,24 @@ STRICT_CASES = [
     ("1.2", None),
     ("1", None),
     ("1.2.3.4", None),
-    ("01.2.3", None),
-    ("1.02.3", None),
+    # Flux's gate counts dots in the whole tag (three dot-separated parts), then Masterminds'
+    # NewVersion reads it leniently: a dotted prerelease completes a two-part version, a
+    # one-part one too, and leading zeros in the numbers are accepted (`v2025.07.03`).
+    ("1.2-rc.1", (1, 2, 0, ((1, 0, "rc"), (0, 1, "")))),
+    ("v1.2-rc.1", (1, 2, 0, ((1, 0, "rc"), (0, 1, "")))),
+    ("1.2-beta.5", (1, 2, 0, ((1, 0, "beta"), (0, 5, "")))),
+    ("1-rc.1.2", (1, 0, 0, ((1, 0, "rc"), (0, 1, ""), (0, 2, "")))),
+    ("1.2+build.5", (1, 2, 0, RELEASE)),
+    ("1.2-x.Y+b", (1, 2, 0, ((1, 0, "x"), (1, 0, "Y")))),
+    ("2025.07.03", (2025, 7, 3, RELEASE)),
+    ("v2025.07.03-rc.1", (2025, 7, 3, ((1, 0, "rc"), (0, 1, "")))),
+    ("01.2.3", (1, 2, 3, RELEASE)),
+    ("1.02.3", (1, 2, 3, RELEASE)),
+    ("1.2-rc1", None),  # one dot: two parts
+    ("1.2-5", None),
+    ("v1.0", None),
+    ("v1.2.beta", None),
+    ("1.2-rc.01", None),  # a numeric prerelease identifier keeps no leading zero
     ("1.2.3-01", None),
     ("1.2.3-", None),
     ("1.2.3-a..b", None),
@@ -35,7 +51,7 @@ STRICT_CASES = [
 
 
 @pytest.mark.parametrize(("text", "key"), STRICT_CASES)
-def test_strict_parsing_requires_three_numeric_parts(text: str, key: object) -> None:
+def test_flux_gate_needs_three_dot_parts_then_reads_leniently(text: str, key: object) -> None:
     assert parse_version(text, strict=True) == key
 
 

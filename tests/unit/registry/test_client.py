@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -292,6 +293,77 @@ async def test_connection_errors_are_retried() -> None:
         listing = await c.list_tags(IMAGE)
     assert listing.tags == ("x",)
     assert listing.requests == 3
+
+
+def _ssl_error(text: str, reason: str | None) -> ssl.SSLError:
+    error = ssl.SSLError(1, text)
+    error.reason = reason  # set by the ssl module when OpenSSL raises it
+    return error
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        # OpenSSL 3.0/3.1 and 3.2+ word a non-TLS answer to our ClientHello differently.
+        _ssl_error("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", None),
+        _ssl_error("[SSL] record layer failure (_ssl.c:1000)", "RECORD_LAYER_FAILURE"),
+    ],
+    ids=["wrong-version-number", "record-layer-failure"],
+)
+async def test_a_plain_http_answer_to_tls_is_permanent_and_names_insecure(
+    cause: ssl.SSLError,
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(str(cause), request=request) from cause
+
+    handler = Recorder(answer)
+    async with client(handler) as c:
+        with pytest.raises(RegistryError, match=f"{HOST} speaks plain HTTP") as info:
+            await c.list_tags(IMAGE)
+    assert "insecure: true" in str(info.value)
+    assert len(handler.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        # httpx's own transport: ConnectError from OSError from ConnectionRefusedError.
+        httpx.ConnectError("All connection attempts failed"),
+        # httpx-aiohttp maps aiohttp's connector error to a ConnectTimeout: a mislabel.
+        httpx.ConnectTimeout("Cannot connect to host reg.example:443 ssl:default"),
+    ],
+    ids=["httpx", "httpx-aiohttp"],
+)
+async def test_connection_refused_is_reported_as_refused_not_as_a_timeout(
+    exc: httpx.TransportError,
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        exc.request = request
+        try:
+            raise OSError("All connection attempts failed") from ConnectionRefusedError(
+                111, "Connect call failed"
+            )
+        except OSError as inner:
+            raise exc from inner
+
+    settings = RegistrySettings.model_validate({"retry": {"attempts": 2}})
+    async with client(Recorder(answer), settings=settings) as c:
+        with pytest.raises(RegistryUnavailable) as info:
+            await c.list_tags(IMAGE)
+    assert str(info.value).endswith(f"{HOST} unreachable after 2 tries (connection refused)")
+
+
+async def test_a_real_timeout_keeps_its_name() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        try:
+            raise TimeoutError
+        except TimeoutError as inner:
+            raise httpx.ReadTimeout("timed out", request=request) from inner
+
+    settings = RegistrySettings.model_validate({"retry": {"attempts": 1}})
+    async with client(Recorder(answer), settings=settings) as c:
+        with pytest.raises(RegistryUnavailable, match=r"after 1 tries \(ReadTimeout: timed out\)"):
+            await c.list_tags(IMAGE)
 
 
 async def test_authorization_never_follows_a_redirect_to_another_host() -> None:

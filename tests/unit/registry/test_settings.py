@@ -114,3 +114,19 @@ def test_bad_push_time_settings_name_the_field(tmp_path: Path, text: str, where:
     with pytest.raises(ConfigError) as info:
         RegistrySettings.load(path)
     assert where in str(info.value)
+
+
+def test_scan_timeout_defaults_to_a_minute_and_is_set_per_host(tmp_path: Path) -> None:
+    path = tmp_path / "registries.yaml"
+    path.write_text("hosts:\n  slow.example:\n    scanTimeout: 300\n")
+    settings = RegistrySettings.load(path)
+    assert settings.for_host("other.example").scan_timeout == 60.0
+    assert settings.for_host("slow.example").scan_timeout == 300.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "'soon'", ".inf", ".nan", "1e400"])
+def test_scan_timeout_must_be_a_finite_positive_number(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(f"defaults:\n  scanTimeout: {value}\n")
+    with pytest.raises(ConfigError, match=r"defaults\.scanTimeout"):
+        RegistrySettings.load(path)
