@@ -105,15 +105,22 @@ def transport_of(url: str) -> str:
 
 
 def check_url(url: str) -> None:
-    """Refuse URLs that embed a credential: it would land in ``.git/config`` and logs."""
-    if transport_of(url) == "http":
-        rest = url.split("://", 1)[1]
-        authority = rest.split("/", 1)[0]
-        if "@" in authority:
-            raise ConfigError(
-                "git URL embeds credentials; put them in a git secret (username/password "
-                "or bearerToken) instead"
-            )
+    """Refuse URLs that embed a credential: it would land in ``.git/config`` and logs.
+
+    Over HTTP any user part counts (``https://TOKEN@host`` is a credential too); over SSH
+    only a password does (``ssh://git@host`` names the account). The message shows the URL
+    with the secret masked (the error tree masks it), so the user sees which one it is.
+    """
+    if "://" not in url:
+        return
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    userinfo = authority.rpartition("@")[0]
+    if not userinfo or (transport_of(url) != "http" and ":" not in userinfo):
+        return
+    raise ConfigError(
+        f"git URL {url} embeds credentials; put them in a git secret (username/password "
+        "or bearerToken) instead"
+    )
 
 
 def git_environment(url: str, auth: GitAuth | None, private_dir: Path) -> dict[str, str]:

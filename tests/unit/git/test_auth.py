@@ -73,10 +73,29 @@ def test_transport_of(url: str, transport: str) -> None:
     assert transport_of(url) == transport
 
 
-def test_urls_with_credentials_are_refused() -> None:
-    with pytest.raises(ConfigError, match="embeds credentials"):
-        check_url("https://bot:pw@example.test/a.git")
-    check_url("https://example.test/a.git")
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://bot:pw-1234@example.test/a.git", "https://bot:***@example.test/a.git"),
+        ("http://alice:S3cret@127.0.0.1:1/fleet.git", "http://alice:***@127.0.0.1:1/fleet.git"),
+        ("https://tok-1234@example.test/a.git", "https://***@example.test/a.git"),
+        ("ssh://git:pw-1234@example.test/a.git", "ssh://git:***@example.test/a.git"),
+    ],
+)
+def test_urls_with_credentials_are_refused_naming_the_url_redacted(url: str, shown: str) -> None:
+    with pytest.raises(ConfigError, match="embeds credentials") as caught:
+        check_url(url)
+    assert shown in str(caught.value)
+    for secret in ("pw-1234", "S3cret", "tok-1234"):
+        assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.test/a.git", "ssh://git@example.test/a.git", "git@github.com:o/r.git"],
+)
+def test_urls_without_a_secret_are_accepted(url: str) -> None:
+    check_url(url)
 
 
 def test_basic_auth_goes_through_an_askpass_script_reading_private_files(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from image_automation.git._errors import is_push_conflict, redact, translating
     ("text", "secrets", "expected"),
     [
         ("fatal: bad pw-1 here", ["pw-1"], f"fatal: bad {MASK} here"),
-        ("https://bot:pw@host/a.git", [], f"https://{MASK}@host/a.git"),
+        ("https://bot:pw@host/a.git", [], f"https://bot:{MASK}@host/a.git"),
         ("Authorization: Bearer abc.def", [], f"Authorization: {MASK}"),
         ("nothing secret", ["", "zzz"], "nothing secret"),
     ],
