@@ -112,6 +112,20 @@ def test_basic_auth_goes_through_an_askpass_script_reading_private_files(tmp_pat
     assert stat.S_IMODE(os.stat(tmp_path / "password").st_mode) == 0o600
 
 
+@pytest.mark.parametrize("url", ["https://example.test/a.git", "ssh://git@example.test/a.git"])
+def test_git_tracing_is_never_turned_on(url: str, tmp_path: Path) -> None:
+    # git checks only that GIT_CURL_VERBOSE exists: even "0" pads every error with curl lines
+    auth = GitAuth(bearer_token="tok-1", known_hosts=b"host ssh-ed25519 AAAA\n")
+    env = git_environment(url, auth, tmp_path)
+    assert not {"GIT_CURL_VERBOSE", "GIT_TRACE", "GIT_TRACE_CURL"} & env.keys()
+
+
+def test_a_secret_read_from_a_directory_knows_its_name(tmp_path: Path) -> None:
+    auth = GitAuth.from_secrets_dir(_secret(tmp_path, "fleet", bearerToken="tok-xyz"), "fleet")
+    assert auth.secret_name == "fleet"
+    assert "'fleet'" in repr(auth) and "tok-xyz" not in repr(auth)
+
+
 def test_bearer_token_is_an_env_config_header_not_an_argument(tmp_path: Path) -> None:
     env = git_environment("https://example.test/a.git", GitAuth(bearer_token="tok-1"), tmp_path)
     keys = {env[k]: env[k.replace("KEY", "VALUE")] for k in env if k.startswith("GIT_CONFIG_KEY_")}
