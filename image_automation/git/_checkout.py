@@ -309,6 +309,7 @@ class Checkout:
                 signing_dir = Path(tempfile.mkdtemp(prefix="sig-", dir=self._private))
                 setup = prepare_signing(settings.signing, signing_dir)
                 stack.callback(setup.close)
+                stack.enter_context(setup.explaining())
                 config, env = (*config, *setup.config), {**env, **setup.env}
                 args.append("--gpg-sign")
             self._git(*args, action="commit", config=config, env=env)
