@@ -16,16 +16,52 @@ chaining the cause (``raise RegistryError(...) from exc``)::
         ├── ForgeError              a forge API refused a request
         └── StateError              the state store is unusable
 
-No message may contain a secret: adapters redact credentials before building one.
+No message may contain a secret: adapters redact credentials before building one, and the
+root masks the password of any URL in a message itself (``http://alice:***@host/...``), so a
+caller that puts a user's URL into a message cannot forget to. The URL rule lives here, at the
+bottom of the layers, and :func:`image_automation.domain.redact` applies it too.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_MASK = "***"
+# scheme://USERINFO@ up to the last "@" of the authority (an unencoded "@" in a password must
+# not leave its tail visible); the authority ends at "/", "?", "#" or whitespace.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s]*)@")
+_SSH_SCHEMES = ("ssh://", "git+ssh://", "ssh+git://")
+# A "user name" that is really a token (GitHub, GitLab prefixes; long random strings).
+_TOKEN_USER = re.compile(r"(?i)^(gh[pousr]_|github_pat_|glpat-|glcbt-|eyJ)|^.{32,}$")
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    scheme, userinfo = match.group(1), match.group(2)
+    user, has_password, _ = userinfo.partition(":")
+    if _TOKEN_USER.search(user):
+        return f"{scheme}{_MASK}@"
+    if has_password:
+        return f"{scheme}{user}:{_MASK}@"
+    # Without a password the user part is the secret (https://TOKEN@host), except over ssh.
+    return match.group(0) if scheme.lower() in _SSH_SCHEMES else f"{scheme}{_MASK}@"
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL masked: ``https://alice:***@host/``.
+
+    The user name stays when a password follows it (it says which account was refused),
+    unless it looks like a token; a lone user part is masked (``https://***@host``: it is
+    usually a token), except in ``ssh://`` URLs where it never is.
+    """
+    return _URL_USERINFO.sub(_mask_userinfo, text) if "@" in text else text
 
 
 class ImageAutomationError(Exception):
-    """Root of every error this package raises on purpose."""
+    """Root of every error this package raises on purpose. URL passwords are masked."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_url_credentials(a) if isinstance(a, str) else a for a in args))
 
 
 class TemporaryError(ImageAutomationError):
@@ -58,7 +94,7 @@ class ConfigError(PermanentError):
 
     def __init__(self, message: str, *, location: Location | None = None) -> None:
         self.location = location
-        self.message = message
+        self.message = mask_url_credentials(message)
         super().__init__(f"{location}: {message}" if location else message)
 
 
@@ -108,4 +144,5 @@ __all__ = [
     "RegistryUnavailable",
     "StateError",
     "TemporaryError",
+    "mask_url_credentials",
 ]

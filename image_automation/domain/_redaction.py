@@ -2,7 +2,9 @@
 
 Adapters keep secrets out of their messages by masking the secrets they know
 (:func:`mask_secrets`) and anything shaped like a credential (:func:`redact`: URL userinfo,
-``Authorization`` values, ``token=…`` pairs, JWTs). The scanner runs :func:`redact` once more
+``Authorization`` values, ``token=…`` pairs, JWTs). A URL keeps its user name when it has a
+password (``https://alice:***@host``); that rule lives in :mod:`image_automation.errors`,
+whose exceptions all apply it to their messages. The scanner runs :func:`redact` once more
 over error text it stores for everyone to read (``status``, the status page); the daemon's
 log formatter masks every registered secret in every line. One mask, ``***``, everywhere.
 """
@@ -12,11 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from image_automation.errors import mask_url_credentials
+
 MASK = "***"
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    # https://user:password@host/... and https://token@host/...
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{MASK}@"),
     # Authorization: Bearer xyz / Basic xyz (header dumps, repr of requests)
     (re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,}]+"), rf"\1{MASK}"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), rf"\1 {MASK}"),
@@ -45,7 +47,7 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every string in ``secrets`` and every credential-shaped part masked."""
-    text = mask_secrets(text, secrets)
+    text = mask_url_credentials(mask_secrets(text, secrets))
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text

@@ -34,7 +34,7 @@ from typing import Protocol
 
 from image_automation.config.loading import LoadResult, load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
-from image_automation.domain import Change, Decision, ImageRef, TagInfo, UpdateResult
+from image_automation.domain import Change, Decision, ImageRef, TagInfo, UpdateResult, redact
 from image_automation.engine.automations import (
     AutomationPlan,
     PlanContext,
@@ -147,7 +147,8 @@ async def reconcile_once(
                 )
                 await home.prepare()
             except ImageAutomationError as exc:
-                report.errors.append(f"{request.repo.url} ({request.repo.branch}): {exc}")
+                where = f"{redact(request.repo.url)} ({request.repo.branch})"
+                report.errors.append(f"{where}: {exc}")
                 return report
             loaded.extend(await discover(home))
             log.info("found %d documents in %s", len(loaded.documents), request.repo.url)
@@ -185,7 +186,8 @@ async def _run_plans(
     log.info("scanned %d repositories, %d failed", len(found.tags), len(found.errors))
     fresh = home is not None  # home was just prepared (checkout branch) and is untouched
     for plan in active:
-        outcome = AutomationOutcome(key=plan.key, repo=f"{plan.repo.url} ({plan.repo.branch})")
+        where = f"{redact(plan.repo.url)} ({plan.repo.branch})"
+        outcome = AutomationOutcome(key=plan.key, repo=where)
         into.automations.append(outcome)
         images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
         if store is not None:

@@ -9,7 +9,8 @@ for SSH. Credentials never go into a URL, ``.git/config``, an argv or a log line
 - SSH: ``GIT_SSH_COMMAND`` with a private copy of the key and strict host key checking.
 
 ``GIT_TERMINAL_PROMPT=0`` makes a missing or wrong credential fail at once instead of
-waiting for a terminal that is not there.
+waiting for a terminal that is not there. Git's curl tracing stays off: ``GIT_CURL_VERBOSE``
+is never set (git only checks that it exists, so even ``0`` turns it on).
 """
 
 from __future__ import annotations
@@ -29,20 +30,26 @@ _SCP_LIKE = re.compile(r"^[\w.+-]+@[^/:]+:")
 
 @dataclass(frozen=True, slots=True)
 class GitAuth:
-    """Credentials for one remote. ``repr`` never shows a secret value."""
+    """Credentials for one remote. ``repr`` never shows a secret value.
+
+    ``secret_name``: the git secret they were read from, named (never its values) when the
+    remote refuses them.
+    """
 
     username: str | None = None
     password: str | None = None
     bearer_token: str | None = None
     identity: bytes | None = None
     known_hosts: bytes | None = None
+    secret_name: str | None = None
 
     def __repr__(self) -> str:
         present = [
             f for f in ("username", "password", "bearer_token", "identity") if getattr(self, f)
         ]
         kh = ", known_hosts" if self.known_hosts else ""
-        return f"GitAuth(<{', '.join(present) or 'empty'}{kh}>)"
+        source = f" from {self.secret_name!r}" if self.secret_name else ""
+        return f"GitAuth(<{', '.join(present) or 'empty'}{kh}>{source})"
 
     @classmethod
     def from_secrets_dir(cls, secrets_dir: Path, name: str) -> GitAuth:
@@ -67,6 +74,7 @@ class GitAuth:
             bearer_token=text("bearerToken"),
             identity=raw("identity"),
             known_hosts=raw("known_hosts"),
+            secret_name=name,
         )
         if auth.password and not auth.username:
             raise ConfigError(f"git secret {name!r}: 'password' without 'username'")
@@ -105,15 +113,22 @@ def transport_of(url: str) -> str:
 
 
 def check_url(url: str) -> None:
-    """Refuse URLs that embed a credential: it would land in ``.git/config`` and logs."""
-    if transport_of(url) == "http":
-        rest = url.split("://", 1)[1]
-        authority = rest.split("/", 1)[0]
-        if "@" in authority:
-            raise ConfigError(
-                "git URL embeds credentials; put them in a git secret (username/password "
-                "or bearerToken) instead"
-            )
+    """Refuse URLs that embed a credential: it would land in ``.git/config`` and logs.
+
+    Over HTTP any user part counts (``https://TOKEN@host`` is a credential too); over SSH
+    only a password does (``ssh://git@host`` names the account). The message shows the URL
+    with the secret masked (the error tree masks it), so the user sees which one it is.
+    """
+    if "://" not in url:
+        return
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    userinfo = authority.rpartition("@")[0]
+    if not userinfo or (transport_of(url) != "http" and ":" not in userinfo):
+        return
+    raise ConfigError(
+        f"git URL {url} embeds credentials; put them in a git secret (username/password "
+        "or bearerToken) instead"
+    )
 
 
 def git_environment(url: str, auth: GitAuth | None, private_dir: Path) -> dict[str, str]:
@@ -129,7 +144,6 @@ def git_environment(url: str, auth: GitAuth | None, private_dir: Path) -> dict[s
         "SSH_ASKPASS": "",
         # If someone turns on git's HTTP tracing, it must still not print the credential.
         "GIT_TRACE_REDACT": "1",
-        "GIT_CURL_VERBOSE": "0",
     }
     config: list[tuple[str, str]] = [("credential.helper", ""), ("gc.autoDetach", "false")]
     transport = transport_of(url)

@@ -20,7 +20,7 @@ from typing import Any
 import git
 
 from image_automation.errors import GitConflict, GitError
-from image_automation.git._errors import redact, translating
+from image_automation.git._errors import Remote, redact, translating
 from image_automation.git._mark import leave_mark, leftovers, read_head, read_ref, take_mark
 from image_automation.git._options import CommitSettings, PushSettings, RepoSpec
 from image_automation.git._signing import prepare_signing
@@ -38,12 +38,13 @@ class Checkout:
     """The clone of ``spec`` at ``path``; ``env`` and ``private`` come from the workspace."""
 
     def __init__(self, *, spec: RepoSpec, path: Path, env: Mapping[str, str], private: Path,
-                 secrets: Sequence[str]) -> None:  # fmt: skip
+                 secrets: Sequence[str], remote: Remote | None = None) -> None:  # fmt: skip
         self.spec = spec
         self.path = path
         self._env = dict(env)
         self._private = private
         self._secrets = tuple(secrets)
+        self._remote = remote or Remote(spec.url)
         self._lease: dict[str, str] = {}
         self.pristine = False
         """The checkout is exactly its HEAD commit: index and tracked files as committed,
@@ -66,7 +67,7 @@ class Checkout:
         argv += args
         runner = git.Git(str(cwd or self.path))
         log.debug("git %s", redact(" ".join(args), self._secrets))
-        with translating(action, secrets=self._secrets, push=push):
+        with translating(action, secrets=self._secrets, push=push, remote=self._remote):
             out = runner.execute(argv, env={**self._env, **(env or {})})
         return str(out)
 
@@ -308,6 +309,7 @@ class Checkout:
                 signing_dir = Path(tempfile.mkdtemp(prefix="sig-", dir=self._private))
                 setup = prepare_signing(settings.signing, signing_dir)
                 stack.callback(setup.close)
+                stack.enter_context(setup.explaining())
                 config, env = (*config, *setup.config), {**env, **setup.env}
                 args.append("--gpg-sign")
             self._git(*args, action="commit", config=config, env=env)

@@ -33,6 +33,7 @@ from image_automation.domain import UpdateResult
 from image_automation.errors import GitConflict, GitError
 from image_automation.git._auth import GitAuth, check_url, git_environment
 from image_automation.git._checkout import Checkout
+from image_automation.git._errors import Remote
 from image_automation.git._lock import locked
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
 from image_automation.git.messages import render_message
@@ -90,10 +91,12 @@ class Workspace:
     """
 
     def __init__(self, *, spec: RepoSpec, path: Path, env: Mapping[str, str], private: Path,
-                 secrets: Sequence[str]) -> None:  # fmt: skip
+                 secrets: Sequence[str], remote: Remote | None = None) -> None:  # fmt: skip
         self.spec = spec
         self.path = path
-        self._checkout = Checkout(spec=spec, path=path, env=env, private=private, secrets=secrets)
+        self._checkout = Checkout(
+            spec=spec, path=path, env=env, private=private, secrets=secrets, remote=remote
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -116,9 +119,8 @@ class Workspace:
             try:
                 env = git_environment(spec.url, auth, private)
                 secrets = auth.secrets() if auth else ()
-                workspace = cls(
-                    spec=spec, path=work_dir / key, env=env, private=private, secrets=secrets
-                )
+                workspace = cls(spec=spec, path=work_dir / key, env=env, private=private,
+                                secrets=secrets, remote=Remote.of(spec.url, auth))  # fmt: skip
                 await _in_thread(workspace._checkout.ensure_clone)
                 yield workspace
                 await _in_thread(workspace._checkout.leave)  # not reached when the run failed

@@ -19,6 +19,8 @@ from cryptography.x509.oid import NameOID
 
 USERNAME = "tester"
 PASSWORD = "pw-" + secrets.token_hex(8)  # random per run: a leak cannot match by accident
+URL_PASSWORD = "urlpw-" + secrets.token_hex(8)
+"""A password a user put into a git URL (``http://alice:URL_PASSWORD@host/...``)."""
 SERVICE = "test-registry"
 ISSUER = "test-token-issuer"
 
@@ -32,7 +34,7 @@ class _Secrets:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: set[str] = {PASSWORD}
+        self._values: set[str] = {PASSWORD, URL_PASSWORD}
 
     def add(self, value: str) -> None:
         with self._lock:

@@ -8,7 +8,8 @@ Import the pytest fixtures into a ``conftest.py``::
   ``deploy/app.yaml``) over ``file://``; ``remote.commit_files({...})`` lands a commit the way
   another actor would (plumbing on the bare repo, compare-and-swap on the ref).
 - ``http_git_server`` -> :class:`HttpGitServer`: ``git http-backend`` as CGI behind an aiohttp
-  app in its own thread, Basic auth (``username``/``password``) or ``Bearer token``;
+  app in its own thread, Basic auth (``username``/``password``) or ``Bearer token``; a wrong
+  or missing credential gets 401, ``Bearer read_only_token`` may fetch but gets 403 on push;
   ``server.url_for(remote)``; ``server.requests`` records what clients sent.
 - ``ssh_git_server`` -> :class:`SshGitServer`: Debian ``/usr/sbin/sshd`` as a plain process on
   a loopback port with its own host key; ``server.identity`` / ``server.known_hosts`` are the
@@ -36,6 +37,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+
+from tests.integration.fixture_base import SECRETS
 
 SEED_FILES = {
     "deploy/app.yaml": (
@@ -194,6 +197,7 @@ class HttpGitServer:
     username: str = "automation"
     password: str = "pw-Secr3t-for-http-only"
     token: str = "tok-Secr3t-bearer-value"
+    read_only_token: str = "tok-Secr3t-read-only"
     requests: list[SeenRequest] = field(default_factory=list)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -243,7 +247,7 @@ class HttpGitServer:
             return None
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer":
-            return "token-user" if value == self.token else None
+            return {self.token: "token-user", self.read_only_token: "reader"}.get(value)
         if scheme.lower() == "basic":
             try:
                 user, _, pw = base64.b64decode(value).decode().partition(":")
@@ -257,6 +261,8 @@ class HttpGitServer:
         user = self._user(request.headers.get("Authorization"))
         if user is None:
             return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="git"'})
+        if user == "reader" and "git-receive-pack" in request.path_qs:
+            return web.Response(status=403, text="read-only token\n")
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(self.root),
@@ -451,6 +457,9 @@ def http_git_server(git_server_root: Path) -> Iterator[HttpGitServer]:
     if shutil.which("git") is None:
         raise RuntimeError("git is not installed (run .ci/system-deps)")
     server = HttpGitServer(git_server_root)
+    SECRETS.add(server.password)  # every test's leak check now looks for them too
+    SECRETS.add(server.token)
+    SECRETS.add(server.read_only_token)
     server.start()
     yield server
     server.stop()

@@ -108,6 +108,6 @@ async def test_missing_http_credentials_fail_at_once_instead_of_prompting(
     served_remote: GitRemote, http_git_server: HttpGitServer, tmp_path: Path
 ) -> None:
     url = http_git_server.url_for(served_remote)
-    with pytest.raises(GitError, match="terminal prompts disabled"):
+    with pytest.raises(GitError, match=r"asks for a credential .* none is configured"):
         async with Workspace.open(RepoSpec(url=url), work_dir=tmp_path):
             pass  # pragma: no cover

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +66,80 @@ async def test_gpg_signed_commit_verifies_with_the_public_key(
     assert verified == ["G", key.fingerprint]
 
 
+@pytest.fixture
+def signing_homes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
+    """Every temp dir made while the test runs, to check that each is gone (and its agent)."""
+    made: list[Path] = []
+    real = tempfile.mkdtemp
+
+    def recording(*args: object, **kwargs: object) -> str:
+        path = real(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(Path(path))
+        return str(path)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    yield made
+
+
+def _assert_cleaned_up(made: list[Path]) -> None:
+    for path in made:
+        assert not path.exists(), path
+    for _ in range(200):  # bounded: an agent told to stop may take a moment to exit
+        agents = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        if not any(f"--homedir {path} " in agents for path in made):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"a gpg-agent still runs for one of {made}")
+
+
+def _deep(root: Path, name: str) -> Path:
+    path = root / name / ("d" * 60) / ("e" * 60)
+    assert len(str(path)) > 120
+    return path
+
+
+@PASSPHRASES
+async def test_gpg_signing_works_under_a_long_work_dir_and_temp_dir(
+    git_remote: GitRemote,
+    tmp_path: Path,
+    passphrase: str,
+    monkeypatch: pytest.MonkeyPatch,
+    signing_homes: list[Path],
+) -> None:
+    # gpg-agent's socket path is limited to ~107 bytes; a GNUPGHOME under either failed
+    key = make_gpg_key(tmp_path, passphrase=passphrase)
+    secret = SigningKey("gpg", key.secret_key_file, _passphrase_file(tmp_path, passphrase))
+    long_tmp = _deep(tmp_path, "tmp")
+    long_tmp.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    assert tempfile.gettempdir() == str(long_tmp)
+    try:
+        sha = await _signed_publish(git_remote, _deep(tmp_path, "work"), secret)
+        verified = git_remote.git(
+            "log", "-1", "--format=%G? %GF", sha, env={"GNUPGHOME": str(key.home)}
+        )
+    finally:
+        key.close()
+    assert verified.split() == ["G", key.fingerprint]
+    assert signing_homes  # the adapter made its signing home with mkdtemp
+    _assert_cleaned_up(signing_homes)
+
+
+async def test_a_gpg_failure_reports_gpgs_own_words_and_cleans_up(
+    git_remote: GitRemote, tmp_path: Path, signing_homes: list[Path]
+) -> None:
+    gpg = make_gpg_key(tmp_path, passphrase="right-one")
+    gpg.close()
+    secret = SigningKey("gpg", gpg.secret_key_file, _passphrase_file(tmp_path, "wrong-guess"))
+    with pytest.raises(GitError) as raised:
+        await _signed_publish(git_remote, _deep(tmp_path, "work"), secret)
+    message = str(raised.value)
+    assert "gpg: signing failed: Bad passphrase" in message, message
+    assert "wrong-guess" not in message and "right-one" not in message
+    _assert_cleaned_up(signing_homes)
+
+
 @PASSPHRASES
 async def test_ssh_signed_commit_verifies_against_allowed_signers(
     git_remote: GitRemote, tmp_path: Path, passphrase: str
@@ -107,8 +185,11 @@ async def test_unusable_signing_key_is_a_clear_error_and_nothing_is_pushed(
     bogus = tmp_path / "not-a-key.asc"
     bogus.write_text("this is not an OpenPGP key\n")
     base = git_remote.head()
-    with pytest.raises(GitError, match="GPG signing key could not be imported"):
+    with pytest.raises(GitError) as raised:
         await _signed_publish(git_remote, tmp_path / "work", SigningKey("gpg", bogus))
+    assert str(raised.value) == (
+        "GPG signing key could not be imported: gpg: no valid OpenPGP data found."
+    )
     assert git_remote.head() == base
 
 

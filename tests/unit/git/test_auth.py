@@ -73,10 +73,29 @@ def test_transport_of(url: str, transport: str) -> None:
     assert transport_of(url) == transport
 
 
-def test_urls_with_credentials_are_refused() -> None:
-    with pytest.raises(ConfigError, match="embeds credentials"):
-        check_url("https://bot:pw@example.test/a.git")
-    check_url("https://example.test/a.git")
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://bot:pw-1234@example.test/a.git", "https://bot:***@example.test/a.git"),
+        ("http://alice:S3cret@127.0.0.1:1/fleet.git", "http://alice:***@127.0.0.1:1/fleet.git"),
+        ("https://tok-1234@example.test/a.git", "https://***@example.test/a.git"),
+        ("ssh://git:pw-1234@example.test/a.git", "ssh://git:***@example.test/a.git"),
+    ],
+)
+def test_urls_with_credentials_are_refused_naming_the_url_redacted(url: str, shown: str) -> None:
+    with pytest.raises(ConfigError, match="embeds credentials") as caught:
+        check_url(url)
+    assert shown in str(caught.value)
+    for secret in ("pw-1234", "S3cret", "tok-1234"):
+        assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.test/a.git", "ssh://git@example.test/a.git", "git@github.com:o/r.git"],
+)
+def test_urls_without_a_secret_are_accepted(url: str) -> None:
+    check_url(url)
 
 
 def test_basic_auth_goes_through_an_askpass_script_reading_private_files(tmp_path: Path) -> None:
@@ -91,6 +110,20 @@ def test_basic_auth_goes_through_an_askpass_script_reading_private_files(tmp_pat
         out = subprocess.run([askpass, prompt], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == answer
     assert stat.S_IMODE(os.stat(tmp_path / "password").st_mode) == 0o600
+
+
+@pytest.mark.parametrize("url", ["https://example.test/a.git", "ssh://git@example.test/a.git"])
+def test_git_tracing_is_never_turned_on(url: str, tmp_path: Path) -> None:
+    # git checks only that GIT_CURL_VERBOSE exists: even "0" pads every error with curl lines
+    auth = GitAuth(bearer_token="tok-1", known_hosts=b"host ssh-ed25519 AAAA\n")
+    env = git_environment(url, auth, tmp_path)
+    assert not {"GIT_CURL_VERBOSE", "GIT_TRACE", "GIT_TRACE_CURL"} & env.keys()
+
+
+def test_a_secret_read_from_a_directory_knows_its_name(tmp_path: Path) -> None:
+    auth = GitAuth.from_secrets_dir(_secret(tmp_path, "fleet", bearerToken="tok-xyz"), "fleet")
+    assert auth.secret_name == "fleet"
+    assert "'fleet'" in repr(auth) and "tok-xyz" not in repr(auth)
 
 
 def test_bearer_token_is_an_env_config_header_not_an_argument(tmp_path: Path) -> None:
