@@ -24,7 +24,13 @@ EXIT_NO_CANDIDATE = 3
 
 @click.group("policy")
 def policy_group() -> None:
-    """Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage)."""
+    """Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage).
+
+    \b
+    Example:
+      image-automation policy select --policy policies/flux/podinfo.yaml \\
+          --tags-from examples/tags/ghcr.io_stefanprodan_podinfo.txt
+    """
 
 
 @policy_group.command("select")
