@@ -6,9 +6,11 @@ from image_automation.domain._decision import Decision, TagInfo
 from image_automation.domain._image import (
     DOCKER_HUB,
     DOCKER_HUB_API,
+    NOT_A_TAG,
     TAG_RE,
     ImageRef,
     InvalidReference,
+    invalid_tags,
     is_valid_tag,
 )
 from image_automation.domain._redaction import MASK, mask_secrets, redact
@@ -17,6 +19,7 @@ __all__ = [
     "DOCKER_HUB",
     "DOCKER_HUB_API",
     "MASK",
+    "NOT_A_TAG",
     "TAG_RE",
     "Change",
     "Decision",
@@ -24,6 +27,7 @@ __all__ = [
     "InvalidReference",
     "TagInfo",
     "UpdateResult",
+    "invalid_tags",
     "is_valid_tag",
     "mask_secrets",
     "redact",

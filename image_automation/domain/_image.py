@@ -7,6 +7,7 @@ path component is a registry host only when it contains ``.`` or ``:`` or is ``l
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 DOCKER_HUB = "docker.io"
@@ -15,6 +16,9 @@ _HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"
 
 # OCI distribution spec grammar.
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_ALL_TAGS_RE = re.compile(rf"(?:{TAG_RE.pattern}\n)*")  # newline-joined tags
+NOT_A_TAG = "not a valid OCI tag"
+"""The one reason every part gives for a tag off the grammar (scan, select, update --set)."""
 _COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 DIGEST_RE = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _HOST_RE = re.compile(
@@ -30,6 +34,21 @@ class InvalidReference(ValueError):
 def is_valid_tag(tag: str) -> bool:
     """True when ``tag`` matches the OCI tag grammar ``[A-Za-z0-9_][A-Za-z0-9._-]{0,127}``."""
     return TAG_RE.fullmatch(tag) is not None
+
+
+def invalid_tags(tags: Sequence[str]) -> list[str]:
+    """The tags of ``tags`` that :func:`is_valid_tag` refuses, in order.
+
+    One regex pass over the joined tags answers the common case (all valid) at C speed;
+    only a list holding a bad tag is checked tag by tag.
+    """
+    if not tags:
+        return []
+    joined = "\n".join(tags) + "\n"
+    # The count guards against a tag that itself holds a newline posing as two valid ones.
+    if joined.count("\n") == len(tags) and _ALL_TAGS_RE.fullmatch(joined):
+        return []
+    return [tag for tag in tags if TAG_RE.fullmatch(tag) is None]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -58,7 +77,7 @@ class ImageRef:
         if colon > slash:
             ref, tag = ref[:colon], ref[colon + 1 :]
             if not is_valid_tag(tag):
-                raise InvalidReference(f"{text!r}: invalid tag {tag!r}")
+                raise InvalidReference(f"{text!r}: tag {_shown(tag)} is {NOT_A_TAG}")
         registry, repository = _split_registry(ref, text)
         return cls(registry=registry, repository=repository, tag=tag, digest=digest)
 
@@ -82,6 +101,13 @@ class ImageRef:
         if self.digest:
             out += f"@{self.digest}"
         return out
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` quoted for a message, cut when huge (a 100,000-character tag, say)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 def _split_registry(ref: str, original: str) -> tuple[str, str]:
