@@ -10,7 +10,6 @@ from typing import NoReturn, TextIO
 
 import click
 
-from image_automation.cli._state_tags import read_scanned_tags
 from image_automation.cli._tags import TagListError, parse_tag_list, parse_time
 from image_automation.config.loading import load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
@@ -80,11 +79,16 @@ def select_command(
     if (tags_from is None) == (state is None):
         raise click.UsageError("give exactly one of --tags-from and --state")
     policy = _pick_policy(policy_files, name)
+    tags: list[str] | list[TagInfo]
     try:
         now = parse_time(now_text, where="--now") if now_text else datetime.now(UTC)
         if tags_from is not None:
             tags = parse_tag_list(tags_from.read(), source=tags_from.name)
         else:
+            # Imported here: the state store brings asyncio, sqlite and the engine, which a
+            # --tags-from run never needs.
+            from image_automation.cli._state_tags import read_scanned_tags
+
             tags = read_scanned_tags(state, policy.image)
     except (TagListError, StateError) as exc:
         _fail(str(exc))
@@ -112,13 +116,14 @@ def _pick_policy(files: tuple[Path, ...], name: str | None) -> ResolvedPolicy:
     return candidates[0]
 
 
-def _render(decision: Decision, tags: list[TagInfo], output: str) -> None:
+def _render(decision: Decision, tags: list[str] | list[TagInfo], output: str) -> None:
     if output == "json":
         not_chosen = {**decision.skipped, **decision.lost}
+        names = [t if isinstance(t, str) else t.name for t in tags]
         payload = {
             "tag": decision.tag,
             "considered": list(decision.considered),
-            "skipped": {t.name: not_chosen[t.name] for t in tags if t.name in not_chosen},
+            "skipped": {name: not_chosen[name] for name in names if name in not_chosen},
         }
         click.echo(json.dumps(payload, indent=2))
     elif decision.tag is not None:
