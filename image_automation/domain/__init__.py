@@ -10,6 +10,7 @@ from image_automation.domain._image import (
     TAG_RE,
     ImageRef,
     InvalidReference,
+    digest_problem,
     invalid_tags,
     is_valid_tag,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidReference",
     "TagInfo",
     "UpdateResult",
+    "digest_problem",
     "invalid_tags",
     "is_valid_tag",
     "mask_secrets",
