@@ -6,13 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: sysdeps setup test lint typecheck contracts pytest demo bench clean
 
+# Byte-compiled at install: without cached bytecode every start compiles the imports first
+# (2.3 s for `--help` instead of 0.1 s). uv compiles the dependencies; the package itself is
+# installed editable, so compileall keeps its bytecode fresh on every `make setup`.
 setup: $(STAMP)
+	@$(BIN)/python -m compileall -q image_automation
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { echo "pip is missing for $(PY)"; exit 1; }
 	@if $(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install -q uv; then \
 	  $(PY) -m uv venv -q --allow-existing --python $(PY) $(VENV) && \
-	  $(PY) -m uv pip install -q --python $(BIN)/python -e '.[test,postgres]'; \
+	  $(PY) -m uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test,postgres]'; \
 	else \
 	  $(PY) -m venv $(VENV) && $(BIN)/pip install -q -e '.[test,postgres]'; \
 	fi

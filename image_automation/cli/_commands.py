@@ -1,27 +1,70 @@
-"""The table of subcommands. Each command module exposes one click command or group."""
+"""The table of subcommands: name -> where the command lives, and its one-line help.
+
+Commands are imported only when they run: importing them all costs aiohttp, httpx, pydantic,
+GitPython and Jinja2, most of a second, which ``--version`` and ``--help`` must not pay. The
+root's ``--help`` lists each command with the short help stored here; a unit test keeps these
+lines equal to each command's own short help.
+"""
 
 from __future__ import annotations
 
-import click
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from image_automation.cli._policy import policy_group
-from image_automation.cli._reconcile import reconcile
-from image_automation.cli._run import run_command
-from image_automation.cli._scan import scan
-from image_automation.cli._update import update
-from image_automation.cli._validate import validate_command
+if TYPE_CHECKING:
+    import click
+
+
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """A command known by name before its module is imported."""
+
+    target: str
+    """``"module:attr"`` of the click command or group."""
+    short_help: str
+    """The command's short help, untruncated (what ``get_short_help_str`` returns)."""
+
+    def load(self) -> click.Command:
+        module, _, attr = self.target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "policy": LazyCommand(
+        "image_automation.cli._policy:policy_group",
+        "Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage).",
+    ),
+    "reconcile": LazyCommand(
+        "image_automation.cli._reconcile:reconcile",
+        "Update every automation found in --repo (and --config) once.",
+    ),
+    "run": LazyCommand(
+        "image_automation.cli._run:run_command",
+        "Keep --repo up to date: scan on a schedule, react to webhooks, serve health and metrics.",
+    ),
+    "scan": LazyCommand(
+        "image_automation.cli._scan:scan",
+        "List every tag of IMAGE's repository (all pages; invalid tags dropped).",
+    ),
+    "update": LazyCommand(
+        "image_automation.cli._update:update",
+        'Set every value marked {"$imagepolicy": "NS:NAME[:tag|:name|:digest]"} under PATH.',
+    ),
+    "validate": LazyCommand(
+        "image_automation.cli._validate:validate_command",
+        "Check policy and automation files; list every problem as FILE:LINE: FIELD: MESSAGE.",
+    ),
+}
 
 
 def register(group: click.Group) -> None:
-    """Attach every subcommand to ``group`` (idempotent)."""
-    commands: list[click.Command] = [
-        policy_group,
-        reconcile,
-        run_command,
-        scan,
-        update,
-        validate_command,
-    ]
-    for command in commands:
-        if command.name not in group.commands:
-            group.add_command(command)
+    """Attach every subcommand to ``group`` now, importing them all (idempotent).
+
+    The root needs no registration (it loads commands by name); this is for callers that want
+    another group, or every command imported up front.
+    """
+    for name, entry in COMMANDS.items():
+        if name not in group.commands:
+            group.add_command(entry.load(), name)

@@ -34,7 +34,7 @@ EXIT_START_FAILED = 1
 _EPILOG = """\b
 Example:
   image-automation run --repo http://127.0.0.1:8081/fleet.git --git-secret fleet \\
-      --secrets-dir ./secrets --data-dir ./data --listen 127.0.0.1:9090 --log-format json
+      --secrets-dir /var/run/secrets --data-dir ./data --listen 127.0.0.1:9090 --log-format json
   curl -s 127.0.0.1:9090/readyz; curl -s 127.0.0.1:9090/metrics | grep image_automation_
 """
 

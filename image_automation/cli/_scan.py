@@ -207,7 +207,7 @@ def scan(
       image-automation scan ghcr.io/fluxcd/flux-cli
       image-automation scan 127.0.0.1:5000/team/app --insecure --output json
       image-automation scan registry.example/app --docker-config ~/.docker/config.json \\
-          --registries registries.yaml
+          --registries examples/registries.yaml
       image-automation scan registry.example/app --secrets-dir /var/run/secrets/reg \\
           --secret-ref pull-secret --cert-secret-ref registry-ca
       image-automation scan --policies policies/ --state state.db --secrets-dir /secrets

@@ -41,6 +41,8 @@ from image_automation.state import StateStore, open_store
 EXIT_OK = 0
 EXIT_SCAN_FAILED = 1
 EXIT_INVALID = 2
+_PIPE_WIDTH = 1 << 16
+"""Line width when stdout is not a terminal: no width to fit, so no cell is wrapped or cut."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,10 @@ async def _scan_with_progress(
 def _table(
     reports: list[ScanReport], policies: Sequence[ResolvedPolicy], decisions: dict[str, Decision]
 ) -> Table:
-    table = Table("Repository", "Tags", "Latest per policy", "Requests", "Last error")
+    table = Table()
+    for header in ("Repository", "Tags", "Latest per policy", "Requests", "Last error"):
+        # On a terminal a long name folds onto the next line; it is never cut with "…".
+        table.add_column(header, overflow="fold")
     for report in reports:
         lines = [
             f"{policy.key}: {_latest(decisions.get(policy.key))}"
@@ -154,6 +159,18 @@ def _latest(decision: Decision | None) -> str:
     return decision.tag
 
 
+def output_console(*, stderr: bool = False) -> Console:
+    """A console for stdout (or stderr) that never cuts or wraps what it prints when piped.
+
+    Rich assumes 80 columns when the stream is not a terminal and then cuts table cells with
+    "…"; a file or a pipe has no width to fit, so there every line is printed whole.
+    """
+    console = Console(stderr=stderr, soft_wrap=True)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, soft_wrap=True, width=_PIPE_WIDTH)
+
+
 def scan_policies_command(
     *,
     policies: tuple[Path, ...],
@@ -169,7 +186,7 @@ def scan_policies_command(
     Per-repository access (``secretRef``, ``certSecretRef``, ``insecure``) comes from the
     files; ``docker_config`` is consulted after each repository's own secret.
     """
-    err = Console(stderr=True)
+    err = output_console(stderr=True)
     try:
         make_lister = partial(
             open_registry_lister,
@@ -184,7 +201,7 @@ def scan_policies_command(
                 job,
                 make_lister=make_lister,
                 clock=lambda: datetime.now(UTC),
-                out=Console(),
+                out=output_console(),
                 err=err,
             )
         )

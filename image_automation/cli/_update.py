@@ -1,19 +1,24 @@
 """``image-automation update``: apply policy images to the marked values under a path, once.
 
 The command parses arguments, calls :func:`image_automation.manifests.update_tree` and
-renders the result; it decides nothing itself. Exit status 0 means it ran (per-file errors
-are listed in the output), 2 means the arguments were wrong (click's usage error).
+renders the result; it decides nothing itself. Exit status 0: every file was handled
+(warnings alone do not fail); 1: some file had an error (listed; the other files are still
+updated); 2: the arguments were wrong (click's usage error).
+
+``--dry-run`` prints a diff whose names start at the root of the git repository holding PATH
+(PATH itself when it is in none), so ``patch -p1`` applies it there.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from image_automation.domain import ImageRef, InvalidReference, UpdateResult
+from image_automation.domain import ImageRef, InvalidReference, UpdateResult, digest_problem
 from image_automation.manifests import DEFAULT_INCLUDE, DEFAULT_MAX_FILE_SIZE, update_tree
 
 _EPILOG = """\b
@@ -26,29 +31,54 @@ Example:
 """
 
 
+EXIT_FILE_ERRORS = 1
+
+
 def _parse_sets(namespace: str, values: tuple[str, ...]) -> dict[str, ImageRef]:
     policies: dict[str, ImageRef] = {}
     for value in values:
-        key, sep, image = value.partition("=")
-        policy_ns, colon, name = key.partition(":")
-        if not sep or not colon or not policy_ns or not name or ":" in name:
-            raise click.BadParameter(
-                f"{value!r}: expected NAMESPACE:POLICY=IMAGE:TAG[@DIGEST]", param_hint="--set"
-            )
-        if policy_ns != namespace:
-            raise click.BadParameter(
-                f"{value!r}: policy namespace {policy_ns!r} is not --namespace {namespace!r} "
-                "(only the automation's namespace is visible)",
-                param_hint="--set",
-            )
-        try:
-            ref = ImageRef.parse(image)
-        except InvalidReference as exc:
-            raise click.BadParameter(str(exc), param_hint="--set") from exc
-        if ref.tag is None:
-            raise click.BadParameter(f"{value!r}: the image needs a tag", param_hint="--set")
+        name, ref = _parse_set(namespace, value)
         policies[name] = ref
     return policies
+
+
+def _parse_set(namespace: str, value: str) -> tuple[str, ImageRef]:
+    shown = _shown(value)
+    key, sep, image = value.partition("=")
+    policy_ns, colon, name = key.partition(":")
+    if not sep or not colon or not policy_ns or not name or ":" in name:
+        raise click.BadParameter(
+            f"{shown}: expected NAMESPACE:POLICY=IMAGE:TAG[@DIGEST]", param_hint="--set"
+        )
+    if policy_ns != namespace:
+        raise click.BadParameter(
+            f"{shown}: policy namespace {_shown(policy_ns)} is not --namespace {namespace!r} "
+            "(only the automation's namespace is visible)",
+            param_hint="--set",
+        )
+    try:
+        ref = ImageRef.parse(image)
+    except InvalidReference as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from exc
+    if ref.tag is None:
+        raise click.BadParameter(f"{shown}: the image needs a tag", param_hint="--set")
+    problem = digest_problem(ref.digest) if ref.digest is not None else None
+    if problem is not None:
+        raise click.BadParameter(f"{shown}: {problem}", param_hint="--set")
+    return name, ref
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _repository_prefix(path: Path) -> str:
+    """``path`` relative to the root of the git repository holding it ("" when in none)."""
+    target = path.resolve()
+    for top in (target, *target.parents):
+        if (top / ".git").exists():
+            return target.relative_to(top).as_posix()
+    return ""
 
 
 def _as_json(result: UpdateResult) -> str:
@@ -129,7 +159,10 @@ def update(
 ) -> None:
     """Set every value marked {"$imagepolicy": "NS:NAME[:tag|:name|:digest]"} under PATH.
 
-    Markers work as in Flux; only policies of --namespace are visible.
+    Markers work as in Flux; only policies of --namespace are visible. Exit 0 when every file
+    was handled (warnings alone do not fail), 1 when a file had an error (the others are still
+    updated), 2 for wrong arguments. --dry-run names files from the root of the git repository
+    holding PATH, so `patch -p1` applies its diff there.
     """
     policies = _parse_sets(namespace, sets)
     result = update_tree(
@@ -140,8 +173,11 @@ def update(
         line_include=line_include,
         dry_run=dry_run,
         max_file_size=max_file_size,
+        diff_prefix=_repository_prefix(path) if dry_run else "",
     )
     if output == "json":
         click.echo(_as_json(result))
     else:
         _as_text(result, dry_run=dry_run)
+    if result.errors:
+        sys.exit(EXIT_FILE_ERRORS)

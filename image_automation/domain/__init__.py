@@ -6,9 +6,12 @@ from image_automation.domain._decision import Decision, TagInfo
 from image_automation.domain._image import (
     DOCKER_HUB,
     DOCKER_HUB_API,
+    NOT_A_TAG,
     TAG_RE,
     ImageRef,
     InvalidReference,
+    digest_problem,
+    invalid_tags,
     is_valid_tag,
 )
 from image_automation.domain._redaction import MASK, mask_secrets, redact
@@ -17,6 +20,7 @@ __all__ = [
     "DOCKER_HUB",
     "DOCKER_HUB_API",
     "MASK",
+    "NOT_A_TAG",
     "TAG_RE",
     "Change",
     "Decision",
@@ -24,6 +28,8 @@ __all__ = [
     "InvalidReference",
     "TagInfo",
     "UpdateResult",
+    "digest_problem",
+    "invalid_tags",
     "is_valid_tag",
     "mask_secrets",
     "redact",

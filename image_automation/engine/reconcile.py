@@ -358,6 +358,7 @@ async def _update(
         policies=images,
         line_include=plan.line_include,
         dry_run=dry_run,
+        diff_prefix=plan.path,  # the diff names files from the repository root
     )
     return _rooted(result, plan.path)
 
@@ -367,17 +368,10 @@ def _rooted(result: UpdateResult, path: str) -> UpdateResult:
     if path in ("", "."):
         return result
     prefix = path.rstrip("/") + "/"
-    diff = "".join(
-        line.replace("--- a/", f"--- a/{prefix}", 1).replace("+++ b/", f"+++ b/{prefix}", 1)
-        if line.startswith(("--- a/", "+++ b/"))
-        else line
-        for line in result.diff.splitlines(keepends=True)
-    )
     return dataclasses.replace(
         result,
         changes=tuple(dataclasses.replace(c, file=prefix + c.file) for c in result.changes),
         files_written=tuple(prefix + f for f in result.files_written),
-        diff=diff,
     )
 
 

@@ -5,7 +5,7 @@ API::
     update_tree(root: Path, *, namespace: str, policies: Mapping[str, ImageRef],
                 include: Sequence[str] | None = None, line_include: Sequence[str] = (),
                 dry_run: bool = False, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-                ) -> UpdateResult
+                diff_prefix: str = "") -> UpdateResult
 
 This is the only part of ``manifests`` that touches the filesystem. The rules:
 
@@ -22,7 +22,10 @@ This is the only part of ``manifests`` that touches the filesystem. The rules:
 * All edits are computed first; then each changed file is written to a temporary file in
   the same directory, takes the old file's mode, and is renamed over the original (atomic
   on POSIX), a few files at a time from threads. ``dry_run`` writes nothing and puts a unified
-  diff in ``UpdateResult.diff``. No fsync: the commit that follows is the durable record.
+  diff in git's format in ``UpdateResult.diff`` (:mod:`~image_automation.manifests.diffs`);
+  its names are ``diff_prefix`` (``root``'s path in its repository) + the relative path, so
+  ``patch -p1`` applies it at the repository root. No fsync: the commit that follows is the
+  durable record.
 
 Paths in changes, warnings and errors are POSIX paths relative to ``root``.
 """
@@ -30,8 +33,8 @@ Paths in changes, warnings and errors are POSIX paths relative to ``root``.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
+import posixpath
 import re
 import secrets
 import stat
@@ -43,6 +46,7 @@ from pathlib import Path
 
 from image_automation.domain import ImageRef, UpdateResult
 from image_automation.errors import ManifestError
+from image_automation.manifests.diffs import unified_diff
 from image_automation.manifests.editing import FileEdit, apply_setters
 from image_automation.manifests.lines import apply_line_setters
 from image_automation.manifests.markers import MARKER_BYTES
@@ -105,6 +109,7 @@ def update_tree(
     line_include: Sequence[str] = (),
     dry_run: bool = False,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    diff_prefix: str = "",
 ) -> UpdateResult:
     """Apply every visible marker under ``root``; see the module docstring."""
     report = _Report([], [])
@@ -123,7 +128,10 @@ def update_tree(
             edited.append((item, edit))
     diff = ""
     if dry_run:
-        diff = "".join(_diff(item.rel, item.data, edit.new_bytes) for item, edit in edited)
+        prefix = _prefix(diff_prefix)
+        diff = "".join(
+            unified_diff(prefix + item.rel, item.data, edit.new_bytes) for item, edit in edited
+        )
     else:
         failures = _write_all([(item.path, edit.new_bytes) for item, edit in edited])
         for (item, _), failure in zip(edited, failures, strict=True):
@@ -304,11 +312,10 @@ def _write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def _diff(rel: str, old: bytes, new: bytes) -> str:
-    before = old.decode("utf-8", "replace").splitlines(keepends=True)
-    after = new.decode("utf-8", "replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}")
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+def _prefix(path: str) -> str:
+    """``path`` as a POSIX directory prefix: ``""`` for the root, else ``"dir/sub/"``."""
+    normal = posixpath.normpath(path.replace(os.sep, "/")) if path else "."
+    return "" if normal == "." else normal.strip("/") + "/"
 
 
 __all__ = ["DEFAULT_INCLUDE", "DEFAULT_MAX_FILE_SIZE", "update_tree"]

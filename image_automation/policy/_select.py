@@ -2,8 +2,10 @@
 rank → pin/follow → :class:`~image_automation.domain.Decision`.
 
 Pure: tags and ``now`` come in, a Decision goes out. A tag the policy cannot use is skipped with
-a reason, never fatal (Flux fails a whole numerical policy on one bad tag). Every distinct input
-tag ends up exactly once as the winner, in ``skipped`` or in ``lost``.
+a reason, never fatal (Flux fails a whole numerical policy on one bad tag); a tag that is not a
+valid OCI tag is skipped first, whatever the policy, so no list of tags (a scan, a file, a
+state store) can make one win. Every distinct input tag ends up exactly once as the winner, in
+``skipped`` or in ``lost``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from image_automation.domain import Decision, TagInfo
+from image_automation.domain import NOT_A_TAG, Decision, TagInfo, invalid_tags
 from image_automation.policy._patterns import utf8
 from image_automation.policy._ranking import (
     NO_AGE,
@@ -53,7 +55,8 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
     infos = _infos(items) if spec.needs_tag_info and not only_names else {}
 
     skipped: dict[str, str] = {}
-    passed = _name_gates(compiled, names=names, skipped=skipped)
+    valid = _valid(names, skipped=skipped)
+    passed = _name_gates(compiled, names=valid, skipped=skipped)
     passed, values = _filter(compiled, names=passed, skipped=skipped)
     considered = tuple(passed)
     ranked = _rank(compiled, tags=passed, values=values, infos=infos, skipped=skipped)
@@ -66,7 +69,7 @@ def select(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
 
     if spec.pin is not None or spec.ordering == "follow":
         return _hold(
-            spec, names=names, considered=considered, ranked=ranked, info_of=info_of,
+            spec, names=valid, considered=considered, ranked=ranked, info_of=info_of,
             skipped=skipped,
         )  # fmt: skip
     if not ranked:
@@ -121,6 +124,14 @@ def _infos(items: Sequence[TagInfo | str]) -> dict[str, TagInfo]:
         if not isinstance(item, str) and item.name not in infos:
             infos[item.name] = item
     return infos
+
+
+def _valid(names: list[str], *, skipped: dict[str, str]) -> list[str]:
+    """The names that are OCI tags; the others skipped as such (the one rule for every list)."""
+    bad = invalid_tags(names)
+    if not bad:
+        return names
+    return _drop(names, hits=bad, reason=NOT_A_TAG, skipped=skipped)
 
 
 def _name_gates(compiled: CompiledSpec, *, names: list[str], skipped: dict[str, str]) -> list[str]:

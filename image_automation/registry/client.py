@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from image_automation.domain import TAG_RE, ImageRef, is_valid_tag
+from image_automation.domain import ImageRef, invalid_tags
 from image_automation.errors import RegistryError
 from image_automation.registry._http import (
     Endpoint,
@@ -344,16 +344,13 @@ def _tags_page(body: bytes, ep: Endpoint) -> list[str]:
     return tags
 
 
-_ALL_VALID_RE = re.compile(rf"(?:{TAG_RE.pattern}\n)*")  # newline-joined tags
-
-
 def _valid_tags(tags: list[str]) -> tuple[str, ...]:
-    """Tags matching the OCI grammar; one regex pass over all of them in the common case."""
-    joined = "\n".join(tags) + "\n"
-    # The count guards against a tag that itself holds a newline posing as two valid ones.
-    if joined.count("\n") == len(tags) and _ALL_VALID_RE.fullmatch(joined):
+    """Tags matching the OCI grammar: the domain's one rule, one regex pass when all are."""
+    bad = invalid_tags(tags)
+    if not bad:
         return tuple(tags)
-    return tuple(t for t in tags if is_valid_tag(t))
+    gone = set(bad)
+    return tuple(t for t in tags if t not in gone)
 
 
 def _next_page(reply: Reply, ep: Endpoint, page: list[str], size: int) -> str:

@@ -40,7 +40,7 @@ def test_json_output_is_exactly_changes_warnings_errors_with_paths_relative_to_p
 ) -> None:
     path = _tree(tmp_path)
     code, out, _ = _run(str(path), "--namespace", "apps", "--set", SET, "--output", "json")
-    assert code == 0
+    assert code == 1  # broken.yaml
     assert json.loads(out) == {
         "changes": [
             {
@@ -65,7 +65,7 @@ def test_dry_run_prints_a_unified_diff_and_writes_nothing(tmp_path: Path) -> Non
     path = _tree(tmp_path)
     before = (path / "prod/app.yaml").read_text()
     code, out, err = _run(str(path), "--namespace", "apps", "--set", SET, "--dry-run")
-    assert code == 0
+    assert code == 1  # broken.yaml
     assert (path / "prod/app.yaml").read_text() == before
     assert out.startswith("--- a/prod/app.yaml\n+++ b/prod/app.yaml\n@@ ")
     assert "-      - image: ghcr.io/org/app:1.0 #" in out
@@ -76,7 +76,7 @@ def test_dry_run_prints_a_unified_diff_and_writes_nothing(tmp_path: Path) -> Non
 def test_text_output_lists_changes(tmp_path: Path) -> None:
     path = _tree(tmp_path)
     code, out, _ = _run(str(path), "--namespace", "apps", "--set", SET)
-    assert code == 0
+    assert code == 1  # broken.yaml
     assert out == "prod/app.yaml:10: apps:app: ghcr.io/org/app:1.0 -> ghcr.io/org/app:2.0\n"
 
 
@@ -152,3 +152,66 @@ def test_the_documented_example_runs_as_described() -> None:
         ("build/compose.yaml", "redis:7.2.4"),
     ]
     assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
+
+
+def test_per_file_errors_exit_1_and_the_good_files_are_still_written(tmp_path: Path) -> None:
+    path = _tree(tmp_path)
+    code, _, err = _run(str(path), "--namespace", "apps", "--set", SET)
+    assert code == 1
+    assert "error: broken.yaml:3: invalid YAML" in err
+    assert "ghcr.io/org/app:2.0" in (path / "prod/app.yaml").read_text()
+
+
+def test_warnings_alone_exit_0(tmp_path: Path) -> None:
+    (tmp_path / "unknown.yaml").write_text(MARKED.replace("apps:app", "apps:nope"))
+    code, _, err = _run(str(tmp_path), "--namespace", "apps", "--set", SET)
+    assert code == 0
+    assert "warning: unknown.yaml:1: unknown policy apps:nope" in err
+
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("ghcr.io/org/app:2.0@sha256:abc", "sha256 digest needs 64 lowercase hex characters"),
+        ("ghcr.io/org/app:2.0@sha256:" + "A" * 64, "64 lowercase hex characters"),
+        ("ghcr.io/org/app:2.0@sha256:" + "a" * 65, "64 lowercase hex characters"),
+        ("ghcr.io/org/app:2.0@sha256:" + "g" * 64, "64 lowercase hex characters"),
+        ("ghcr.io/org/app:2.0@sha256:", "invalid digest"),
+        ("ghcr.io/org/app:2.0@sha512:" + "a" * 64, "sha512 digest needs 128 lowercase hex"),
+        ("ghcr.io/org/app:2.0@md5:" + "a" * 32, "unsupported digest algorithm 'md5'"),
+        ("ghcr.io/org/app:2.0@" + "a" * 64, "invalid digest"),
+        ("ghcr.io/org/app:a;b", "not a valid OCI tag"),
+        ("ghcr.io/org/app:$(id)", "not a valid OCI tag"),
+        ("ghcr.io/org/app:" + "9" * 100_000, "not a valid OCI tag"),
+    ],
+)
+def test_set_refuses_a_malformed_digest_or_tag(tmp_path: Path, image: str, message: str) -> None:
+    (tmp_path / "app.yaml").write_text(MARKED)
+    code, _, err = _run(str(tmp_path), "--namespace", "apps", "--set", f"apps:app={image}")
+    assert code == 2
+    assert message in err
+    assert len(err) < 2000  # a hostile value is not echoed whole
+    assert (tmp_path / "app.yaml").read_text() == MARKED
+
+
+@pytest.mark.parametrize("digest", [DIGEST, "sha512:" + "b" * 128])
+def test_set_takes_a_well_formed_digest(tmp_path: Path, digest: str) -> None:
+    (tmp_path / "app.yaml").write_text(MARKED)
+    code, _, err = _run(str(tmp_path), "--namespace", "apps", "--set", f"{SET}@{digest}")
+    assert code == 0, err
+    assert f"ghcr.io/org/app:2.0@{digest}" in (tmp_path / "app.yaml").read_text()
+
+
+def test_dry_run_names_files_from_the_repository_root(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # what marks a repository's root, for git too
+    (tmp_path / "clusters/prod").mkdir(parents=True)
+    (tmp_path / "clusters/prod/app.yaml").write_text(MARKED)
+    path = tmp_path / "clusters"
+    code, out, _ = _run(str(path), "--namespace", "apps", "--set", SET, "--dry-run")
+    assert code == 0
+    assert out.startswith("--- a/clusters/prod/app.yaml\n+++ b/clusters/prod/app.yaml\n")
+    code, out, _ = _run(str(path), "--namespace", "apps", "--set", SET, "--output", "json")
+    assert json.loads(out)["changes"][0]["file"] == "prod/app.yaml"  # JSON: relative to PATH

@@ -2,7 +2,7 @@
 
 import pytest
 
-from image_automation.domain import ImageRef, InvalidReference, is_valid_tag
+from image_automation.domain import ImageRef, InvalidReference, invalid_tags, is_valid_tag
 
 PARSE_CASES = [
     ("nginx", "docker.io", "library/nginx", None, None),
@@ -78,3 +78,21 @@ def test_invalid_references_are_rejected_with_a_reason(text: str) -> None:
 )
 def test_tag_grammar_is_the_oci_one(tag: str, valid: bool) -> None:
     assert is_valid_tag(tag) is valid
+
+
+INVALID_TAG_CASES = [
+    ([], []),
+    (["1.0.0", "latest", "_x", "A" * 128], []),
+    (["1.0.0", "a;b", "2"], ["a;b"]),
+    (["a\nb"], ["a\nb"]),  # one tag holding a newline is not two valid tags
+    (["ok", "", "-x", ".x", "x" * 129], ["", "-x", ".x", "x" * 129]),
+    (["ünï"], ["ünï"]),
+]
+
+
+@pytest.mark.parametrize(("tags", "invalid"), INVALID_TAG_CASES)
+def test_invalid_tags_lists_every_tag_off_the_oci_grammar(
+    tags: list[str], invalid: list[str]
+) -> None:
+    assert invalid_tags(tags) == invalid
+    assert invalid == [t for t in tags if not is_valid_tag(t)]

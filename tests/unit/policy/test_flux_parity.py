@@ -70,8 +70,10 @@ def test_alphabetical_policy_picks_what_flux_picks(
 @pytest.mark.parametrize(
     ("tags", "order", "expected"),
     [
+        # Flux's table holds negative numbers, but an OCI tag cannot start with "-": no
+        # registry serves them, and we skip them as "not a valid OCI tag" (Flux: "-88").
         (["-62", "-88", "73", "72", "15", "16", "15", "-10"], "asc", "73"),
-        (["-62", "-88", "73", "72", "15", "16", "15", "-10"], "desc", "-88"),
+        (["-62", "-88", "73", "72", "15", "16", "15", "-10"], "desc", "15"),
         (["1.5", "1.25", "0.9e1"], "asc", "0.9e1"),
     ],
 )

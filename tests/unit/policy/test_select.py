@@ -95,11 +95,11 @@ CASES = [
         id="equal-precedence-greater-tag-wins-v-prefix",
     ),
     pytest.param(
-        ["1.0.0+b", "1.0.0+a"],
+        ["1.0.0", "1.0.0+b", "1.0.0+a"],
         SEMVER,
-        "1.0.0+b",
-        {"1.0.0+a": "ties with 1.0.0+b"},
-        id="equal-precedence-greater-tag-wins-build-metadata",
+        "1.0.0",
+        {"1.0.0+b": "not a valid OCI tag", "1.0.0+a": "not a valid OCI tag"},
+        id="build-metadata-cannot-be-in-an-oci-tag",
     ),
     pytest.param(
         ["1.2-alpine", "1.3-alpine", "1.3", "1.4-alpine-rc", "-alpine"],
@@ -108,7 +108,7 @@ CASES = [
         {
             "1.3": "does not end with suffix -alpine",
             "1.4-alpine-rc": "does not end with suffix",
-            "-alpine": "does not end with suffix",
+            "-alpine": "not a valid OCI tag",
             "1.2-alpine": "older than 1.3-alpine",
         },
         id="suffix-keeps-the-variant",
