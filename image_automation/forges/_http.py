@@ -128,6 +128,14 @@ def seg(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
+def split_repository(repository: str, forge: str) -> tuple[str, str]:
+    """``owner/name`` → its two parts; anything else is refused."""
+    parts = repository.strip("/").split("/")
+    if len(parts) != 2 or not all(parts):
+        raise ForgeError(f"{forge}: repository must be 'owner/name', got {repository[:200]!r}")
+    return parts[0], parts[1]
+
+
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """Seconds from ``Retry-After`` (delta-seconds or HTTP date), else None."""
     if not value:

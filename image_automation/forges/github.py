@@ -28,6 +28,7 @@ from image_automation.forges._http import (
     StaticAuth,
     link_next,
     seg,
+    split_repository,
 )
 from image_automation.forges.base import (
     Capabilities,
@@ -56,14 +57,6 @@ def graphql_url(api_url: str) -> str:
     if base.endswith("/api/v3"):
         return base[: -len("/v3")] + "/graphql"
     return base + "/graphql"
-
-
-def split_repository(repository: str, forge: str) -> tuple[str, str]:
-    """``owner/name`` → its two parts; anything else is refused."""
-    parts = repository.strip("/").split("/")
-    if len(parts) != 2 or not all(parts):
-        raise ForgeError(f"{forge}: repository must be 'owner/name', got {repository[:200]!r}")
-    return parts[0], parts[1]
 
 
 def _pull(data: Any) -> PullRequest:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -124,8 +125,17 @@ class Contract:
     def check_request(self, request: httpx.Request, path: str) -> str:
         """Validate ``request`` (``path``: its path below the spec's server); its template."""
         template = self.operation(request.method, path)
+        operation = self.spec["paths"][template][request.method.lower()]
+        if operation.get("security", self.spec.get("security")) and (
+            "authorization" not in request.headers
+        ):
+            # openapi-core cannot check oauth2 (Azure's and Bitbucket's only scheme on some
+            # operations) and only warns: we demand some credential ourselves.
+            raise AssertionError(f"{self.forge}: {request.method} {path} sent no credentials")
         try:
-            self.api.validate_request(self._adapt(request, path))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Unsupported scheme type")
+                self.api.validate_request(self._adapt(request, path))
         except Exception as exc:
             raise AssertionError(
                 f"{self.forge}: request {request.method} {path} violates the spec: {_explain(exc)}"
