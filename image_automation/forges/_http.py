@@ -117,10 +117,11 @@ class Counters:
 class Page(NamedTuple):
     items: list[Any]
     next_url: str | None = None
-    next_params: dict[str, Any] | None = None
+    next_params: httpx.QueryParams | None = None
 
 
-Paging = Callable[[Reply, Any, dict[str, Any]], Page]
+Paging = Callable[[Reply, Any, httpx.QueryParams], Page]
+Params = Mapping[str, Any] | list[tuple[str, Any]] | httpx.QueryParams
 
 
 def seg(value: str | int) -> str:
@@ -181,7 +182,7 @@ def _remaining(headers: httpx.Headers) -> int | None:
         return None
 
 
-def link_next(reply: Reply, data: Any, params: dict[str, Any]) -> Page:
+def link_next(reply: Reply, data: Any, params: httpx.QueryParams) -> Page:
     """GitHub and Gitea: the list is the body, the next page is ``Link: <…>; rel=next``."""
     items = data if isinstance(data, list) else []
     for value in reply.headers.get_list("link"):
@@ -283,7 +284,7 @@ class ForgeHttp:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         json_body: Any = None,
         idempotent: bool | None = None,
         ok: frozenset[int] = frozenset({200, 201, 202, 204}),
@@ -346,7 +347,7 @@ class ForgeHttp:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         json_body: Any = None,
         idempotent: bool | None = None,
     ) -> Any:
@@ -376,7 +377,7 @@ class ForgeHttp:
         self,
         path: str,
         *,
-        params: Mapping[str, Any],
+        params: Params,
         paging: Paging,
         stop: Callable[[list[Any]], bool] | None = None,
     ) -> list[Any]:
@@ -384,10 +385,10 @@ class ForgeHttp:
         ``stop`` ends it early once the items so far hold what the caller wants."""
         items: list[Any] = []
         target: str | None = path
-        query: dict[str, Any] | None = dict(params)
+        query: httpx.QueryParams | None = httpx.QueryParams(params)
         for _ in range(self.settings.max_pages):
             reply = await self.request("GET", target or path, params=query)
-            page = paging(reply, self.decode(reply, f"GET {path}"), dict(query or {}))
+            page = paging(reply, self.decode(reply, f"GET {path}"), query or httpx.QueryParams())
             items.extend(page.items)
             if (stop is not None and stop(items)) or not page.items:
                 return items
@@ -406,20 +407,20 @@ class ForgeHttp:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None,
+        params: Params | None,
         body: Any,
         auth: Mapping[str, str],
     ) -> Reply:
         target = httpx.URL(self.url(path))
+        if params:
+            target = target.copy_merge_params(httpx.QueryParams(params))
         for _hop in range(4):
             headers = {**self._headers, **auth}
-            key = str(target.copy_merge_params(params)) if params else str(target)
+            key = str(target)
             cached = self._cache.get(key) if self._conditional and method == "GET" else None
             if cached is not None:
                 headers["If-None-Match"] = cached[0]
-            request = self._client.build_request(
-                method, target, params=params, json=body, headers=headers
-            )
+            request = self._client.build_request(method, target, json=body, headers=headers)
             self.counters.requests += 1
             response = await self._client.send(request, stream=True)
             try:

@@ -70,7 +70,7 @@ def _pull(data: Any) -> PullRequest:
     )
 
 
-def _statuses(reply: Reply, data: Any, params: dict[str, Any]) -> Page:
+def _statuses(reply: Reply, data: Any, params: httpx.QueryParams) -> Page:
     page = link_next(reply, data, params)
     return Page(list(data.get("statuses") or ()) if isinstance(data, dict) else [], page.next_url)
 

@@ -79,7 +79,7 @@ def _pull(data: Any) -> PullRequest:
     )
 
 
-def _check_runs(reply: Reply, data: Any, params: dict[str, Any]) -> Page:
+def _check_runs(reply: Reply, data: Any, params: httpx.QueryParams) -> Page:
     page = link_next(reply, data, params)
     runs = data.get("check_runs") if isinstance(data, dict) else None
     return Page(list(runs or ()), page.next_url)
