@@ -62,6 +62,13 @@ def _pull(data: Any) -> PullRequest:
     )
 
 
+def _source(item: Any) -> str | None:
+    try:
+        return str(item["source"]["branch"]["name"])
+    except (KeyError, TypeError):
+        return None
+
+
 def _values(reply: Reply, data: Any, params: httpx.QueryParams) -> Page:
     if not isinstance(data, dict):
         return Page([])
@@ -127,7 +134,8 @@ class BitbucketForge:
             f"{self._repo}/pullrequests",
             params=params,
             paging=_values,
-            stop=bool,  # newest first: the first page that has one has the newest
+            # Newest first: the first page holding one of ours holds the newest.
+            stop=lambda found: any(_source(i) == head for i in found),
         )
         pulls = self.http.parse("GET pullrequests", lambda: [_pull(item) for item in items])
         mine = [

@@ -84,6 +84,21 @@ async def test_find_all_repeats_the_state_parameter_and_follows_next(
     assert await forge.find_pull_request("auto/web", state="all") is None
 
 
+async def test_find_reads_on_while_a_page_holds_none_of_ours(
+    bb: MockForge, forge: BitbucketForge
+) -> None:
+    nxt = f"{ROOT}/repositories/ws/fleet/pullrequests?page=2"
+    bb.on(
+        "GET",
+        PULLS,
+        reply(200, page([pull(bb, 9, head="other")], nxt)),
+        reply(200, page([pull(bb, 3)])),
+    )
+    found = await forge.find_pull_request("auto/web")
+    assert found is not None and found.number == 3
+    assert bb.seen[1].param("page") == "2"
+
+
 @pytest.mark.parametrize(
     ("state", "expected"),
     [("OPEN", "open"), ("MERGED", "merged"), ("DECLINED", "closed"), ("SUPERSEDED", "closed")],
