@@ -15,7 +15,7 @@ import importlib
 
 import httpx
 
-from image_automation.errors import ForgeError
+from image_automation import errors as _errors
 from image_automation.forges._detect import PROVIDERS, ForgeLocation, detect_forge
 from image_automation.forges._http import Clock, SystemClock
 from image_automation.forges.base import (
@@ -50,7 +50,7 @@ def open_forge(
     """The client for ``settings.provider``; close it with ``aclose()``."""
     target = FORGES.get(settings.provider)
     if target is None:
-        raise ForgeError(
+        raise _errors.ForgeError(
             f"unknown forge provider {settings.provider[:40]!r}; known: {', '.join(FORGES)}"
         )
     module_name, _, attr = target.partition(":")
