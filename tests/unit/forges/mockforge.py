@@ -9,9 +9,11 @@ does one the slice does not have. Requests are recorded for assertions.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
@@ -121,8 +123,10 @@ class MockForge:
         return response
 
     def _record(self, request: httpx.Request, template: str, path: str) -> None:
-        from urllib.parse import parse_qs
-
+        log = os.environ.get("FORGE_OPS_LOG")  # list the operations a run used (docs/forges.md)
+        if log:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(f"{self.forge} {request.method} {template}\n")
         body = json.loads(request.content) if request.content else None
         query = parse_qs(request.url.query.decode(), keep_blank_values=True)
         self.seen.append(Seen(request.method, template, path, query, body, request.headers))

@@ -138,12 +138,14 @@ HOSTILE = [
     ("https://user:hunter2@dev.azure.com/org/proj/fleet", "_git"),
     ("https://user:hunter2@bitbucket.example.com/ws/fleet", "Bitbucket Cloud"),
     ("", "empty"),
+    ("user:hunter2@git.example.com:org/../fleet", "segment"),  # scp-like, explicit provider
 ]
 
 
 @pytest.mark.parametrize(("url", "words"), HOSTILE)
 def test_hostile_urls_are_refused_clearly_without_the_password(url: str, words: str) -> None:
     provider = "bitbucket" if "bitbucket.example" in url else None
+    provider = "gitea" if "git.example" in url else provider
     with pytest.raises(ForgeError, match=words) as caught:
         detect_forge(url, provider=provider)
     message = str(caught.value)
