@@ -17,7 +17,7 @@ import httpx
 
 from image_automation import errors as _errors
 from image_automation.forges._detect import PROVIDERS, ForgeLocation, detect_forge
-from image_automation.forges._http import Clock, SystemClock
+from image_automation.forges._limits import Clock, SystemClock
 from image_automation.forges.base import (
     Capabilities,
     CheckRun,

@@ -3,7 +3,8 @@
 Everything a forge client must get right once goes here: auth headers (and one refresh on
 401 for tokens that expire), conditional GETs (ETag → ``If-None-Match`` → a 304 answered
 from our cache and counted), rate limits (``Retry-After``, ``x-ratelimit-*`` /
-``ratelimit-*``, GitHub's secondary limit) turned into :class:`ForgeRateLimited`, bounded
+``ratelimit-*``, GitHub's secondary limit; read by ``_limits``) turned into
+:class:`ForgeRateLimited`, bounded
 retries for idempotent requests only (a create is never sent twice: the caller finds the
 pull request by its head branch instead), pagination with a page bound, a body size cap,
 and the translation of every httpx error into ours. Messages name the forge, the method and
@@ -12,15 +13,12 @@ the path, never a header value or a token.
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import json
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -34,6 +32,8 @@ from image_automation.errors import (
     ForgeRateLimited,
     ForgeUnavailable,
 )
+from image_automation.forges._auth import Auth, check_settings
+from image_automation.forges._limits import Clock, limit_delay, remaining, reset_delay
 from image_automation.forges.base import ForgeSettings
 
 _T = TypeVar("_T")
@@ -41,58 +41,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 _CACHE_ENTRIES = 512
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 _REDIRECTS = frozenset({301, 302, 307, 308})
-_DEFAULT_LIMIT_DELAY = 60.0  # GitHub: "wait at least one minute" when nothing says how long
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
-_RATE_WORDS = re.compile(r"(?i)rate.?limit|abuse detection")
-
-
-class Clock(Protocol):
-    """Wall-clock time (token expiry and ``x-ratelimit-reset`` are epoch seconds) and
-    sleeping, injectable so tests never wait."""
-
-    def time(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def time(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class Auth(Protocol):
-    """Where a request's credentials come from."""
-
-    async def headers(self, http: ForgeHttp) -> Mapping[str, str]: ...
-
-    async def refresh(self, http: ForgeHttp) -> bool:
-        """Drop a cached credential after a 401; True if retrying can help."""
-        ...
-
-    def secrets(self) -> tuple[str, ...]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StaticAuth:
-    """A fixed header (``Authorization: Bearer …``, ``token …``, ``Basic …``)."""
-
-    name: str
-    value: str = field(repr=False)
-    secret: str = field(repr=False, default="")
-
-    async def headers(self, http: ForgeHttp) -> Mapping[str, str]:
-        return {self.name: self.value} if self.value else {}
-
-    async def refresh(self, http: ForgeHttp) -> bool:
-        return False
-
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.secret, self.value) if s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,51 +86,6 @@ def split_repository(repository: str, forge: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds from ``Retry-After`` (delta-seconds or HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-def _header(headers: httpx.Headers, *names: str) -> str | None:
-    for name in names:
-        value = headers.get(name)
-        if value is not None:
-            return str(value).strip()
-    return None
-
-
-def reset_delay(headers: httpx.Headers, *, now: float) -> float | None:
-    """Seconds until ``x-ratelimit-reset`` / ``ratelimit-reset``: an epoch (GitHub, GitLab,
-    Gitea) or, for small values, a delta (the IETF draft)."""
-    value = _header(headers, "x-ratelimit-reset", "ratelimit-reset")
-    try:
-        reset = float(value) if value else None
-    except ValueError:
-        return None
-    if reset is None:
-        return None
-    return max(0.0, reset - now) if reset > 1e9 else max(0.0, reset)
-
-
-def _remaining(headers: httpx.Headers) -> int | None:
-    value = _header(headers, "x-ratelimit-remaining", "ratelimit-remaining")
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 def link_next(reply: Reply, data: Any, params: httpx.QueryParams) -> Page:
     """GitHub and Gitea: the list is the body, the next page is ``Link: <…>; rel=next``."""
     items = data if isinstance(data, list) else []
@@ -207,25 +111,6 @@ def error_message(body: bytes) -> str:
             if value:
                 parts.append(value if isinstance(value, str) else json.dumps(value)[:200])
     return "; ".join(parts)
-
-
-def check_settings(forge: str, settings: ForgeSettings) -> None:
-    """Refuse an API root or credential that could not be sent safely (no echo of either)."""
-    if len(settings.api_url) > 2048:
-        raise ForgeError(f"{forge}: api_url is longer than 2048 characters")
-    try:
-        url = httpx.URL(settings.api_url)
-    except (httpx.InvalidURL, TypeError):
-        raise ForgeError(f"{forge}: api_url is not a valid URL") from None
-    if url.scheme not in ("https", "http") or not url.host:
-        raise ForgeError(f"{forge}: api_url must be an https:// (or http://) URL")
-    if url.userinfo:
-        raise ForgeError(f"{forge}: api_url must not carry credentials; use the token")
-    if url.query or url.fragment:
-        raise ForgeError(f"{forge}: api_url must not have a query or fragment")
-    for name, value in (("token", settings.token), ("username", settings.username)):
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-            raise ForgeError(f"{forge}: the {name} holds a control character (line break?)")
 
 
 class ForgeHttp:
@@ -310,37 +195,39 @@ class ForgeHttp:
             try:
                 reply = await self._send(method, path, params=params, body=json_body, auth=headers)
             except httpx.TransportError as exc:
-                if not last:
-                    attempt = await self._backoff(attempt)
-                    continue
-                raise self._unreachable(what, exc, retry=retry) from exc
-            if reply.status == 401 and not refreshed and await self.auth.refresh(self):
-                refreshed = True
+                if last:
+                    raise self._unreachable(what, exc, retry=retry) from exc
+                attempt = await self._pause(self._backoff_delay(attempt), attempt)
                 continue
-            delay = self._limit_delay(reply)
-            if delay is not None:
-                if retry and not last and delay <= self.settings.max_rate_wait:
-                    self.counters.retries += 1
-                    await self.clock.sleep(delay)
-                    attempt += 1
-                    continue
-                raise ForgeRateLimited(
-                    f"{self.forge}: {what} rate-limited (HTTP {reply.status}); retry in "
-                    f"{delay:.0f}s",
-                    delay=delay,
-                )
-            if reply.status >= 500:
-                if not last:
-                    attempt = await self._backoff(attempt)
-                    continue
-                raise ForgeUnavailable(
-                    f"{self.forge}: {what} answered HTTP {reply.status}"
-                    + (f" {attempts} times" if attempts > 1 else ""),
-                    delay=self._backoff_delay(attempt),
-                )
+            if reply.status == 401 and not refreshed and await self.auth.refresh(self):
+                refreshed = True  # a 401 means nothing happened: safe to send again
+                continue
             if reply.status in ok:
                 return reply
-            raise self._refused(what, reply)
+            pause = self._judge(reply, what, attempt=attempt, retry=retry and not last)
+            attempt = await self._pause(pause, attempt)
+
+    def _judge(self, reply: Reply, what: str, *, attempt: int, retry: bool) -> float:
+        """How long to wait before sending again, or the error that ends it."""
+        delay = limit_delay(
+            reply.status, reply.headers, error_message(reply.body), now=self.clock.time()
+        )
+        if delay is not None:
+            if retry and delay <= self.settings.max_rate_wait:
+                return delay
+            raise ForgeRateLimited(
+                f"{self.forge}: {what} rate-limited (HTTP {reply.status}); retry in {delay:.0f}s",
+                delay=delay,
+            )
+        if reply.status >= 500:
+            if retry:
+                return self._backoff_delay(attempt)
+            times = f" {attempt + 1} times" if attempt else ""
+            raise ForgeUnavailable(
+                f"{self.forge}: {what} answered HTTP {reply.status}{times}",
+                delay=self._backoff_delay(attempt),
+            )
+        raise self._refused(what, reply)
 
     async def json(
         self,
@@ -471,7 +358,7 @@ class ForgeHttp:
     def _note_limits(self, headers: httpx.Headers) -> None:
         """A reply that used the last request of the window blocks the next one until the
         window resets: better a ForgeRateLimited of ours than a 403 of theirs."""
-        if _remaining(headers) == 0:
+        if remaining(headers) == 0:
             delay = reset_delay(headers, now=self.clock.time())
             if delay:
                 self._blocked_until = max(self._blocked_until, self.clock.time() + delay)
@@ -488,28 +375,12 @@ class ForgeHttp:
             delay=delay,
         )
 
-    def _limit_delay(self, reply: Reply) -> float | None:
-        """Seconds to wait if ``reply`` says "slow down" (429, or a 403 that is a primary
-        or secondary rate limit rather than a permission), else None."""
-        if reply.status not in (403, 429):
-            return None
-        now = self.clock.time()
-        after = parse_retry_after(reply.headers.get("retry-after"), now=now)
-        reset = reset_delay(reply.headers, now=now)
-        if reply.status == 429:
-            return after if after is not None else reset or _DEFAULT_LIMIT_DELAY
-        if after is not None:
-            return after
-        if _remaining(reply.headers) == 0 or _RATE_WORDS.search(error_message(reply.body)):
-            return reset or _DEFAULT_LIMIT_DELAY
-        return None
-
     def _backoff_delay(self, attempt: int) -> float:
         return float(min(8.0, 0.5 * 2**attempt))
 
-    async def _backoff(self, attempt: int) -> int:
+    async def _pause(self, seconds: float, attempt: int) -> int:
         self.counters.retries += 1
-        await self.clock.sleep(self._backoff_delay(attempt))
+        await self.clock.sleep(seconds)
         return attempt + 1
 
     def _unreachable(

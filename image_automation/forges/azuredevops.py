@@ -11,14 +11,15 @@ creator: our own identity, read from the pull request).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
 
 from image_automation.errors import ForgeError, ForgeUnsupported
-from image_automation.forges._http import Clock, ForgeHttp, Page, Reply, StaticAuth, seg
+from image_automation.forges._auth import StaticAuth, basic
+from image_automation.forges._http import ForgeHttp, Page, Reply, seg
+from image_automation.forges._limits import Clock
 from image_automation.forges.base import (
     Capabilities,
     CheckRun,
@@ -101,12 +102,9 @@ class AzureDevOpsForge:
                 f"{settings.repository[:200]!r}"
             )
         project, repo = parts[-3], parts[-1]
-        pair = f"{settings.username}:{settings.token}".encode()  # a PAT is a Basic password
-        auth = StaticAuth(
-            "Authorization",
-            "Basic " + base64.b64encode(pair).decode() if settings.token else "",
-            secret=settings.token,
-        )
+        # A PAT is the password of Basic auth, with any user name (the spec's accessToken).
+        value = basic(settings.username, settings.token) if settings.token else ""
+        auth = StaticAuth("Authorization", value, secret=settings.token)
         self.http = ForgeHttp(
             forge="azuredevops",
             settings=settings,

@@ -8,21 +8,14 @@ Reviewers are account UUIDs (``{…}``). Lists page through a ``next`` link in t
 
 from __future__ import annotations
 
-import base64
 from typing import Any, Literal
 
 import httpx
 
 from image_automation.errors import ForgeUnsupported
-from image_automation.forges._http import (
-    Clock,
-    ForgeHttp,
-    Page,
-    Reply,
-    StaticAuth,
-    seg,
-    split_repository,
-)
+from image_automation.forges._auth import StaticAuth, basic
+from image_automation.forges._http import ForgeHttp, Page, Reply, seg, split_repository
+from image_automation.forges._limits import Clock
 from image_automation.forges.base import (
     Capabilities,
     CheckRun,
@@ -103,8 +96,9 @@ class BitbucketForge:
     ) -> None:
         workspace, slug = split_repository(settings.repository, "bitbucket")
         if settings.username:  # an app password goes with its user name
-            pair = f"{settings.username}:{settings.token}".encode()
-            auth = StaticAuth("Authorization", "Basic " + base64.b64encode(pair).decode())
+            auth = StaticAuth(
+                "Authorization", basic(settings.username, settings.token), secret=settings.token
+            )
         else:  # an access token (repository, project or workspace)
             auth = StaticAuth("Authorization", f"Bearer {settings.token}" if settings.token else "")
         self.http = ForgeHttp(

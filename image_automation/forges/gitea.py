@@ -14,16 +14,9 @@ from typing import Any, Literal
 import httpx
 
 from image_automation.errors import ForgeNotFound
-from image_automation.forges._http import (
-    Clock,
-    ForgeHttp,
-    Page,
-    Reply,
-    StaticAuth,
-    link_next,
-    seg,
-    split_repository,
-)
+from image_automation.forges._auth import StaticAuth
+from image_automation.forges._http import ForgeHttp, Page, Reply, link_next, seg, split_repository
+from image_automation.forges._limits import Clock
 from image_automation.forges.base import (
     Capabilities,
     CheckRun,

@@ -18,18 +18,10 @@ from image_automation.errors import (
     ForgeError,
     ForgeNotFound,
 )
+from image_automation.forges._auth import Auth, StaticAuth
 from image_automation.forges._github_app import InstallationAuth
-from image_automation.forges._http import (
-    Auth,
-    Clock,
-    ForgeHttp,
-    Page,
-    Reply,
-    StaticAuth,
-    link_next,
-    seg,
-    split_repository,
-)
+from image_automation.forges._http import ForgeHttp, Page, Reply, link_next, seg, split_repository
+from image_automation.forges._limits import Clock
 from image_automation.forges.base import (
     Capabilities,
     CheckRun,

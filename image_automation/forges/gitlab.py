@@ -14,7 +14,9 @@ from typing import Any, Literal
 import httpx
 
 from image_automation.errors import ForgeConflict, ForgeError, ForgeNotFound
-from image_automation.forges._http import Clock, ForgeHttp, Page, Reply, StaticAuth, seg
+from image_automation.forges._auth import StaticAuth
+from image_automation.forges._http import ForgeHttp, Page, Reply, seg
+from image_automation.forges._limits import Clock
 from image_automation.forges.base import (
     Capabilities,
     CheckRun,

@@ -22,7 +22,8 @@ from image_automation.errors import (
     ForgeUnavailable,
 )
 from image_automation.forges import _http
-from image_automation.forges._http import ForgeHttp, StaticAuth, link_next
+from image_automation.forges._auth import StaticAuth
+from image_automation.forges._http import ForgeHttp, link_next
 from image_automation.forges.base import ForgeSettings, NewPullRequest
 from image_automation.forges.github import GitHubForge
 from tests.unit.forges.mockforge import FakeClock, MockForge, reply
