@@ -12,6 +12,7 @@ dependencies)::
 from __future__ import annotations
 
 import importlib
+import typing
 
 import httpx
 
@@ -29,6 +30,19 @@ from image_automation.forges.base import (
     NewPullRequest,
     PullRequest,
 )
+
+if typing.TYPE_CHECKING:  # mypy checks that every implementation satisfies the protocol
+    from image_automation.forges.azuredevops import AzureDevOpsForge
+    from image_automation.forges.bitbucket import BitbucketForge
+    from image_automation.forges.gitea import GiteaForge
+    from image_automation.forges.github import GitHubForge
+    from image_automation.forges.gitlab import GitLabForge
+
+    def _conforming(
+        a: AzureDevOpsForge, b: BitbucketForge, c: GiteaForge, d: GitHubForge, e: GitLabForge
+    ) -> tuple[Forge, ...]:
+        return (a, b, c, d, e)
+
 
 FORGES: dict[str, str] = {
     "github": "image_automation.forges.github:GitHubForge",
