@@ -6,14 +6,20 @@ chaining the cause (``raise RegistryError(...) from exc``)::
     ImageAutomationError
     ├── TemporaryError(delay)       retrying later can help (5xx, 429, timeouts, push race)
     │   ├── RegistryUnavailable
-    │   └── GitConflict
+    │   ├── GitConflict
+    │   ├── ForgeRateLimited        a forge said "slow down" (429, 403 secondary limit)
+    │   └── ForgeUnavailable        a forge is down or unreachable (5xx, timeout)
     └── PermanentError              retrying the same input cannot help
         ├── ConfigError             a policy/automation file is wrong (file:line: field: msg)
         ├── PolicyError             a policy cannot select (bad range at run time, nothing fits)
         ├── RegistryError           auth refused, unknown repository, oversized body, ...
         ├── ManifestError           a manifest could not be read or edited
         ├── GitError                clone/commit/push failed for a reason retry cannot fix
-        ├── ForgeError              a forge API refused a request
+        ├── ForgeError(status)      a forge API refused a request
+        │   ├── ForgeAuthError      401/403: the token is wrong or lacks a permission
+        │   ├── ForgeNotFound       404: no such repository, pull request, user, label
+        │   ├── ForgeConflict       409/422: it already exists, or the state forbids it
+        │   └── ForgeUnsupported    the forge's API cannot do this (Bitbucket labels, ...)
         └── StateError              the state store is unusable
 
 No message may contain a secret: adapters redact credentials before building one, and the
@@ -123,7 +129,39 @@ class GitConflict(TemporaryError):
 
 
 class ForgeError(PermanentError):
-    """A forge (GitHub, GitLab, ...) API refused a request."""
+    """A forge (GitHub, GitLab, ...) API refused a request; ``status`` is its HTTP status
+    (0 when the refusal is ours, e.g. a malformed repository URL)."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ForgeAuthError(ForgeError):
+    """The forge refused our credentials or their permissions (401, 403 not rate-limit)."""
+
+
+class ForgeNotFound(ForgeError):
+    """The repository, pull request, user or label does not exist (or is hidden from us)."""
+
+
+class ForgeConflict(ForgeError):
+    """The request collides with the forge's state: the pull request already exists, the
+    branch moved, the pull request is already mergeable, ..."""
+
+
+class ForgeUnsupported(ForgeError):
+    """The forge's API has no way to do this (labels on Bitbucket, assignees on Azure)."""
+
+
+class ForgeRateLimited(TemporaryError):
+    """The forge asked us to slow down; ``delay`` comes from ``Retry-After``,
+    ``x-ratelimit-reset`` or GitHub's secondary limit (a minute when it names no time)."""
+
+
+class ForgeUnavailable(TemporaryError):
+    """The forge answered 5xx, timed out or could not be reached. A write may or may not
+    have happened: find the pull request by its head branch before creating it again."""
 
 
 class StateError(PermanentError):
@@ -132,7 +170,13 @@ class StateError(PermanentError):
 
 __all__ = [
     "ConfigError",
+    "ForgeAuthError",
+    "ForgeConflict",
     "ForgeError",
+    "ForgeNotFound",
+    "ForgeRateLimited",
+    "ForgeUnavailable",
+    "ForgeUnsupported",
     "GitConflict",
     "GitError",
     "ImageAutomationError",
