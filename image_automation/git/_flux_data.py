@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
+from image_automation.domain import Change as DomainChange
 from image_automation.domain import ImageRef, InvalidReference, UpdateResult
 from image_automation.git._gotemplate_values import Budget, GoStruct, format_into
 from image_automation.git.messages import policy_of
@@ -124,12 +126,17 @@ class Result(GoStruct):
     FileChanges: dict[str, dict[ObjectIdentifier, list[Change]]]
     Changes: list[Change]
     Objects: dict[ObjectIdentifier, list[Change]]
-    ImageResult: ImageResult
+    ordered: tuple[DomainChange, ...] = field(default=(), repr=False, compare=False)
 
     go_type = "update.Result"
     go_fields = ("FileChanges",)
     go_methods = ("Changes", "Objects", "ImageResult")
     deprecated: ClassVar[Mapping[str, str]] = {"ImageResult": IMAGE_RESULT_NOTE}
+
+    @cached_property
+    def ImageResult(self) -> ImageResult:
+        """Built only for the templates that read it (it parses every image)."""
+        return _image_result(self.ordered)
 
 
 @dataclass(frozen=True)
@@ -156,35 +163,46 @@ def _image(value: str, policy: str) -> FluxImageRef:
     return FluxImageRef(value, name, tag, registry, repo, NamespacedName(namespace, policy_name))
 
 
+def _image_result(ordered: tuple[DomainChange, ...]) -> ImageResult:
+    images: dict[str, FluxImageRef] = {}
+    files: dict[str, dict[ObjectIdentifier, list[FluxImageRef]]] = {}
+    objects: dict[ObjectIdentifier, list[FluxImageRef]] = {}
+    for change in ordered:
+        oid = _object_id(change)
+        image = images.get(change.new) or _image(change.new, policy_of(change.setter))
+        images[change.new] = image
+        files.setdefault(change.file, {}).setdefault(oid, []).append(image)
+        objects.setdefault(oid, []).append(image)
+    return ImageResult(
+        Files={f: FileResult(objs) for f, objs in files.items()},
+        Images=[images[k] for k in sorted(images)],
+        Objects=objects,
+    )
+
+
+def _object_id(change: DomainChange) -> ObjectIdentifier:
+    return ObjectIdentifier(change.api_version, change.kind, change.name, change.namespace)
+
+
 def template_data(
     result: UpdateResult, *, automation: str, values: Mapping[str, Any] | None
 ) -> TemplateData:
     """``result`` as Flux's ``TemplateData``; ``automation`` is ``namespace/name``."""
+    ordered = tuple(sorted(result.changes, key=lambda c: (c.file, c.line)))
     files: dict[str, dict[ObjectIdentifier, list[Change]]] = {}
     objects: dict[ObjectIdentifier, list[Change]] = {}
-    changes: list[Change] = []
-    images: dict[str, FluxImageRef] = {}
-    image_files: dict[str, dict[ObjectIdentifier, list[FluxImageRef]]] = {}
-    image_objects: dict[ObjectIdentifier, list[FluxImageRef]] = {}
-    for change in sorted(result.changes, key=lambda c: (c.file, c.line)):
-        oid = ObjectIdentifier(change.api_version, change.kind, change.name, change.namespace)
+    changes: dict[Change, None] = {}  # Flux's Changes() lists each distinct change once
+    for change in ordered:
+        oid = _object_id(change)
         item = Change(change.old, change.new, change.setter)
-        if item not in changes:  # Flux's Changes() lists each distinct change once
-            changes.append(item)
+        changes.setdefault(item)
         files.setdefault(change.file, {}).setdefault(oid, []).append(item)
         objects.setdefault(oid, []).append(item)
-        image = images.setdefault(change.new, _image(change.new, policy_of(change.setter)))
-        image_files.setdefault(change.file, {}).setdefault(oid, []).append(image)
-        image_objects.setdefault(oid, []).append(image)
     namespace, _, name = automation.rpartition("/")
-    legacy = ImageResult(
-        Files={f: FileResult(objs) for f, objs in image_files.items()},
-        Images=[images[k] for k in sorted(images)],
-        Objects=image_objects,
-    )
+    changed = Result(FileChanges=files, Changes=list(changes), Objects=objects, ordered=ordered)
     return TemplateData(
         AutomationObject=NamespacedName(namespace, name),
-        Changed=Result(FileChanges=files, Changes=changes, Objects=objects, ImageResult=legacy),
+        Changed=changed,
         Values={str(k): str(v) for k, v in (values or {}).items()},
     )
 

@@ -5,7 +5,7 @@ call is checked the way Go's ``reflect`` call is: arity (``wrong number of args 
 want 1 got 2``) and type (``wrong type for value; expected string; got int``). We are looser
 than Go in one way only: any integer fits an ``int`` parameter (Go would refuse the ``int64``
 that ``add`` returns). ``and``/``or`` are not here: they short-circuit, so the executor
-evaluates them. Sizes are capped: no result may exceed :data:`MAX_OUTPUT` characters or
+evaluates them. Sizes are capped: no result may exceed :data:`MAX_STRING` characters or
 :data:`MAX_ITEMS` elements, and functions that could build a huge value check before building.
 """
 
@@ -33,10 +33,16 @@ from image_automation.git._gotemplate_values import (
     type_name,
 )
 
-MAX_OUTPUT = 1 << 20
-"""Characters a rendered message, or any string made on the way, may hold."""
+MAX_OUTPUT = 4 << 20
+"""Characters a rendered message may hold."""
+MAX_STRING = 8 << 20
+"""Characters any string made on the way may hold (a Gerrit Change-Id template hashes the
+printed form of every change, which outgrows the message itself on a large fleet)."""
 MAX_ITEMS = 100_000
 """Elements a list or map made by a function may hold."""
+MAX_ALLOCATED = 64 << 20
+"""Characters plus elements all function results of one render may add up to: the per-value
+caps alone would let a loop keep many large values alive."""
 
 
 class FuncError(Exception):
@@ -54,8 +60,8 @@ class GoFunc:
 
 def check_size(value: Any) -> Any:
     """``value`` if it is within the caps, else :class:`LimitError`."""
-    if isinstance(value, str) and len(value) > MAX_OUTPUT:
-        raise LimitError(f"a string longer than {MAX_OUTPUT} characters")
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        raise LimitError(f"a string longer than {MAX_STRING} characters")
     if isinstance(value, list | tuple | Mapping) and len(value) > MAX_ITEMS:
         raise LimitError(f"a list or map of more than {MAX_ITEMS} items")
     return value
@@ -146,17 +152,17 @@ def _bounds(indexes: Sequence[int], size: int) -> tuple[int, int]:
 
 @fn(variadic="any")
 def _print(*args: Any) -> str:
-    return sprint(args, MAX_OUTPUT)
+    return sprint(args, MAX_STRING)
 
 
 @fn(variadic="any")
 def _println(*args: Any) -> str:
-    return sprintln(args, MAX_OUTPUT)
+    return sprintln(args, MAX_STRING)
 
 
 @fn("string", variadic="any")
 def _printf(fmt: str, *args: Any) -> str:
-    return sprintf(fmt, args, MAX_OUTPUT)
+    return sprintf(fmt, args, MAX_STRING)
 
 
 @fn("any", variadic="any")
@@ -201,7 +207,7 @@ def _compare(how: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
 
 
 def _escaper(escape: Callable[[str], str]) -> GoFunc:
-    return GoFunc(lambda *args: escape(stringify(args, MAX_OUTPUT)), (), "any")
+    return GoFunc(lambda *args: escape(stringify(args, MAX_STRING)), (), "any")
 
 
 BUILTINS: dict[str, GoFunc] = {
@@ -226,8 +232,10 @@ BUILTINS: dict[str, GoFunc] = {
 
 __all__ = [
     "BUILTINS",
+    "MAX_ALLOCATED",
     "MAX_ITEMS",
     "MAX_OUTPUT",
+    "MAX_STRING",
     "FuncError",
     "GoFunc",
     "check_size",

@@ -6,9 +6,11 @@ truth; ``range`` visits maps in sorted key order, declares ``$v`` or ``$i, $v``,
 integer, and runs ``else`` when there is nothing to visit; variables live until the ``end``
 of the block that declared them; an action that declares a variable prints nothing.
 
-Execution is bounded: the output is capped (:data:`MAX_OUTPUT`), and so is the work, in steps
-(one per node, iteration or call; :data:`MAX_STEPS`), so a hostile template (a range inside a
-range over ``until 100000``) fails with a clear error instead of running for hours.
+Execution is bounded: the output is capped (:data:`MAX_OUTPUT`), so is what function results
+add up to (:data:`MAX_ALLOCATED`), and so is the work, in steps (one per node, iteration or
+call; :data:`MAX_STEPS`), so a hostile template (a range inside a range over ``until
+100000``, a loop appending large strings) fails with a clear error instead of running for
+hours or filling memory.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from image_automation.git._gotemplate_builtins import MAX_OUTPUT, FuncError, GoFunc, check_size
+from image_automation.git._gotemplate_builtins import (
+    MAX_ALLOCATED,
+    MAX_OUTPUT,
+    FuncError,
+    GoFunc,
+    check_size,
+)
 from image_automation.git._gotemplate_lex import GoTemplateError
 from image_automation.git._gotemplate_nodes import (
     Action,
@@ -78,6 +86,7 @@ class _Run:
         self.functions = functions
         self.vars: list[list[Any]] = [["$", data]]
         self.steps = 0
+        self.allocated = 0
         self.notes: list[str] = []
 
     def step(self) -> None:
@@ -255,7 +264,7 @@ class _Run:
         if final is not _NO_FINAL:
             values.append(_coerce(final, kinds[-1]))
         try:
-            return check_size(func.impl(*values))
+            return self.account(check_size(func.impl(*values)))
         except FuncError as exc:
             raise GoTemplateError(f"error calling {name}: {exc}", ident.pos) from None
         except LimitError as exc:
@@ -263,6 +272,14 @@ class _Run:
             raise
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise GoTemplateError(f"error calling {name}: {exc}", ident.pos) from None
+
+    def account(self, value: Any) -> Any:
+        """Count what a function made against :data:`MAX_ALLOCATED`."""
+        if isinstance(value, str | list | tuple | Mapping):
+            self.allocated += len(value)
+            if self.allocated > MAX_ALLOCATED:
+                raise LimitError(f"function results add up to more than {MAX_ALLOCATED}")
+        return value
 
     def logic(self, dot: Any, is_and: bool, nodes: tuple[Operand, ...], final: Any) -> Any:
         value: Any = None

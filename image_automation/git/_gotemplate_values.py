@@ -61,14 +61,25 @@ class GoStruct:
         return tuple(sort_key(getattr(self, name)) for name in self.go_fields)
 
 
-class Budget:
-    """A string builder that raises :class:`LimitError` beyond ``limit`` characters."""
+MAX_ELEMENTS = 500_000
+"""Elements (list items, map entries, struct fields) one printed value may hold: a value that
+shares itself (``$l = list $l $l``) is small in memory but huge to print."""
 
-    __slots__ = ("limit", "parts", "size")
+
+class Budget:
+    """A string builder that raises :class:`LimitError` beyond ``limit`` characters or
+    :data:`MAX_ELEMENTS` container elements."""
+
+    __slots__ = ("elements", "limit", "parts", "size")
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.size = limit, 0
+        self.limit, self.size, self.elements = limit, 0, 0
         self.parts: list[str] = []
+
+    def visit(self, count: int) -> None:
+        self.elements += count
+        if self.elements > MAX_ELEMENTS:
+            raise LimitError(f"value too large to print (more than {MAX_ELEMENTS} elements)")
 
     def write(self, text: str) -> None:
         self.size += len(text)
@@ -154,6 +165,7 @@ def format_into(value: Any, budget: Budget, verb: str = "v") -> None:
     elif isinstance(value, GoStruct):
         text = value.go_string()
         if text is None:
+            budget.visit(len(value.go_fields))
             value.go_format(budget, verb)
         else:
             budget.write(go_quote(text) if verb == "q" else text)
@@ -166,6 +178,7 @@ def format_into(value: Any, budget: Budget, verb: str = "v") -> None:
     elif isinstance(value, str):
         budget.write(go_quote(value) if verb == "q" else value)
     elif isinstance(value, Mapping):
+        budget.visit(len(value))
         budget.write("map[")
         for i, key in enumerate(sorted(value, key=sort_key)):
             budget.write(" " if i else "")
@@ -174,6 +187,7 @@ def format_into(value: Any, budget: Budget, verb: str = "v") -> None:
             format_into(value[key], budget, verb)
         budget.write("]")
     elif isinstance(value, list | tuple):
+        budget.visit(len(value))
         budget.write("[")
         for i, item in enumerate(value):
             budget.write(" " if i else "")
@@ -296,6 +310,7 @@ def _absent(value: Any) -> bool:
 
 
 __all__ = [
+    "MAX_ELEMENTS",
     "MISSING",
     "Budget",
     "GoStruct",

@@ -20,7 +20,7 @@ from typing import Any
 
 from image_automation.git._gotemplate_builtins import (
     MAX_ITEMS,
-    MAX_OUTPUT,
+    MAX_STRING,
     FuncError,
     GoFunc,
     fn,
@@ -53,8 +53,8 @@ def _wrap(value: int) -> int:
 
 
 def _sized(size: int) -> None:
-    if size > MAX_OUTPUT:
-        raise FuncError(f"result longer than {MAX_OUTPUT} characters")
+    if size > MAX_STRING:
+        raise FuncError(f"result longer than {MAX_STRING} characters")
 
 
 # -- strings ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from image_automation.git._gotemplate_builtins import (
     MAX_ITEMS,
-    MAX_OUTPUT,
+    MAX_STRING,
     FuncError,
     GoFunc,
     fn,
@@ -32,7 +32,7 @@ def strval(value: Any) -> str:
     """Sprig's ``strval``: strings as they are, Stringers through ``String()``, else ``%v``."""
     if isinstance(value, str):
         return value
-    return format_value(value, MAX_OUTPUT)
+    return format_value(value, MAX_STRING)
 
 
 def strslice(value: Any) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from image_automation.git._gotemplate_builtins import MAX_ITEMS, MAX_OUTPUT, FuncError, GoFunc
+from image_automation.git._gotemplate_builtins import MAX_ITEMS, MAX_STRING, FuncError, GoFunc
 from image_automation.policy import InvalidPattern, compile_pattern, parse_template
 
 
@@ -72,8 +72,8 @@ def _replace_all(pattern: str, text: str, repl: str, *, literal: bool) -> str:
         start, end = match.span()
         piece = _text(data[last:start]) + (repl if template is None else template.expand(match))
         size += len(piece)
-        if size > MAX_OUTPUT:
-            raise FuncError(f"result longer than {MAX_OUTPUT} characters")
+        if size > MAX_STRING:
+            raise FuncError(f"result longer than {MAX_STRING} characters")
         out.append(piece)
         last = end
     out.append(_text(data[last:]))

@@ -9,6 +9,14 @@ from typing import Any
 
 import pytest
 
+from image_automation.git._gotemplate_builtins import (
+    MAX_ALLOCATED,
+    MAX_ITEMS,
+    MAX_OUTPUT,
+    MAX_STRING,
+)
+from image_automation.git._gotemplate_exec import MAX_STEPS
+from image_automation.git._gotemplate_values import MAX_ELEMENTS
 from image_automation.git.flux_messages import FluxTemplateError, parse_template
 
 DATA: dict[str, Any] = {
@@ -231,22 +239,28 @@ def test_an_error_deep_in_a_template_points_at_its_line_and_column() -> None:
 HOSTILE_CASES = [
     ("{{ if 1 }}" * 200 + "{{ end }}" * 200, "nested more than 100 levels deep"),
     ("{{ " + "(" * 200 + "1" + ")" * 200 + " }}", "nested more than 100 levels deep"),
-    ("{{ range until 100000 }}{{ repeat 100 \"x\" }}{{ end }}", "output larger than 1048576"),
+    ('{{ range until 100000 }}{{ repeat 100 "x" }}{{ end }}', f"output larger than {MAX_OUTPUT}"),
     ("{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}",
-     "more than 1000000 steps"),
-    ("{{ range 1000000000 }}{{ end }}", "more than 1000000 steps"),
-    ('{{ repeat 1000000000000 "abc" }}', "result longer than 1048576"),
-    ('{{ replace "" (repeat 1000 "x") (repeat 2000 "a") }}', "result longer than 1048576"),
-    ('{{ indent 1000000000 "a\\nb" }}', "result longer than 1048576"),
-    ('{{ printf "%999999999d" 1 }}', "printf width or precision larger than 1048576"),
-    ("{{ $l := list 1 }}{{ range until 30 }}{{ $l = concat $l $l }}{{ end }}", "more than 100000"),
+     f"more than {MAX_STEPS} steps"),
+    ("{{ range 1000000000 }}{{ end }}", f"more than {MAX_STEPS} steps"),
+    ('{{ repeat 1000000000000 "abc" }}', f"result longer than {MAX_STRING}"),
+    ('{{ replace "" (repeat 3000 "x") (repeat 3000 "a") }}', f"result longer than {MAX_STRING}"),
+    ('{{ indent 1000000000 "a\\nb" }}', f"result longer than {MAX_STRING}"),
+    ('{{ printf "%999999999d" 1 }}', f"printf width or precision larger than {MAX_STRING}"),
+    ('{{ regexReplaceAll "" (repeat 100000 "ab") (repeat 5000 "y") }}',
+     f"result longer than {MAX_STRING}"),
+    ("{{ $l := list 1 }}{{ range until 30 }}{{ $l = concat $l $l }}{{ end }}",
+     f"more than {MAX_ITEMS}"),
     ("{{ $l := list 1 2 }}{{ range until 40 }}{{ $l = list $l $l }}{{ end }}{{ $l }}",
-     "output larger than 1048576"),
+     f"value too large to print (more than {MAX_ELEMENTS} elements)"),
     ("{{ $l := list 1 2 }}{{ range until 40 }}{{ $l = list $l $l }}{{ end }}{{ toString $l }}",
-     "output larger than 1048576"),
-    ('{{ until 1000000 }}', "more than 100000 items"),
-    ('{{ splitList "" (repeat 200000 "x") }}', "more than 100000 parts"),
-    ('{{ regexReplaceAll "" (repeat 100000 "ab") (repeat 20 "y") }}', "result longer than"),
+     f"value too large to print (more than {MAX_ELEMENTS} elements)"),
+    ('{{ $s := repeat 1000 "x" }}{{ $l := list $s $s $s $s }}{{ range until 12 }}'
+     "{{ $l = list $l $l }}{{ end }}{{ $l }}", f"output larger than {MAX_OUTPUT}"),
+    ('{{ $l := list }}{{ range until 20 }}{{ $l = append $l (repeat 4000000 "x") }}{{ end }}',
+     f"function results add up to more than {MAX_ALLOCATED}"),
+    ("{{ until 1000000 }}", f"more than {MAX_ITEMS} items"),
+    ('{{ splitList "" (repeat 200000 "x") }}', f"more than {MAX_ITEMS} parts"),
 ]  # fmt: skip
 
 
