@@ -151,7 +151,10 @@ class _Run:
             finally:
                 del self.vars[inner:]
         if not visited:
-            self.walk(dot, block.orelse)
+            try:
+                self.walk(dot, block.orelse)
+            except _Break:  # Go's range absorbs a break from its else branch too
+                pass
         del self.vars[mark:]
 
     def items(self, value: Any, pipe: Pipe) -> Iterator[tuple[Any, Any]]:

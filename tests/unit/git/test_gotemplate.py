@@ -73,6 +73,11 @@ GO_CASES = [
     ("{{ range .L }}{{ if eq . \"a\" }}{{ continue }}{{ end }}{{ . }}{{ end }}", "b"),
     ("{{ range .L }}{{ if eq . \"b\" }}{{ break }}{{ end }}{{ . }}{{ end }}", "a"),
     ("{{ range $i, $_ := .L }}{{ range $.L }}{{ $i }}{{ . }}{{ end }} {{ end }}", "0a0b 1a1b "),
+    ("{{ range .L }}{{ range $.Empty }}{{ else }}{{ break }}{{ end }}{{ . }}{{ end }}", "ab"),
+    ("{{ range .L }}{{ range $.Empty }}{{ else }}{{ continue }}{{ end }}{{ . }}{{ end }}", ""),
+    ('{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}', "21"),
+    ('{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}', "2"),
+    ('{{ if $v := .E }}{{ else }}[{{ $v }}]{{ end }}', "[]"),
     # if / with / else
     ("{{ if .T }}y{{ else }}n{{ end }}", "y"),
     ("{{ if .E }}a{{ else if .Z }}b{{ else if .S }}c{{ else }}d{{ end }}", "c"),
