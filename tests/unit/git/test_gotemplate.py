@@ -5,6 +5,9 @@ Expected outputs are what Go (1.23) and Sprig v3 print for the same template and
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -285,3 +288,26 @@ def test_re2_keeps_a_pathological_pattern_linear() -> None:
 def test_a_parsed_template_renders_again_with_the_same_result() -> None:
     parsed = parse_template("{{ $n := 0 }}{{ range .L }}{{ $n = add $n 1 }}{{ end }}{{ $n }}")
     assert parsed.render_data(DATA) == parsed.render_data(DATA) == ("2", [])
+
+
+def test_hostile_templates_are_refused_without_exhausting_memory() -> None:
+    """All of the hostile table in a fresh interpreter: every case refused, peak RSS bounded
+    (a generous bound: the caps allow about 70 MB of live values)."""
+    script = (
+        "import json, resource, sys\n"
+        "from image_automation.git.flux_messages import FluxTemplateError, parse_template\n"
+        "refused = 0\n"
+        "for template in json.loads(sys.stdin.read()):\n"
+        "    try:\n"
+        "        parse_template(template).render_data({})\n"
+        "    except FluxTemplateError:\n"
+        "        refused += 1\n"
+        "print(refused, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    cases = json.dumps([template for template, _ in HOSTILE_CASES])
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=cases, capture_output=True, text=True, check=True
+    )
+    refused, peak_kib = map(int, done.stdout.split())
+    assert refused == len(HOSTILE_CASES)
+    assert peak_kib < 400 * 1024
