@@ -16,6 +16,7 @@ hours or filling memory.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from typing import Any
 
 from image_automation.git._gotemplate_builtins import (
@@ -151,10 +152,8 @@ class _Run:
             finally:
                 del self.vars[inner:]
         if not visited:
-            try:
+            with suppress(_Break):  # Go's range absorbs a break from its else branch too
                 self.walk(dot, block.orelse)
-            except _Break:  # Go's range absorbs a break from its else branch too
-                pass
         del self.vars[mark:]
 
     def items(self, value: Any, pipe: Pipe) -> Iterator[tuple[Any, Any]]:
