@@ -3,8 +3,9 @@
 Both kinds end up the same :class:`AutomationPlan`: Flux ``ImageUpdateAutomation`` (its
 ``sourceRef`` names a Flux ``GitRepository``; with ``--repo`` that always means the
 ``--repo`` repository) and our native ``ImageAutomation`` (git settings inline). Flux message
-templates are Go templates and are translated here, once, so a bad one fails before any git
-work. Policy selection by ``policySelector`` (Kubernetes label selectors) lives here too.
+templates are Go templates and are parsed here, once, so a bad one fails before any git
+work, at the line of the YAML file that holds it. Policy selection by ``policySelector``
+(Kubernetes label selectors) lives here too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from image_automation.config.models import (
     PushSpec,
 )
 from image_automation.domain import Change, UpdateResult
-from image_automation.errors import ConfigError
+from image_automation.errors import ConfigError, Location
 from image_automation.git import (
     CommitSettings,
     GitAuth,
@@ -33,7 +34,7 @@ from image_automation.git import (
     SigningKey,
     render_message,
 )
-from image_automation.git.flux_messages import translate
+from image_automation.git.flux_messages import FluxTemplate, parse_template
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ class Plans:
     plans: list[AutomationPlan] = field(default_factory=list)
     errors: list[tuple[str, ConfigError]] = field(default_factory=list)
     """(automation key, error) for automations that cannot run."""
+    documents: list[Loaded] = field(default_factory=list)
+    """The document of each plan, in the same order (keys may repeat)."""
 
 
 def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
@@ -111,6 +114,7 @@ def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
             out.errors.append((key, exc))
             continue
         out.plans.append(plan)
+        out.documents.append(doc)
     return out
 
 
@@ -157,18 +161,45 @@ def check_automations(
         stand_in = RepoTarget(url="file:///--repo", branch="main")
         plans = plan_automations(loaded, replace(context, repo=stand_in))
     errors = [exc for _, exc in plans.errors]
-    docs = {f"{doc.obj.kind}/{doc.obj.key}": doc for doc in loaded.automations}
-    for plan in plans.plans:
+    for plan, doc in zip(plans.plans, plans.documents, strict=True):
         try:
-            render_message(
-                _EXAMPLE, plan.commit.message_template, automation=plan.object_name,
-                values=plan.values,
-            )  # fmt: skip
+            warnings.extend(_check_template(plan, doc))
         except MessageTemplateError as exc:
-            git = ("git",) if plan.kind == "ImageUpdateAutomation" else ()
-            field_path = ("spec", *git, "commit", "messageTemplate")
-            errors.append(ConfigError(exc.message, location=docs[plan.key].location(*field_path)))
+            template = plan.commit.message_template
+            source = template if isinstance(template, str) else getattr(template, "source", "")
+            where = _template_location(doc, plan.kind, source, exc.line)
+            errors.append(ConfigError(exc.message, location=where))
     return errors, warnings
+
+
+def _check_template(plan: AutomationPlan, doc: Loaded) -> list[str]:
+    """Render ``plan``'s message for the example change; warn about fields Flux removed."""
+    template = plan.commit.message_template
+    render_message(_EXAMPLE, template, automation=plan.object_name, values=plan.values)
+    if not isinstance(template, FluxTemplate):
+        return []
+    _, notes = template.render(_EXAMPLE, automation=plan.object_name, values=plan.values)
+    where = _template_location(doc, plan.kind, template.source)
+    return [f"{where}: {note}" for note in notes]
+
+
+_TEMPLATE_FIELD = {
+    "ImageUpdateAutomation": ("spec", "git", "commit", "messageTemplate"),
+    "ImageAutomation": ("spec", "commit", "messageTemplate"),
+}
+
+
+def _template_location(doc: Loaded, kind: str, source: str, line: int = 0) -> Location:
+    """Where line ``line`` (1-based; 0: the start) of ``kind``'s template is in its file.
+
+    A template holding a newline is a YAML block scalar (``messageTemplate: |``), whose text
+    starts on the line after the key; a one-line template sits on the key's line. (A folded
+    ``>`` scalar joins lines, so its later lines cannot be placed exactly.)
+    """
+    key = doc.location(*_TEMPLATE_FIELD[kind])
+    if not line or not key.line:
+        return key
+    return Location(key.file, key.line + (line if "\n" in source else 0), key.field)
 
 
 def _flux_plan(
@@ -207,13 +238,12 @@ def _flux_plan(
     commit_spec = spec.git.commit
     template = None
     if commit_spec.message_template is not None:
+        text = commit_spec.message_template
         try:
-            template = translate(commit_spec.message_template)
-        except ConfigError as exc:
-            raise ConfigError(
-                exc.message,
-                location=doc.location("spec", "git", "commit", "messageTemplate"),
-            ) from exc
+            template = parse_template(text)
+        except MessageTemplateError as exc:
+            where = _template_location(doc, obj.kind, text, exc.line)
+            raise ConfigError(exc.message, location=where) from exc
     signing = None
     if commit_spec.signing_key is not None:
         signing = _signing_key(doc, commit_spec.signing_key.secret_ref.name, "gpg", context)
@@ -269,7 +299,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
 
 
 def _commit_settings(
-    author: CommitUser, template: str | None, signing: SigningKey | None
+    author: CommitUser, template: str | FluxTemplate | None, signing: SigningKey | None
 ) -> CommitSettings:
     return CommitSettings(
         author_name=author.name or author.email,

@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -276,7 +276,9 @@ class Checkout:
         status, _, _ = self._git_status("diff", "--cached", "--quiet", action="diff")
         return bool(status)
 
-    def commit(self, message: str, settings: CommitSettings) -> str | None:
+    def commit(self, message: Callable[[], str], settings: CommitSettings) -> str | None:
+        """Commit the tree; ``message()`` is called only when there is something to commit,
+        so a template that renders nothing for an empty update never fails a no-op run."""
         self.pristine = False  # until the commit went through
         entries, ignored = self._status()
         # Only tracked files changed in the tree (what the updater does): `commit -a` stages
@@ -293,7 +295,7 @@ class Checkout:
             "GIT_COMMITTER_EMAIL": settings.author_email,
         }
         message_file = self._private / "COMMIT_MSG"
-        message_file.write_text(message, encoding="utf-8")
+        message_file.write_text(message(), encoding="utf-8")
         args = [
             "commit",
             "--quiet",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from image_automation.domain import UpdateResult
 from image_automation.errors import ConfigError
 from image_automation.git._signing import SigningKey
+from image_automation.git.messages import MessageTemplate
 
 # Conservative subset of git-check-ref-format: no leading "-" (would read as an option), no
 # whitespace, control characters, "..", "@{", or characters git forbids in ref names.
@@ -46,11 +47,15 @@ class RepoSpec:
 
 @dataclass(frozen=True, slots=True)
 class CommitSettings:
-    """Author (also used as committer), message template (Jinja2; None = default), signing."""
+    """Author (also used as committer), message template, signing.
+
+    ``message_template``: Jinja2 source, a parsed Flux Go template
+    (:func:`image_automation.git.flux_messages.parse_template`), or None for the default.
+    """
 
     author_name: str = "image-automation"
     author_email: str = "image-automation@localhost"
-    message_template: str | None = None
+    message_template: str | MessageTemplate | None = None
     signing: SigningKey | None = None
 
 

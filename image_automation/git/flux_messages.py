@@ -1,191 +1,126 @@
-"""Flux ``messageTemplate`` (a Go ``text/template``) → our sandboxed Jinja2 template.
+"""Flux ``messageTemplate``: Go ``text/template`` plus Sprig's hermetic functions, interpreted.
 
-Pure: text in, text out. Flux users keep their templates; we translate the common subset
-onto the data :func:`image_automation.git.messages.template_data` exposes under ``flux``
-(Flux-shaped: ``AutomationObject``, ``Changed.FileChanges``, ``Changed.Objects``,
-``Changed.Changes``, ``Changed.ImageResult``, ``Values``). Anything outside the subset is a
-:class:`MessageTemplateError` naming the action, never a silently different message.
+Pure: text and data in, text out. No Python library runs Go templates, and translating them
+into another template language loses Go's semantics (pipelines pass the value *last*, maps
+range in key order, ``and``/``or`` return an argument, ``<no value>``), so this package
+carries a small interpreter for the subset Flux users write: ``_gotemplate_lex`` (tokens),
+``_gotemplate_parse`` (tree and parse-time checks), ``_gotemplate_exec`` (execution, bounded
+in output and steps), ``_gotemplate_values`` / ``_gotemplate_printf`` (Go's values and
+``fmt``), ``_gotemplate_builtins`` / ``_sprig`` / ``_sprig_regex`` (functions) and
+``_flux_data`` (Flux's ``TemplateData``). What is and is not supported: ``docs/templates.md``.
 
-Supported actions (``{{-`` / ``-}}`` trim markers work as in Go)::
-
-    {{ .Field.Path }}   {{ $var }}  {{ $var.Field }}  {{ $ }}  {{ . }}
-    {{ range PIPE }} / {{ range $v := PIPE }} / {{ range $k, $v := PIPE }}
-    {{ if PIPE }} {{ else }} {{ end }}   {{ with PIPE }} ... {{ end }}
-    {{ println ARGS }}  {{ print ARGS }}  {{ len ARG }}  {{/* comments */}}
-
-``range`` over a map visits keys in sorted order, as Go does.
+Every error is a :class:`FluxTemplateError` carrying the 1-based ``line`` and ``column``
+within the template, so a caller can point at ``file:line`` in the YAML file.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from image_automation.errors import ConfigError
+from image_automation.domain import UpdateResult
+from image_automation.git import _flux_data
+from image_automation.git._gotemplate_builtins import BUILTINS, GoFunc
+from image_automation.git._gotemplate_exec import execute
+from image_automation.git._gotemplate_lex import GoTemplateError, line_col
+from image_automation.git._gotemplate_nodes import Node
+from image_automation.git._gotemplate_parse import parse
+from image_automation.git._sprig import SPRIG
+from image_automation.git.messages import MessageTemplateError
 
-_ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
-_FIELD = re.compile(r"^(\$[A-Za-z0-9_]*|\.)?((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$")
-_RANGE_VARS = re.compile(r"^(\$[A-Za-z0-9_]+)\s*(?:,\s*(\$[A-Za-z0-9_]+)\s*)?:=\s*(.+)$", re.S)
-SUPPORTED = (
-    "field paths (.A.B, $v.A, ., $), range (with $k, $v :=), if/else, with, end, "
-    "println, print, len, comments"
+MAX_SOURCE = 256 * 1024
+"""Characters a template may have."""
+
+FUNCTIONS: dict[str, GoFunc] = {**BUILTINS, **SPRIG}
+"""Every function a template may call, but ``and``/``or`` (the executor's own)."""
+_NAMES = frozenset({*FUNCTIONS, "and", "or"})
+
+_SPRIG_NOT_HERE = frozenset(
+    """abbrev abbrevboth addf b32dec b32enc camelcase ceil chunk deepCopy deepEqual dig divf
+    float64 floor fromJson initials isAbs kebabcase kindIs kindOf maxf merge mergeOverwrite minf
+    mulf mustAppend mustFirst mustLast mustRegexReplaceAll mustToJson omit pick plural pluck
+    required round semver semverCompare seq set sha512sum snakecase subf swapcase toDecimal
+    toJson toPrettyJson toRawJson typeIs typeOf unset untilStep untitle urlJoin urlParse values
+    wrap wrapWith""".split()  # noqa: SIM905 - a word list reads better than 60 quoted names
 )
+"""Sprig hermetic functions Flux offers that this interpreter does not implement."""
 
 
-class FluxTemplateError(ConfigError):
-    """A Flux message template uses Go template features we do not translate."""
+class FluxTemplateError(MessageTemplateError):
+    """A Flux message template does not parse or does not run; ``line``/``column`` are
+    1-based within the template (0 when unknown)."""
 
 
-@dataclass(slots=True)
-class _Block:
-    kind: str  # "range" | "if" | "with"
-    dot: str  # the Jinja expression "." stood for before the block
+def _explain(name: str) -> str:
+    if name in _SPRIG_NOT_HERE:
+        return f"function {name!r} is not supported here (docs/templates.md lists what is)"
+    return f"function {name!r} not defined"
 
 
-def translate(source: str) -> str:
-    """Translate a Flux Go template to a Jinja2 template over the ``flux`` variable."""
-    out: list[str] = []
-    stack: list[_Block] = []
-    state = {"dot": "flux", "n": 0}
-    pos = 0
-    for match in _ACTION.finditer(source):
-        out.append(_literal(source[pos : match.start()]))
-        pos = match.end()
-        left = "-" if match.group(1) else ""
-        right = "-" if match.group(3) else ""
-        body = match.group(2).strip()
-        line = source.count("\n", 0, match.start()) + 1
+def _error(source: str, exc: GoTemplateError) -> FluxTemplateError:
+    if exc.pos < 0:
+        return FluxTemplateError(f"commit message template: {exc.message}")
+    line, column = line_col(source, exc.pos)
+    return FluxTemplateError(
+        f"commit message template, line {line}, column {column}: {exc.message}",
+        line=line,
+        column=column,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FluxTemplate:
+    """A parsed template; render it any number of times, from any thread."""
+
+    source: str
+    nodes: tuple[Node, ...] = field(repr=False, compare=False)
+
+    def render_text(
+        self, result: UpdateResult, *, automation: str, values: Mapping[str, Any] | None
+    ) -> str:
+        """The message for ``result`` (as :func:`render` without the notes)."""
+        return self.render(result, automation=automation, values=values)[0]
+
+    def render(
+        self, result: UpdateResult, *, automation: str, values: Mapping[str, Any] | None
+    ) -> tuple[str, list[str]]:
+        """The message for ``result`` and notes about fields current Flux has removed."""
+        data = _flux_data.template_data(result, automation=automation, values=values)
+        return self.render_data(data)
+
+    def render_data(self, data: Any) -> tuple[str, list[str]]:
+        """Render over any Go-shaped data (tests, docs)."""
         try:
-            out.append(_action(body, left=left, right=right, stack=stack, state=state))
-        except FluxTemplateError as exc:
-            raise FluxTemplateError(
-                f"Flux message template, line {line}: {{{{ {body} }}}}: {exc.message}"
-            ) from None
-    out.append(_literal(source[pos:]))
-    if stack:
-        raise FluxTemplateError(f"Flux message template: {stack[-1].kind} without {{{{ end }}}}")
-    if "{{" in source[pos:]:
-        raise FluxTemplateError("Flux message template: unclosed {{")
-    return "".join(out)
+            return execute(list(self.nodes), data, FUNCTIONS)
+        except GoTemplateError as exc:
+            raise _error(self.source, exc) from None
+        except RecursionError:
+            raise FluxTemplateError("commit message template: nested too deeply") from None
 
 
-def _literal(text: str) -> str:
-    """Literal text that contains Jinja syntax is emitted as a Jinja string expression."""
-    if not any(token in text for token in ("{{", "{%", "{#", "%}", "}}", "#}")):
-        return text
-    escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
-    return "{{ '" + escaped + "' }}"
+def parse_template(source: str) -> FluxTemplate:
+    """Parse a Flux ``messageTemplate``; raises :class:`FluxTemplateError` with its line."""
+    if len(source) > MAX_SOURCE:
+        raise FluxTemplateError(f"commit message template longer than {MAX_SOURCE} characters")
+    try:
+        nodes = parse(source, functions=_NAMES, explain=_explain)
+    except GoTemplateError as exc:
+        raise _error(source, exc) from None
+    except RecursionError:
+        raise FluxTemplateError("commit message template: nested too deeply") from None
+    return FluxTemplate(source, tuple(nodes))
 
 
-def _action(
-    body: str, *, left: str, right: str, stack: list[_Block], state: dict[str, object]
-) -> str:
-    if body.startswith("/*"):
-        return f"{{#{left} #{right}}}" if left or right else ""
-    word, _, rest = body.partition(" ")
-    rest = rest.strip()
-    dot = str(state["dot"])
-    if word == "end":
-        if not stack:
-            raise FluxTemplateError("end without range/if/with")
-        block = stack.pop()
-        state["dot"] = block.dot
-        closing = {"range": "endfor", "if": "endif", "with": "endif"}[block.kind]
-        return f"{{%{left} {closing} {right}%}}"
-    if word == "else":
-        if not stack or stack[-1].kind == "with":
-            raise FluxTemplateError("else is supported inside if and range only")
-        if rest:
-            raise FluxTemplateError("else if is not supported")
-        return f"{{%{left} else {right}%}}"
-    if word == "if":
-        stack.append(_Block("if", dot))
-        return f"{{%{left} if {_pipeline(rest, dot)} {right}%}}"
-    if word == "with":
-        target = _pipeline(rest, dot)
-        stack.append(_Block("with", dot))
-        state["n"] = int(str(state["n"])) + 1
-        name = f"_w{state['n']}"
-        state["dot"] = name
-        return f"{{%{left} if {target} %}}{{% set {name} = {target} {right}%}}"
-    if word == "range":
-        return _range(rest, left=left, right=right, stack=stack, state=state)
-    if word in ("define", "template", "block", "break", "continue"):
-        raise FluxTemplateError(f"'{word}' is not supported (supported: {SUPPORTED})")
-    return f"{{{{{left} {_pipeline(body, dot)} {right}}}}}"
+REMOVED_UPDATED = _flux_data.REMOVED_UPDATED
+IMAGE_RESULT_NOTE = _flux_data.IMAGE_RESULT_NOTE
 
-
-def _range(
-    rest: str, *, left: str, right: str, stack: list[_Block], state: dict[str, object]
-) -> str:
-    dot = str(state["dot"])
-    stack.append(_Block("range", dot))
-    state["n"] = int(str(state["n"])) + 1
-    item = f"_r{state['n']}"
-    bound = _RANGE_VARS.match(rest)
-    if bound:
-        first, second, pipe = bound.groups()
-        key, value = (_var(first), _var(second)) if second else ("_", _var(first))
-        target = _pipeline(pipe.strip(), dot)
-        # Go keeps "." as the element even when variables are declared.
-        state["dot"] = value
-        return f"{{%{left} for {key}, {value} in {target} | go_range {right}%}}"
-    target = _pipeline(rest, dot)
-    state["dot"] = item
-    return f"{{%{left} for _, {item} in {target} | go_range {right}%}}"
-
-
-def _var(name: str) -> str:
-    return "flux" if name == "$" else f"v_{name[1:]}"
-
-
-def _pipeline(text: str, dot: str) -> str:
-    if "|" in text:
-        raise FluxTemplateError(f"pipelines are not supported (supported: {SUPPORTED})")
-    parts = _split_args(text)
-    if not parts:
-        raise FluxTemplateError("empty action")
-    head, args = parts[0], parts[1:]
-    if head in ("println", "print"):
-        values = " ~ ' ' ~ ".join(f"({_operand(a, dot)})" for a in args) or "''"
-        if head == "println":
-            values = f"({values}) ~ '\\n'" if args else "'\\n'"
-        return f"{values}"
-    if head == "len":
-        if len(args) != 1:
-            raise FluxTemplateError("len takes one argument")
-        return f"({_operand(args[0], dot)} | length)"
-    if args:
-        raise FluxTemplateError(f"function '{head}' is not supported (supported: {SUPPORTED})")
-    return _operand(head, dot)
-
-
-def _split_args(text: str) -> list[str]:
-    parts: list[str] = []
-    for token in re.findall(r'"(?:[^"\\]|\\.)*"|\S+', text):
-        parts.append(token)
-    return parts
-
-
-def _operand(token: str, dot: str) -> str:
-    if token.startswith('"'):
-        return "'" + token[1:-1].replace("'", "\\'") + "'"
-    if re.fullmatch(r"-?\d+", token):
-        return token
-    if token.startswith("(") or token.endswith(")"):
-        raise FluxTemplateError(f"parenthesised pipelines are not supported ({SUPPORTED})")
-    match = _FIELD.match(token)
-    if not match or (not match.group(1) and not match.group(2)):
-        raise FluxTemplateError(f"'{token}' is not supported (supported: {SUPPORTED})")
-    base, path = match.group(1), match.group(2)
-    if base is None or base == ".":
-        root = dot
-        if base == "." and path:
-            raise FluxTemplateError(f"'{token}' is not a field path")
-    else:
-        root = _var(base)
-    fields = [f for f in path.split(".") if f]
-    return root + "".join(f"[{f!r}]" for f in fields)
-
-
-__all__ = ["SUPPORTED", "FluxTemplateError", "translate"]
+__all__ = [
+    "FUNCTIONS",
+    "IMAGE_RESULT_NOTE",
+    "MAX_SOURCE",
+    "REMOVED_UPDATED",
+    "FluxTemplate",
+    "FluxTemplateError",
+    "parse_template",
+]

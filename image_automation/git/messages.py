@@ -13,24 +13,22 @@ Variables a template sees (all plain data, ordered by file then line):
   ``policies``: ``{policy: [change, ...]}``; ``images``: sorted unique new values.
 - ``warnings``: the update's warnings; ``automation``: the automation's name (may be "");
   ``values``: any extra mapping the caller passes (Flux ``.Values`` equivalent).
-- ``flux``: the same data shaped as Flux's template data (``AutomationObject``,
-  ``Changed.FileChanges``/``Objects``/``Changes``/``ImageResult``, ``Values``) for templates
-  translated by :mod:`image_automation.git.flux_messages`; the ``go_range`` filter iterates
-  as Go's ``range`` does (maps in sorted key order as ``(key, value)``, lists as
-  ``(index, item)``).
+
+A template may also be a parsed Flux Go template (:mod:`image_automation.git.flux_messages`),
+anything with a ``render_text`` method: it renders itself, the rest (trimming, the empty
+check) is the same.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from image_automation.domain import Change, ImageRef, InvalidReference, UpdateResult
+from image_automation.domain import Change, UpdateResult
 from image_automation.errors import ConfigError
 
 DEFAULT_TEMPLATE = """\
@@ -53,7 +51,20 @@ _SETTER_FIELDS = frozenset({"tag", "name", "digest", "image"})
 
 
 class MessageTemplateError(ConfigError):
-    """A commit message template does not parse or does not render."""
+    """A commit message template does not parse or does not render; ``line`` and ``column``
+    (1-based, 0 when unknown) are the position within the template."""
+
+    def __init__(self, message: str, *, line: int = 0, column: int = 0) -> None:
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+class MessageTemplate(Protocol):
+    """A template that renders itself (a parsed Flux Go template)."""
+
+    def render_text(
+        self, result: UpdateResult, *, automation: str, values: Mapping[str, Any] | None
+    ) -> str: ...
 
 
 def policy_of(setter: str) -> str:
@@ -86,97 +97,12 @@ def template_data(
         "warnings": list(result.warnings),
         "automation": automation,
         "values": dict(values or {}),
-        "flux": _flux_data(result, automation=automation, values=values),
-    }
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class ObjectId:
-    """Flux's ``ObjectIdentifier`` (a map key in ``FileChanges``/``Objects``)."""
-
-    APIVersion: str
-    Kind: str
-    Namespace: str
-    Name: str
-
-    def __str__(self) -> str:
-        return f"{self.Kind} {self.Namespace}/{self.Name}" if self.Namespace else self.Kind
-
-
-class GoImage(str):
-    """A Flux ``ImageRef`` in ``.Changed.ImageResult``: prints as the written value.
-
-    ``Name`` is the whole reference (as go-containerregistry's ``Tag.Name``), ``Identifier``
-    the tag, ``Registry``/``Repository`` its parts; for a ``:tag`` setter only
-    ``Identifier`` is known (the others are empty); ``Policy`` is ``namespace:name``.
-    """
-
-    Name: str
-    Identifier: str
-    Registry: str
-    Repository: str
-    Policy: str
-
-    def __new__(cls, value: str, *, policy: str) -> GoImage:
-        self = super().__new__(cls, value)
-        name, tag, registry, repo = "", value, "", ""
-        if "/" in value or ":" in value:  # a whole image, not a bare tag from a :tag setter
-            try:
-                ref = ImageRef.parse(value)
-                name, tag, registry, repo = value, ref.tag or "", ref.registry, ref.repository
-            except InvalidReference:
-                pass
-        self.Name, self.Identifier, self.Registry, self.Repository = name, tag, registry, repo
-        self.Policy = policy
-        return self
-
-
-def go_range(value: Any) -> list[tuple[Any, Any]]:
-    """Go ``range``: maps by sorted key, sequences by index."""
-    if isinstance(value, Mapping):
-        return sorted(value.items(), key=lambda item: item[0])
-    if value is None:
-        return []
-    return list(enumerate(value))
-
-
-def _flux_data(
-    result: UpdateResult, *, automation: str, values: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    files: dict[str, dict[ObjectId, list[dict[str, str]]]] = {}
-    objects: dict[ObjectId, list[dict[str, str]]] = {}
-    images: dict[str, GoImage] = {}
-    image_files: dict[str, dict[ObjectId, list[GoImage]]] = {}
-    changes: list[dict[str, str]] = []
-    image_objects: dict[ObjectId, list[GoImage]] = {}
-    for change in sorted(result.changes, key=lambda c: (c.file, c.line)):
-        oid = ObjectId(change.api_version, change.kind, change.namespace, change.name)
-        item = {"OldValue": change.old, "NewValue": change.new, "Setter": change.setter}
-        changes.append(item)
-        files.setdefault(change.file, {}).setdefault(oid, []).append(item)
-        objects.setdefault(oid, []).append(item)
-        image = images.setdefault(change.new, GoImage(change.new, policy=policy_of(change.setter)))
-        image_files.setdefault(change.file, {}).setdefault(oid, []).append(image)
-        image_objects.setdefault(oid, []).append(image)
-    return {
-        "AutomationObject": automation,
-        "Changed": {
-            "FileChanges": files,
-            "Objects": objects,
-            "Changes": changes,
-            "ImageResult": {
-                "Images": [images[k] for k in sorted(images)],
-                "Files": {f: {"Objects": objs} for f, objs in image_files.items()},
-                "Objects": image_objects,
-            },
-        },
-        "Values": dict(values or {}),
     }
 
 
 def render_message(
     result: UpdateResult,
-    template: str | None = None,
+    template: str | MessageTemplate | None = None,
     *,
     automation: str = "",
     values: Mapping[str, Any] | None = None,
@@ -186,6 +112,9 @@ def render_message(
     Raises :class:`MessageTemplateError` when the template has a syntax error, uses an
     undefined variable, breaks a sandbox rule, or renders to blank text.
     """
+    if template is not None and not isinstance(template, str):
+        text = template.render_text(result, automation=automation, values=values)
+        return _finish(text)
     compiled = _compile(DEFAULT_TEMPLATE if template is None else template)
     data = template_data(result, automation=automation, values=values)
     try:
@@ -194,6 +123,10 @@ def render_message(
         raise MessageTemplateError(f"commit message template: {exc}") from exc
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise MessageTemplateError(f"commit message template: {type(exc).__name__}: {exc}") from exc
+    return _finish(text)
+
+
+def _finish(text: str) -> str:
     message = text.strip("\n").rstrip() + "\n"
     if not message.strip():
         raise MessageTemplateError("commit message template rendered an empty message")
@@ -209,12 +142,11 @@ def _compile(source: str) -> jinja2.Template:
     env = SandboxedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
-    env.filters["go_range"] = go_range
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise MessageTemplateError(
-            f"commit message template, line {exc.lineno}: {exc.message}"
+            f"commit message template, line {exc.lineno}: {exc.message}", line=exc.lineno
         ) from exc
 
 
@@ -237,6 +169,7 @@ def _change_data(change: Change) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "MessageTemplate",
     "MessageTemplateError",
     "policy_of",
     "render_message",

@@ -148,11 +148,15 @@ class Workspace:
         """Commit every change in the checkout; ``None`` (and no commit) when nothing changed.
 
         The message is rendered from ``result`` (see :mod:`image_automation.git.messages`)
-        before anything is written, so a bad template fails without side effects.
+        only when there is something to commit, and before the commit is made, so a bad
+        template fails without side effects and an empty update never renders one.
         """
-        message = render_message(
-            result, settings.message_template, automation=automation, values=values
-        )
+
+        def message() -> str:
+            return render_message(
+                result, settings.message_template, automation=automation, values=values
+            )
+
         return await _in_thread(self._checkout.commit, message, settings)
 
     async def diff(self) -> str:

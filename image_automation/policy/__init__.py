@@ -5,7 +5,7 @@ No I/O and no clock: :func:`select` takes the tags and ``now`` and returns a
 The rules, tie-breaks and examples are in ``docs/selection.md``.
 """
 
-from image_automation.policy._patterns import InvalidPattern, compile_pattern
+from image_automation.policy._patterns import InvalidPattern, compile_pattern, parse_template
 from image_automation.policy._ranges import InvalidRange, SemverRange, parse_range
 from image_automation.policy._select import select
 from image_automation.policy._spec import InvalidSpec, SelectionSpec, validate_spec
@@ -18,6 +18,7 @@ __all__ = [
     "SemverRange",
     "compile_pattern",
     "parse_range",
+    "parse_template",
     "select",
     "validate_spec",
 ]

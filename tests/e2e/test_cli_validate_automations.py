@@ -64,7 +64,8 @@ def run(tmp_path: Path, text: str, *args: str) -> tuple[int, list[str]]:
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
-        (flux('"{{ .Nope }}"'), 10, "spec.git.commit.messageTemplate", "no attribute 'Nope'"),
+        (flux('"{{ .Nope }}"'), 10, "spec.git.commit.messageTemplate",
+         "can't evaluate field Nope in type source.TemplateData"),
         (flux('"{{ range .Changed }"'), 10, "spec.git.commit.messageTemplate", "template"),
         (flux(path="../outside"), 12, "spec.update.path", "must stay inside"),
         (NATIVE.replace("{template}", '"{{ changes | nosuchfilter }}"'), 8,
@@ -118,3 +119,62 @@ def test_signing_key_files_are_checked_only_with_a_secrets_dir(tmp_path: Path) -
     assert "signing key: no file" in out[0] and "gpg/git.asc" in out[0]
     (secrets / "gpg" / "git.asc").write_text("key")
     assert run(policies, text, "--secrets-dir", str(secrets)) == (0, [])
+
+
+TWO_AUTOMATIONS = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata: {name: apps, namespace: apps}
+spec:
+  interval: 30m
+  sourceRef: {kind: GitRepository, name: fleet}
+  git:
+    commit:
+      author: {email: bot@example.com}
+      messageTemplate: |
+        Automated image update
+
+        {{ range .Changed.Changes }}{{ .Nope }}{{ end }}
+  update: {path: ./}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata: {name: apps, namespace: apps}
+spec:
+  interval: 30m
+  sourceRef: {kind: GitRepository, name: fleet}
+  git:
+    commit:
+      author: {email: bot@example.com}
+      messageTemplate: '{{ range .Updated.Images }}{{ . }}{{ end }}'
+  update: {path: ./}
+"""
+
+
+def test_each_template_error_is_reported_at_its_own_file_line(tmp_path: Path) -> None:
+    code, out = run(tmp_path, TWO_AUTOMATIONS + SOURCE)
+    assert code == 1
+    where = f"{tmp_path}/automation.yaml"
+    template_errors = [x for x in out if "messageTemplate" in x]
+    assert template_errors == [
+        f"{where}:13: spec.git.commit.messageTemplate: commit message template, line 3, "
+        "column 32: can't evaluate field Nope in type update.Change",
+        f"{where}:25: spec.git.commit.messageTemplate: commit message template, line 1, "
+        "column 10: template uses removed '.Updated' field. Please use '.Changed' instead. "
+        "See: https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template "
+        "(migrate: .Updated.Images -> .Changed.Changes and each .NewValue, "
+        ".Updated.Files -> .Changed.FileChanges, .Updated.Objects -> .Changed.Objects)",
+    ]
+
+
+def test_a_template_reading_image_result_passes_with_a_warning(tmp_path: Path) -> None:
+    template = "'{{ range .Changed.ImageResult.Images }}{{ . }}{{ end }}'"
+    code, out = run(tmp_path, flux(template) + SOURCE)
+    assert code == 0
+    assert out == [
+        f"warning: {tmp_path}/automation.yaml:10: spec.git.commit.messageTemplate: template "
+        "uses removed '.Changed.ImageResult' field. Please use '.Changed.FileChanges' or "
+        "'.Changed.Objects' instead. See: "
+        "https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template "
+        "(rendered here; current Flux refuses it)"
+    ]

@@ -132,3 +132,45 @@ spec:
     assert remote.read("deploy/Dockerfile").splitlines(keepends=True)[1] == expected
     (outcome,) = report.automations
     assert (outcome.commit is not None) == ("1.4.0" in expected)
+
+
+FLUX_AUTOMATION = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata: {name: auto, namespace: apps}
+spec:
+  interval: 10m
+  sourceRef: {kind: GitRepository, name: fleet}
+  git:
+    commit:
+      author: {email: bot@example.test}
+      messageTemplate: '{{range .Changed.Changes}}{{.OldValue}} -> {{.NewValue}}{{end}}'
+  update: {path: deploy}
+"""
+
+
+@pytest.mark.parametrize(
+    ("current", "commits"),
+    [("1.4.0", 0), ("1.0.0", 1)],
+    ids=["nothing-to-commit", "one-change"],
+)
+async def test_a_template_that_renders_empty_without_changes_does_not_fail_a_no_change_run(
+    tmp_path: Path, current: str, commits: int
+) -> None:
+    files = {
+        "deploy/app.yaml": f'a: registry.local/app:{current} # {{"$imagepolicy": "apps:app"}}\n',
+        "policies.yaml": _docs("app", "apps", "registry.local/app") + FLUX_AUTOMATION,
+    }
+    remote = make_remote(tmp_path / "remote.git", files)
+    seed = remote.head()
+    request = ReconcileRequest(
+        work_dir=tmp_path / "work", repo=RepoTarget(url=remote.url, branch="main")
+    )
+    report = await reconcile_once(request, tags=FakeTags(), clock=lambda: NOW)
+    assert report.ok, report
+    (outcome,) = report.automations
+    assert (outcome.commit is not None) == bool(commits)
+    log = remote.commits()
+    assert len(log) == 1 + commits and log[-1].sha == seed
+    if commits:
+        assert log[0].body.strip() == f"registry.local/app:{current} -> registry.local/app:1.4.0"

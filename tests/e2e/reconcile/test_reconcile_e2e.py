@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from image_automation.state import PushRecord, SetterChange, open_store
-from tests.e2e.reconcile.helpers import APP_FILE, CLI, fleet_files, run_reconcile
+from tests.e2e.reconcile.helpers import APP_FILE, CLI, app_manifest, fleet_files, run_reconcile
 from tests.integration.git_fixtures import make_gpg_key, make_remote, run_git
 from tests.integration.local_registry import LocalRegistry
 
@@ -95,6 +95,9 @@ def test_a_broken_automation_does_not_stop_another(registry: LocalRegistry, tmp_
     repo = f"team/{_repo_name(tmp_path)}"
     registry.push(repo, "1.0.0", "1.2.0")
     files = {k: v.replace("team/app", repo) for k, v in fleet_files(registry.host).items()}
+    # bad-template edits its own file, so it has something to commit (the message is
+    # rendered only then).
+    files["staging/app.yaml"] = app_manifest(f"{registry.host}/{repo}:1.0.0")
     files["automation/broken.yaml"] = f"""\
 apiVersion: image-automation.io/v1alpha1
 kind: ImageAutomation
@@ -112,6 +115,7 @@ spec:
   commit:
     author: {{email: bot@example.test}}
     messageTemplate: "{{{{ no_such_variable }}}}"
+  update: {{path: ./staging}}
 """
     remote = make_remote(tmp_path / "fleet.git", files)
     seed = remote.head()

@@ -14,6 +14,7 @@ from image_automation.engine.automations import (
     plan_automations,
     selects,
 )
+from image_automation.git.flux_messages import FluxTemplate
 
 FLUX = """\
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -65,8 +66,8 @@ def test_flux_automation_uses_its_git_repository_without_repo() -> None:
     assert plan.push.options == ("merge_request.create", "merge_request.target=release")
     assert plan.path == "clusters/prod"
     assert plan.commit.author_name == "Bot"
-    assert plan.commit.message_template is not None
-    assert "flux['Changed']['Changes']" in plan.commit.message_template
+    assert isinstance(plan.commit.message_template, FluxTemplate)
+    assert plan.commit.message_template.source.startswith("{{ range .Changed.Changes }}")
 
 
 def test_flux_automation_means_the_repo_given_on_the_command_line() -> None:
@@ -92,24 +93,24 @@ def test_native_automation_without_url_or_repo_is_a_named_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("text", "line", "message"),
     [
-        ("{{ .Changed.Changes | len }}", "pipelines are not supported"),
-        ('{{ printf "%s" .AutomationObject }}', "function 'printf' is not supported"),
-        ("{{ range .Changed.Changes }}", "range without {{ end }}"),
-        ('{{ template "x" }}', "'template' is not supported"),
+        ("'{{ range .Changed.Changes }}'", 18, "line 1, column 4: unexpected EOF"),
+        ("'{{ template \"x\" }}'", 18, "{{template}} is not supported"),
+        ("'{{ toJson . }}'", 18, "function 'toJson' is not supported here"),
+        ("|\n        ok\n        {{ .A | }}", 20, "line 2, column 7: missing command after |"),
     ],
 )
-def test_unsupported_flux_template_fails_at_plan_time_with_its_line(
-    text: str, message: str
+def test_a_flux_template_that_does_not_parse_fails_at_plan_time_at_its_own_line(
+    text: str, line: int, message: str
 ) -> None:
     original = FLUX.split("messageTemplate: ", 1)[1].split("\n", 1)[0]
-    doc = FLUX.replace(original, f"'{text}'")
+    doc = FLUX.replace(original, text)
     plans = plan_automations(load_bytes(doc.encode(), file="f.yaml"), PlanContext())
     assert plans.plans == []
     (_key, error), *_ = plans.errors
     assert message in str(error)
-    assert str(error).startswith("f.yaml:")
+    assert str(error).startswith(f"f.yaml:{line}: spec.git.commit.messageTemplate: ")
 
 
 def test_line_include_reaches_the_native_plan_and_is_an_error_in_flux_documents() -> None:
