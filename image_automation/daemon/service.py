@@ -24,6 +24,7 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
+from image_automation.domain import redact
 from image_automation.errors import ImageAutomationError
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,8 @@ class Daemon:
         self.queue = queue
         self.secrets_dir = secrets_dir
         self.config: DaemonConfig | None = None
+        self.load_problem: str | None = None
+        """Why the policy files could not be read at the last try (redacted), for /readyz."""
         self.hooks: dict[str, Hook] = {}
         self.scheduler = Scheduler(
             scan=self.request_scan,
@@ -185,6 +188,8 @@ class Daemon:
         tasks = [t for r in sorted(used) for t in self.queue.active(_scan_key(r))]
         if tasks:
             await asyncio.wait(tasks)
+        # From here on it selects, edits, commits and pushes: a stop lets that finish.
+        self.queue.protect_current()
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -193,11 +198,19 @@ class Daemon:
         try:
             config = await self.engine.load()
         except ImageAutomationError as exc:
-            log.error("cannot read the policy files: %s", exc)
-            self.metrics.config_errors.set(1)
-            return self.config
+            return self._load_failed(str(exc))
+        except Exception as exc:  # a bug: say so, but keep retrying rather than hang unready
+            log.exception("reading the policy files failed unexpectedly")
+            return self._load_failed(f"unexpected {type(exc).__name__}: {exc}")
+        self.load_problem = None
         self.apply(config)
         return config
+
+    def _load_failed(self, problem: str) -> DaemonConfig | None:
+        log.error("cannot read the policy files: %s", problem)
+        self.metrics.config_errors.set(1)
+        self.load_problem = REDACTOR(redact(problem))
+        return self.config
 
     def apply(self, config: DaemonConfig) -> None:
         hooks, problems = build_hooks(config, secrets_dir=self.secrets_dir)
@@ -264,7 +277,8 @@ class Daemon:
 
     async def ready(self) -> str | None:
         if self.config is None:
-            return "policies not loaded yet"
+            why = f": {self.load_problem}" if self.load_problem else ""
+            return f"policies not loaded yet{why}"
         try:
             return await self.engine.check()
         except ImageAutomationError as exc:
