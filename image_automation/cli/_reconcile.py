@@ -2,7 +2,7 @@
 
 Parses arguments, builds a :class:`~image_automation.engine.reconcile.ReconcileRequest`,
 calls the engine and renders the report. Exit 0 when every automation succeeded, 1 when any
-failed (each named), 2 for wrong arguments.
+failed or any file could not be edited (each named), 2 for wrong arguments.
 """
 
 from __future__ import annotations
@@ -176,6 +176,9 @@ def _render(report: ReconcileReport, *, dry_run: bool) -> None:
     summary = f"{len(report.automations)} automation(s), {len(failed)} failed"
     if failed:
         summary += ": " + ", ".join(failed)
+    partial = [a.key for a in report.automations if a.ok and a.file_errors]
+    if partial:
+        summary += f"; {len(partial)} with file errors: " + ", ".join(partial)
     if report.errors:
         summary += f"; {len(report.errors)} other error(s)"
     click.echo(summary, err=True)
@@ -193,6 +196,9 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
         head = "no change"
     if outcome.errors:
         head = f"FAILED ({head})"
+    elif outcome.file_errors:
+        count = len(outcome.file_errors)
+        head += f", {count} file error{'s' if count > 1 else ''}"
     click.echo(f"{outcome.key}: {head}")
     for change in outcome.changes:
         click.echo(f"  {change.file}:{change.line}: {change.setter}: {change.old} -> {change.new}")
@@ -203,10 +209,12 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
             else:
                 why = "; ".join(decision.reasons) or "no tag qualifies"
                 click.echo(f"  policy {key}: nothing selected: {why}")
-        if not outcome.decisions and not outcome.errors:
+        if not outcome.decisions and not outcome.errors and not outcome.file_errors:
             click.echo("  no policy of this automation's namespace matches its policySelector")
     for warning in outcome.warnings:
         click.echo(f"  warning: {warning}")
+    for error in outcome.file_errors:
+        click.echo(f"  file error: {error}")
     for error in outcome.errors:
         click.echo(f"  error: {error}")
     if dry_run and outcome.diff:

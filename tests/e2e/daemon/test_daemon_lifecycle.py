@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,3 +74,23 @@ def test_sigterm_during_a_hung_scan_stops_without_waiting_for_the_grace_period(
         assert '"stopped"' in fleet.logs()
     finally:
         hung.close()
+
+
+def test_update_warnings_are_logged_once_and_commits_carry_their_fields(fleet: Fleet) -> None:
+    fleet.setup(scan="1h", reconcile="1s")
+    other = 'image: x:1 # {"$imagepolicy": "flux-system:nope"}\n'
+    fleet.remote.commit_files({"deploy/other.yaml": other}, "a marker naming no policy")
+    fleet.push_tags("1.1.0")
+    proc = fleet.start()
+    wait_for(lambda: fleet.deployed() == "1.1.0", "the commit")
+    fleet.wait_reconciled(times=4)
+    assert fleet.stop(proc) == 0
+    records = [json.loads(line) for line in fleet.logs().splitlines() if line.startswith("{")]
+    unknown = [r for r in records if "unknown policy flux-system:nope" in r["message"]]
+    assert len(unknown) == 1, unknown
+    assert unknown[0]["level"] == "warning" and "deploy/other.yaml" in unknown[0]["message"]
+    [change] = [r for r in records if r.get("file") == "deploy/app.yaml"]
+    image = f"{fleet.host}/{fleet.image}"
+    assert (change["old"], change["new"]) == (f"{image}:1.0.0", f"{image}:1.1.0")
+    assert change["commit"] == fleet.remote.head()
+    assert change["automation"] == "flux-system/fleet"
