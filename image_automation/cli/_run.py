@@ -33,8 +33,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 EXIT_START_FAILED = 1
 
 _EPILOG = """\b
-Example:
-  image-automation run --repo http://127.0.0.1:8081/fleet.git --git-secret fleet \\
+Example (a local bare repository; see the README for one to try):
+  image-automation run --repo "file://$PWD/fleet/fleet.git" \\
       --secrets-dir ./secrets --data-dir ./data --listen 127.0.0.1:9090 --log-format json
   curl -s 127.0.0.1:9090/readyz; curl -s 127.0.0.1:9090/metrics | grep image_automation_
 """
