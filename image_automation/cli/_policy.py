@@ -13,6 +13,7 @@ from typing import NoReturn, TextIO
 
 import click
 
+from image_automation.cli._paths import AbsolutePath
 from image_automation.cli._tags import TagListError, parse_tag_list, parse_time
 from image_automation.config.loading import load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
@@ -54,7 +55,7 @@ def policy_group() -> None:
 @click.option(
     "--state",
     "state",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=AbsolutePath(dir_okay=False),
     help="Select from the tags `scan --policies` stored in this state file instead.",
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)

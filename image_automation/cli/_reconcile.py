@@ -2,7 +2,7 @@
 
 Parses arguments, builds a :class:`~image_automation.engine.reconcile.ReconcileRequest`,
 calls the engine and renders the report. Exit 0 when every automation succeeded, 1 when any
-failed (each named), 2 for wrong arguments.
+failed or any file could not be edited (each named), 2 for wrong arguments.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo, state_option
 from image_automation.engine.automations import RepoTarget
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -57,29 +58,30 @@ def _default_work_dir() -> Path:
 @click.option("--dry-run", is_flag=True, help="Print the diff of each automation; push nothing.")
 @click.option(
     "--secrets-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=AbsolutePath(exists=True, file_okay=False),
     help="Mounted Secrets: DIR/NAME/KEY (git and registry credentials, signing keys).",
 )
 @click.option("--git-secret", metavar="NAME", help="Secret in --secrets-dir for --repo.")
 @click.option(
     "--work-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=AbsolutePath(file_okay=False),
     default=None,
     help="Clone cache (default: $XDG_CACHE_HOME/image-automation/git).",
 )
 @click.option(
     "--state",
     metavar="FILE",
+    callback=state_option,
     help="State store: sqlite:///PATH or a path (default: $XDG_STATE_HOME/image-automation).",
 )
 @click.option(
     "--docker-config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=AbsolutePath(exists=True, dir_okay=False),
     help="Docker config.json with registry credentials.",
 )
 @click.option(
     "--registries",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=AbsolutePath(exists=True, dir_okay=False),
     help="Registry settings file (TLS, plain HTTP, mirrors, rates); see docs/registries.md.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log git steps to stderr.")
@@ -113,8 +115,10 @@ def reconcile(
         stream=sys.stderr,
     )
     request = ReconcileRequest(
-        work_dir=work_dir or _default_work_dir(),
-        repo=RepoTarget(url=repo, branch=branch, secret=git_secret) if repo else None,
+        work_dir=work_dir or absolute(_default_work_dir()),
+        repo=RepoTarget(url=absolute_repo(repo), branch=branch, secret=git_secret)
+        if repo
+        else None,
         config_paths=configs,
         secrets_dir=secrets_dir,
         dry_run=dry_run,
@@ -129,7 +133,7 @@ def reconcile(
     )
     try:
         report = asyncio.run(_run(request, state, registry))
-    except ImageAutomationError as exc:  # the state store cannot be opened
+    except (ImageAutomationError, OSError) as exc:  # e.g. the state store cannot be opened
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     _render(report, dry_run=dry_run)
@@ -172,6 +176,9 @@ def _render(report: ReconcileReport, *, dry_run: bool) -> None:
     summary = f"{len(report.automations)} automation(s), {len(failed)} failed"
     if failed:
         summary += ": " + ", ".join(failed)
+    partial = [a.key for a in report.automations if a.ok and a.file_errors]
+    if partial:
+        summary += f"; {len(partial)} with file errors: " + ", ".join(partial)
     if report.errors:
         summary += f"; {len(report.errors)} other error(s)"
     click.echo(summary, err=True)
@@ -189,6 +196,9 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
         head = "no change"
     if outcome.errors:
         head = f"FAILED ({head})"
+    elif outcome.file_errors:
+        count = len(outcome.file_errors)
+        head += f", {count} file error{'s' if count > 1 else ''}"
     click.echo(f"{outcome.key}: {head}")
     for change in outcome.changes:
         click.echo(f"  {change.file}:{change.line}: {change.setter}: {change.old} -> {change.new}")
@@ -199,10 +209,12 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
             else:
                 why = "; ".join(decision.reasons) or "no tag qualifies"
                 click.echo(f"  policy {key}: nothing selected: {why}")
-        if not outcome.decisions and not outcome.errors:
+        if not outcome.decisions and not outcome.errors and not outcome.file_errors:
             click.echo("  no policy of this automation's namespace matches its policySelector")
     for warning in outcome.warnings:
         click.echo(f"  warning: {warning}")
+    for error in outcome.file_errors:
+        click.echo(f"  file error: {error}")
     for error in outcome.errors:
         click.echo(f"  error: {error}")
     if dry_run and outcome.diff:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from ruamel.yaml import YAML
 
+from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo
 from image_automation.config.models import parse_duration
 from image_automation.daemon.logs import LogFormat, configure_logging
 from image_automation.daemon.metrics import Metrics
@@ -32,8 +33,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 EXIT_START_FAILED = 1
 
 _EPILOG = """\b
-Example:
-  image-automation run --repo http://127.0.0.1:8081/fleet.git --git-secret fleet \\
+Example (a local bare repository; see the README for one to try):
+  image-automation run --repo "file://$PWD/fleet/fleet.git" \\
       --secrets-dir /var/run/secrets --data-dir ./data --listen 127.0.0.1:9090 --log-format json
   curl -s 127.0.0.1:9090/readyz; curl -s 127.0.0.1:9090/metrics | grep image_automation_
 """
@@ -96,28 +97,28 @@ def _seconds(text: str, hint: str) -> float:
 @_option("--listen", metavar="HOST:PORT", help="Probes, metrics, hooks.  [default: 127.0.0.1:8080]")
 @_option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=AbsolutePath(file_okay=False),
     help="State (state.db) and clone cache.  [default: ./image-automation-data]",
 )
 @_option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=AbsolutePath(dir_okay=False, exists=True),
     help="YAML file with any of these settings (camelCase).",
 )
 @_option(
     "--secrets-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    type=AbsolutePath(file_okay=False, exists=True),
     help="Mounted Secrets: DIR/NAME/token for receivers, DIR/NAME/... for git.",
 )
 @_option(
     "--docker-config",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=AbsolutePath(dir_okay=False, exists=True),
     help="Docker config.json with registry credentials.",
 )
 @_option(
     "--registries",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=AbsolutePath(dir_okay=False, exists=True),
     help="Registry settings file (TLS, plain HTTP, politeness per host).",
 )
 @_option("--log-format", type=click.Choice(["plain", "json"]), help="[default: plain]")
@@ -152,13 +153,16 @@ def resolve_settings(
 
     The last item is the log level's name; an empty one counts as not given.
     """
-    file = _read_config(flags.get("config_file"))
+    config_file = flags.get("config_file")
+    file = _read_config(config_file)
 
     def pick(name: str, default: Any = None) -> Any:
         value = flags.get(name)
         if value is not None:
             return value
         from_file = getattr(file, name)
+        if isinstance(from_file, Path):  # relative to the file that names it
+            return absolute(from_file, base=config_file.parent if config_file else None)
         return from_file if from_file is not None else default
 
     repo = pick("repo")
@@ -167,10 +171,10 @@ def resolve_settings(
     host, port = _listen(pick("listen", "127.0.0.1:8080"))
     secrets_dir = pick("secrets_dir")
     repo_settings = RepoSettings(
-        repo=repo,
+        repo=absolute_repo(repo),
         branch=pick("branch", "main"),
         git_secret=pick("git_secret"),
-        data_dir=Path(pick("data_dir", "image-automation-data")),
+        data_dir=absolute(pick("data_dir", "image-automation-data")),
         secrets_dir=secrets_dir,
         docker_config=pick("docker_config"),
         registries=pick("registries"),

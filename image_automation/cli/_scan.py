@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from image_automation.cli._paths import AbsolutePath, state_option
 from image_automation.cli._scan_policies import scan_policies_command
 from image_automation.domain import ImageRef, InvalidReference
 from image_automation.errors import ImageAutomationError
@@ -32,7 +33,7 @@ from image_automation.registry import (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = AbsolutePath(exists=True, dir_okay=False)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def client_options(command: F) -> F:
         click.option("--ca-file", type=_FILE, help="PEM CA bundle for the image's registry."),
         click.option(
             "--secrets-dir",
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            type=AbsolutePath(exists=True, file_okay=False),
             help="Kubernetes secrets mounted as DIR/NAME/<key>. Without --secret-ref every "
             "DIR/*/.dockerconfigjson is consulted.",
         ),
@@ -169,6 +170,7 @@ async def _list(options: ClientOptions, image: ImageRef) -> tuple[TagList, int]:
 )
 @click.option(
     "--state",
+    callback=state_option,
     help="With --policies: state store path or sqlite:///PATH "
     "(default: $XDG_STATE_HOME/image-automation/state.db).",
 )

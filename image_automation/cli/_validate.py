@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from image_automation.cli._paths import AbsolutePath
 from image_automation.config.loading import load_paths
 from image_automation.config.resolving import resolve
 from image_automation.engine.automations import PlanContext, RepoTarget, check_automations
@@ -18,7 +19,7 @@ from image_automation.engine.automations import PlanContext, RepoTarget, check_a
 @click.option("--branch", default="main", show_default=True, help="Branch of --repo.")
 @click.option(
     "--secrets-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=AbsolutePath(file_okay=False),
     help="Mounted secrets; when given, signing key files must exist in it.",
 )
 def validate_command(

@@ -1,7 +1,8 @@
 """Structured logs: plain or JSON lines, each carrying what it concerns, never a secret.
 
-What a line concerns (``repository``, ``policy``, ``automation``, ``receiver``) comes from a
-context variable set around a job (:func:`log_context`) or from ``extra=`` at the call. Every
+What a line concerns (``repository``, ``policy``, ``automation``, ``receiver``; for a commit
+``commit`` and each change's ``file``, ``line``, ``old``, ``new``) comes from a context
+variable set around a job (:func:`log_context`) or from ``extra=`` at the call. Every
 rendered line passes through a redactor that replaces each registered secret (webhook tokens,
 git and registry credentials) by ``***``, so a secret that slips into a message or an exception
 text is still not written.
@@ -23,7 +24,10 @@ from typing import Any, Literal, TextIO
 from image_automation.domain import mask_secrets
 
 LogFormat = Literal["plain", "json"]
-CONTEXT_FIELDS = ("repository", "policy", "automation", "receiver", "result")
+CONTEXT_FIELDS = (
+    "repository", "policy", "automation", "receiver", "result",
+    "commit", "file", "line", "old", "new",
+)  # fmt: skip
 
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "image_automation_log_context", default=MappingProxyType({})

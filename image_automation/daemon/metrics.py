@@ -3,10 +3,16 @@
 Names follow Prometheus conventions: ``image_automation_`` prefix, ``_total`` for counters,
 ``_seconds`` for durations, base units, an ``_info`` metric for the selected version.
 Labels are bounded by configuration (repositories, policies, automations, receivers, registry
-hosts); nothing from a request (paths, bodies) ever becomes a label value.
+hosts); nothing from a request (paths, bodies) ever becomes a label value. The registry also
+holds the standard ``process_*`` and ``python_info`` collectors and a ``build_info`` gauge.
+The ``_created`` series prometheus-client adds to counters and histograms are left out of the
+page: nobody alerts on them, and they double the series count. They are filtered when the page
+is rendered rather than switched off process-wide, so other registries are untouched.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -14,9 +20,14 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
+
+from image_automation import __version__
 
 PREFIX = "image_automation"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -77,13 +88,43 @@ class Metrics:
         self.queue_depth = Gauge(
             f"{PREFIX}_queued_jobs", "Scan and reconcile jobs waiting or running.", registry=r
         )
+        self.file_errors = Counter(
+            f"{PREFIX}_file_errors_total",
+            "Files a reconcile could not edit while the rest was committed.", ["automation"],
+            registry=r,
+        )  # fmt: skip
+        self.last_success = Gauge(
+            f"{PREFIX}_last_success_timestamp_seconds",
+            "Unix time of the last reconcile that did not fail (alert when it grows old).",
+            ["automation"], registry=r,
+        )  # fmt: skip
+        self.build_info = Gauge(
+            f"{PREFIX}_build_info", "Always 1; the running version in a label.", ["version"],
+            registry=r,
+        )  # fmt: skip
+        self.build_info.labels(version=__version__).set(1)
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
 
     def render(self) -> bytes:
-        """The exposition text of every metric."""
-        return generate_latest(self.registry)
+        """The exposition text of every metric, without ``_created`` series."""
+        return generate_latest(_WithoutCreated(self.registry))
 
     def record_selection(self, policy: str, *, image: str, tag: str | None) -> None:
         self.selected.labels(policy=policy).info({"image": image, "tag": tag or ""})
+
+
+class _WithoutCreated:
+    """A view of a registry whose counters and histograms lack their ``_created`` samples."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._registry.collect():
+            created = f"{metric.name}_created"
+            metric.samples = [s for s in metric.samples if s.name != created]
+            yield metric
 
 
 __all__ = ["CONTENT_TYPE", "PREFIX", "Metrics"]

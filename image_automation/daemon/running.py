@@ -1,8 +1,9 @@
 """The daemon's life: start, serve until told to stop, stop cleanly.
 
-SIGTERM or SIGINT sets the stop event: hooks get 503 from then on, the timers stop, and the
-work queue gets ``grace_period`` seconds to finish what runs (an in-flight commit/push
-completes). What is still running after that is cancelled; the git layer lets a running git
+SIGTERM or SIGINT sets the stop event: hooks get 503 from then on, the timers stop, scans and
+everything else not yet committing are cancelled at once, and a reconcile already selecting,
+committing or pushing gets ``grace_period`` seconds to finish. What still runs after that is
+cancelled; the git layer lets a running git
 step finish before a cancelled run unlocks its work dir, and the next start resets the work
 dir to the remote head, so an abandoned run leaves nothing half-done behind. The exit status is
 0. A second signal while stopping exits at once with status 130.
@@ -43,8 +44,10 @@ class DaemonSettings:
     """Port to listen on; 0 picks a free one (logged at start)."""
     grace_period: float = 30.0
     """How long a stop waits for running jobs before cancelling them."""
+    retry_first: float = 1.0
+    """First wait before retrying a start-up that could not read the policy files."""
     retry_interval: float = 30.0
-    """How often to retry reading the policy files while they cannot be read at all."""
+    """Longest wait between those retries (the wait doubles from ``retry_first`` up to it)."""
     max_body: int = DEFAULT_MAX_BODY
     """Largest accepted webhook body, in bytes."""
     secrets_dir: Path | None = None
@@ -124,7 +127,7 @@ async def serve(
         daemon.scheduler.shutdown()
         finished = await queue.drain(settings.grace_period)
         if not finished:
-            log.warning("stopped with work abandoned; the next start repairs the work dir")
+            log.warning("stopped with a commit/push abandoned; the next start repairs the work dir")
         await server.close()
     log.info("stopped")
     return EXIT_OK
@@ -137,11 +140,22 @@ async def sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
+def retry_delays(*, first: float, cap: float) -> Iterator[float]:
+    """``first``, doubled each time, never above ``cap``: waits between start-up retries."""
+    delay = min(first, cap)
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
 async def _startup(daemon: Daemon, settings: DaemonSettings, stop: asyncio.Event) -> None:
-    """Read the policy files (retrying until they can be read), scan every repository once,
-    then reconcile every automation."""
+    """Read the policy files (retrying with backoff until they can be read), scan every
+    repository once, then reconcile every automation."""
+    delays = retry_delays(first=settings.retry_first, cap=settings.retry_interval)
     while (config := await daemon.refresh()) is None:
-        if await sleep_unless(stop, settings.retry_interval):
+        delay = next(delays)
+        log.info("start-up retry in %.1fs", delay)
+        if await sleep_unless(stop, delay):
             return
     scans = [daemon.request_scan(r) for r in sorted(config.scans)]
     for task in scans:
@@ -151,4 +165,12 @@ async def _startup(daemon: Daemon, settings: DaemonSettings, stop: asyncio.Event
         daemon.request_reconcile(automation)
 
 
-__all__ = ["EXIT_FORCED", "EXIT_OK", "DaemonSettings", "handle_signals", "serve", "sleep_unless"]
+__all__ = [
+    "EXIT_FORCED",
+    "EXIT_OK",
+    "DaemonSettings",
+    "handle_signals",
+    "retry_delays",
+    "serve",
+    "sleep_unless",
+]

@@ -8,7 +8,9 @@ submits it to the :class:`WorkQueue`, which the daemon owns and can drain on shu
 The queue runs at most one job per key at a time (a second reconcile of an automation waits for
 the first, so two never push at once) and coalesces: while a job for a key is *waiting*, more
 requests for that key join it instead of queueing again. A request arriving while a job
-*runs* queues one more run, because it may carry news the running job did not see.
+*runs* queues one more run, because it may carry news the running job did not see. On a stop
+it cancels every job at once except those that said they are committing or pushing
+(:meth:`WorkQueue.protect_current`); those get the grace period.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class WorkQueue:
         self._waiting: dict[str, asyncio.Task[None]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._protected: set[asyncio.Task[None]] = set()
+        """Jobs committing or pushing: a stop waits the grace period for these only."""
         self._closed = False
         self._on_depth = on_depth
 
@@ -60,6 +64,12 @@ class WorkQueue:
         self._report()
         return task
 
+    def protect_current(self) -> None:
+        """Called by a running job entering work a stop should let finish (commit, push)."""
+        task = asyncio.current_task()
+        if task in self._tasks:
+            self._protected.add(task)
+
     def active(self, key: str) -> list[asyncio.Task[None]]:
         """The running and the waiting job of ``key`` (none, one or two tasks)."""
         return [t for t in (self._running.get(key), self._waiting.get(key)) if t is not None]
@@ -81,6 +91,7 @@ class WorkQueue:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._protected.discard(task)
         for key, waiting in list(self._waiting.items()):
             if waiting is task:
                 del self._waiting[key]
@@ -91,10 +102,11 @@ class WorkQueue:
             self._on_depth(len(self._tasks))
 
     async def drain(self, grace: float) -> bool:
-        """Close the queue; wait up to ``grace`` seconds for running jobs, cancel the rest.
+        """Close the queue; give protected jobs up to ``grace`` seconds, cancel the rest at once.
 
-        Returns True when every job finished on its own. Jobs that only *wait* (for a lock
-        held by another) are cancelled at once: nothing of theirs has started.
+        Only a job that said it commits or pushes (:meth:`protect_current`) is waited for: a
+        scan or fetch stopped half-way loses nothing, so a hung registry never holds a stop.
+        Returns True when no protected job had to be cut short.
         """
         self._closed = True
         for task in self._waiting.values():
@@ -102,11 +114,13 @@ class WorkQueue:
         pending = set(self._tasks)
         if not pending:
             return True
-        done, still = await asyncio.wait(pending, timeout=grace)
+        protected = pending & self._protected
+        for task in pending - protected:
+            task.cancel()
+        done, still = await asyncio.wait(protected, timeout=grace) if protected else (set(), set())
         for task in still:
             task.cancel()
-        if still:
-            await asyncio.wait(still)
+        await asyncio.wait(pending)
         return not still and not any(t.cancelled() for t in done)
 
 

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +24,7 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
+from image_automation.domain import Change, redact
 from image_automation.errors import ImageAutomationError
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,21 @@ class ScanResult:
 
 @dataclass(frozen=True, slots=True)
 class ReconcileResult:
-    """What one reconcile did. ``selections``: policy → (image, selected tag or None)."""
+    """What one reconcile did. ``selections``: policy → (image, selected tag or None).
+
+    ``error``: the run failed. ``file_errors``: files it could not edit while the rest went
+    through (counted apart). ``warnings``: the update's warnings (markers naming unknown
+    policies, skipped values). ``commit`` and ``changes``: what was pushed.
+    """
 
     commits: int = 0
     push_retries: int = 0
     selections: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
     error: str | None = None
+    file_errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    commit: str | None = None
+    changes: tuple[Change, ...] = ()
 
 
 class Engine(Protocol):
@@ -121,6 +131,21 @@ def build_hooks(
     return hooks, problems
 
 
+class _Seen:
+    """The last set of messages logged per subject, so the same set is logged only once."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, frozenset[str]] = {}
+
+    def changed(self, subject: str, messages: Sequence[str]) -> bool:
+        """Remember ``messages`` for ``subject``; True when they differ from the last ones."""
+        now = frozenset(messages)
+        if self._last.get(subject, frozenset()) == now:
+            return False
+        self._last[subject] = now
+        return True
+
+
 def _scan_key(repository: str) -> str:
     """The work queue's key for scans of ``repository`` (one runs, one waits, per key)."""
     return f"scan:{repository}"
@@ -147,7 +172,10 @@ class Daemon:
         self.queue = queue
         self.secrets_dir = secrets_dir
         self.config: DaemonConfig | None = None
+        self.load_problem: str | None = None
+        """Why the policy files could not be read at the last try (redacted), for /readyz."""
         self.hooks: dict[str, Hook] = {}
+        self._warned = _Seen()
         self.scheduler = Scheduler(
             scan=self.request_scan,
             reconcile=self.request_reconcile,
@@ -185,6 +213,8 @@ class Daemon:
         tasks = [t for r in sorted(used) for t in self.queue.active(_scan_key(r))]
         if tasks:
             await asyncio.wait(tasks)
+        # From here on it selects, edits, commits and pushes: a stop lets that finish.
+        self.queue.protect_current()
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -193,16 +223,26 @@ class Daemon:
         try:
             config = await self.engine.load()
         except ImageAutomationError as exc:
-            log.error("cannot read the policy files: %s", exc)
-            self.metrics.config_errors.set(1)
-            return self.config
+            return self._load_failed(str(exc))
+        except Exception as exc:  # a bug: say so, but keep retrying rather than hang unready
+            log.exception("reading the policy files failed unexpectedly")
+            return self._load_failed(f"unexpected {type(exc).__name__}: {exc}")
+        self.load_problem = None
         self.apply(config)
         return config
 
+    def _load_failed(self, problem: str) -> DaemonConfig | None:
+        log.error("cannot read the policy files: %s", problem)
+        self.metrics.config_errors.set(1)
+        self.load_problem = REDACTOR(redact(problem))
+        return self.config
+
     def apply(self, config: DaemonConfig) -> None:
         hooks, problems = build_hooks(config, secrets_dir=self.secrets_dir)
-        for problem in [*config.errors, *problems]:
-            log.warning("policy files: %s", problem)
+        found = [*config.errors, *problems]
+        if self._warned.changed("policy files", found):  # every reconcile re-reads them
+            for problem in found:
+                log.warning("policy files: %s", problem)
         self.metrics.config_errors.set(len(config.errors) + len(problems))
         self.config = config
         self.hooks = hooks
@@ -255,16 +295,38 @@ class Daemon:
             self.metrics.commits.labels(automation=automation).inc(result.commits)
         if result.push_retries:
             self.metrics.push_retries.labels(automation=automation).inc(result.push_retries)
+        if result.file_errors:
+            self.metrics.file_errors.labels(automation=automation).inc(len(result.file_errors))
+        if not result.error:
+            self.metrics.last_success.labels(automation=automation).set(time.time())
         for policy, (image, tag) in result.selections.items():
             self.metrics.record_selection(policy, image=image, tag=tag)
+        self._log_result(automation, result, outcome)
+
+    def _log_result(self, automation: str, result: ReconcileResult, outcome: str) -> None:
+        if self._warned.changed(automation, result.warnings):
+            for warning in result.warnings:  # once per change of the set, not every interval
+                log.warning("update: %s", warning)
+        if result.commit:
+            log.info("committed %s", result.commit[:12], extra={"commit": result.commit})
+            for change in result.changes:
+                fields = {"commit": result.commit, "file": change.file, "line": change.line,
+                          "old": change.old, "new": change.new}  # fmt: skip
+                log.info("changed %s:%d: %s -> %s", change.file, change.line, change.old,
+                         change.new, extra=fields)  # fmt: skip
+        for error in result.file_errors:
+            log.warning("file error: %s", error)
         if result.error:
             log.warning("reconcile failed: %s", result.error)
-        else:
-            log.info("reconciled: %s, %d commit(s)", outcome, result.commits)
+            return
+        errors = len(result.file_errors)
+        file_errors = f", {errors} file error{'s' if errors > 1 else ''}" if errors else ""
+        log.info("reconciled: %s, %d commit(s)%s", outcome, result.commits, file_errors)
 
     async def ready(self) -> str | None:
         if self.config is None:
-            return "policies not loaded yet"
+            why = f": {self.load_problem}" if self.load_problem else ""
+            return f"policies not loaded yet{why}"
         try:
             return await self.engine.check()
         except ImageAutomationError as exc:

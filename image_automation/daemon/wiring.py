@@ -286,6 +286,10 @@ class RepoEngine:
             push_retries=max(out.attempts - 1, 0),
             selections=stored.selections,
             error="; ".join(out.errors) or None,
+            file_errors=tuple(out.file_errors),
+            warnings=tuple(out.warnings),
+            commit=out.commit,
+            changes=out.changes if out.commit else (),
         )
 
     async def check(self) -> str | None:

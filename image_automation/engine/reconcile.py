@@ -45,7 +45,7 @@ from image_automation.engine.automations import (
 )
 from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
-from image_automation.errors import ImageAutomationError
+from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.manifests import update_tree
 from image_automation.state import PushRecord, SetterChange, StateStore
@@ -88,7 +88,12 @@ class ReconcileRequest:
 
 @dataclass(slots=True)
 class AutomationOutcome:
-    """What happened to one automation. ``ok`` is False when ``errors`` is not empty."""
+    """What happened to one automation. ``ok`` is False when ``errors`` is not empty.
+
+    ``file_errors`` are files the update could not edit (invalid YAML, unreadable): the
+    automation still ran, committed and pushed the rest, so they are not ``errors``. Paths in
+    changes, warnings and file errors are relative to the repository root.
+    """
 
     key: str
     repo: str = ""
@@ -96,6 +101,7 @@ class AutomationOutcome:
     changes: tuple[Change, ...] = ()
     decisions: dict[str, Decision] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     diff: str = ""
     refs: tuple[str, ...] = ()
@@ -116,7 +122,8 @@ class ReconcileReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and all(a.ok for a in self.automations)
+        """Nothing failed and every file could be edited."""
+        return not self.errors and all(a.ok and not a.file_errors for a in self.automations)
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -349,8 +356,8 @@ async def _update(
     root: Path, plan: AutomationPlan, images: Mapping[str, ImageRef], *, dry_run: bool
 ) -> UpdateResult:
     target = root / plan.path
-    if not target.is_dir():
-        return UpdateResult(errors=(f"update.path {plan.path!r}: no such directory",))
+    if not target.is_dir():  # the automation's mistake, not a file's
+        raise ConfigError(f"update.path {plan.path!r}: no such directory in the repository")
     result = await asyncio.to_thread(
         update_tree,
         target,
@@ -371,14 +378,23 @@ def _rooted(result: UpdateResult, path: str) -> UpdateResult:
     return dataclasses.replace(
         result,
         changes=tuple(dataclasses.replace(c, file=prefix + c.file) for c in result.changes),
+        warnings=tuple(_rooted_message(m, prefix) for m in result.warnings),
+        errors=tuple(_rooted_message(m, prefix) for m in result.errors),
         files_written=tuple(prefix + f for f in result.files_written),
     )
+
+
+def _rooted_message(message: str, prefix: str) -> str:
+    """A ``PATH: ...`` message of the update (``.`` for its root) with ``prefix`` on PATH."""
+    if message.startswith(".:"):
+        return prefix.rstrip("/") + message[1:]
+    return prefix + message
 
 
 def _take(out: AutomationOutcome, result: UpdateResult) -> None:
     out.changes = result.changes
     out.warnings.extend(result.warnings)
-    out.errors.extend(result.errors)
+    out.file_errors.extend(result.errors)
 
 
 __all__ = [

@@ -5,6 +5,7 @@ Use :meth:`Workspace.open` to lock and prepare a cached checkout, then
 """
 
 from image_automation.git._auth import GitAuth
+from image_automation.git._checkout import absolute_local_url
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
 from image_automation.git._signing import SigningKey
 from image_automation.git.messages import DEFAULT_TEMPLATE, MessageTemplateError, render_message
@@ -21,5 +22,6 @@ __all__ = [
     "RepoSpec",
     "SigningKey",
     "Workspace",
+    "absolute_local_url",
     "render_message",
 ]

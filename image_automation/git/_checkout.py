@@ -9,6 +9,7 @@ sync to the remote head, commit, push).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import uuid
@@ -34,13 +35,36 @@ _NO_AUTO_MAINTENANCE = ("maintenance.auto", "false")
 _MISSING_REF = "couldn't find remote ref"
 
 
+def absolute_path(path: Path) -> Path:
+    """``path`` made absolute against the current directory, lexically (symlinks kept, so a
+    mounted Secret's ``..data`` link is followed afresh on every read)."""
+    return Path(os.path.abspath(path))
+
+
+def absolute_local_url(url: str) -> str:
+    """A remote given as a relative local path, made absolute; any other URL unchanged.
+
+    Git's rule: a URL without ``://`` is a local path unless a ``:`` comes before the first
+    ``/`` (then it is scp-like ``host:path``). Git resolves a local path against its working
+    directory, which is not ours for a clone.
+    """
+    if "://" in url or os.path.isabs(url):
+        return url
+    colon, slash = url.find(":"), url.find("/")
+    if colon != -1 and (slash == -1 or colon < slash):
+        return url
+    return os.path.abspath(url)
+
+
 class Checkout:
     """The clone of ``spec`` at ``path``; ``env`` and ``private`` come from the workspace."""
 
     def __init__(self, *, spec: RepoSpec, path: Path, env: Mapping[str, str], private: Path,
                  secrets: Sequence[str], remote: Remote | None = None) -> None:  # fmt: skip
         self.spec = spec
-        self.path = path
+        # Absolute before any step runs git elsewhere (the clone runs beside its target).
+        self.path = absolute_path(path)
+        self._url = absolute_local_url(spec.url)
         self._env = dict(env)
         self._private = private
         self._secrets = tuple(secrets)
@@ -129,11 +153,15 @@ class Checkout:
         args += ["--branch", self.spec.branch, "--origin", _REMOTE]
         if self.spec.depth:
             args += ["--depth", str(self.spec.depth)]
-        self._git(*args, "--", self.spec.url, str(tmp), action="clone", cwd=self.path.parent)
+        self._git(*args, "--", self._url, str(tmp), action="clone", cwd=self.path.parent)
         if self.spec.sparse_paths:
             self._git("sparse-checkout", "set", "--cone", "--", *self.spec.sparse_paths,
                       action="sparse checkout", cwd=tmp)  # fmt: skip
-        tmp.rename(self.path)
+        try:
+            tmp.rename(self.path)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise GitError(f"clone failed: cannot move it to {self.path}: {exc}") from exc
 
     def _diagnose(self) -> str | None:
         """Why the existing clone cannot be reused, or None. Clears stale lock files."""
@@ -162,7 +190,7 @@ class Checkout:
             )
         except GitError as exc:
             return f"not a usable git checkout: {exc}"
-        if url != self.spec.url:
+        if url not in (self.spec.url, self._url):
             return "remote URL differs"
         if self.spec.depth is None and (git_dir / "shallow").exists():
             return "shallow clone, full history wanted"
@@ -360,4 +388,4 @@ class Checkout:
         return tuple(t.split(":", 1)[-1] for t in targets)
 
 
-__all__ = ["Checkout"]
+__all__ = ["Checkout", "absolute_local_url", "absolute_path"]

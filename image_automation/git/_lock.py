@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from image_automation.errors import GitConflict
+from image_automation.errors import GitConflict, GitError
 
 _POLL = 0.05
 
@@ -21,7 +21,10 @@ _POLL = 0.05
 @asynccontextmanager
 async def locked(path: Path, *, timeout: float | None = None) -> AsyncIterator[None]:
     """Hold an exclusive lock on ``path``; raise GitConflict after ``timeout`` seconds."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise GitError(f"cannot open lock file {path}: {exc.strerror or exc}") from exc
     try:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from image_automation.domain import UpdateResult
 from image_automation.errors import GitConflict, GitError
 from image_automation.git._auth import GitAuth, check_url, git_environment
-from image_automation.git._checkout import Checkout
+from image_automation.git._checkout import Checkout, absolute_path
 from image_automation.git._errors import Remote
 from image_automation.git._lock import locked
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
@@ -55,6 +55,9 @@ async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
     except asyncio.CancelledError:
         await asyncio.wait([task])
         raise
+    except OSError as exc:  # a file step around git (rename, rmtree, a mark): ours, not a crash
+        step = getattr(func, "__name__", "git step").strip("_").replace("_", " ")
+        raise GitError(f"{step} failed: {exc}") from exc
 
 
 def cache_key(url: str, branch: str) -> str:
@@ -112,7 +115,11 @@ class Workspace:
     ) -> AsyncIterator[Workspace]:
         """Lock the clone of ``spec`` under ``work_dir``, clone or repair it, and yield it."""
         check_url(spec.url)
-        work_dir.mkdir(parents=True, exist_ok=True)
+        work_dir = absolute_path(work_dir)  # git runs in other directories; never relative
+        try:
+            work_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GitError(f"cannot create work dir {work_dir}: {exc.strerror or exc}") from exc
         key = cache_key(spec.url, spec.branch)
         async with locked(work_dir / f"{key}.lock", timeout=lock_timeout):
             private = _private_dir(work_dir, key)

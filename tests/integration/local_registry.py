@@ -52,7 +52,13 @@ class LocalRegistry:
         self.host = f"127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> LocalRegistry:
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self, *, detached: bool = False) -> LocalRegistry:
+        """Start and wait until it answers; ``detached``: in its own session, so it outlives
+        this process (``demo/local_fleet.py`` leaves it running for the user)."""
         binary = shutil.which("docker-registry")
         if binary is None:
             raise RuntimeError("docker-registry is not installed (run `make sysdeps`)")
@@ -61,7 +67,11 @@ class LocalRegistry:
         config.write_text(CONFIG.format(root=self.directory / "data", port=self.port))
         with (self.directory / "registry.log").open("wb") as log_file:
             self._proc = subprocess.Popen(
-                [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=log_file
+                [binary, "serve", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+                stdin=subprocess.DEVNULL,
+                start_new_session=detached,
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

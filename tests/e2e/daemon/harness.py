@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,23 +140,42 @@ class Fleet:
             for tag in tags:
                 push_image(client, self.registry.url, self.image, [tag], salt=tag)
 
-    def start(self, *, log: str = "daemon.log", debug: bool = False) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        *,
+        log: str = "daemon.log",
+        debug: bool = False,
+        relative: bool = False,
+        grace: str = "30s",
+        repo: str | None = None,
+        wait_ready: bool = True,
+    ) -> subprocess.Popen[bytes]:
+        """Start ``run``; ``relative``: from ``root`` as cwd, with ``./secrets`` and ``./data``."""
         self.port = free_port()
         env = {**os.environ, "IMAGE_AUTOMATION_LISTEN": f"127.0.0.1:{self.port}"}
+        base = Path(".") if relative else self.root
         with (self.root / log).open("ab") as sink:
             proc = subprocess.Popen(
                 [
                     sys.executable, "-c", "from image_automation.cli import main; main()",
-                    "run", "--repo", self.git.url_for(self.remote),
-                    "--git-secret", "git", "--secrets-dir", str(self.root / "secrets"),
-                    "--data-dir", str(self.root / "data"), "--log-format", "json",
-                    "--grace-period", "30s", "--log-level", "debug" if debug else "info",
+                    "run", "--repo", repo or self.git.url_for(self.remote),
+                    "--git-secret", "git", "--secrets-dir", f"{base}/secrets",
+                    "--data-dir", f"{base}/data", "--log-format", "json",
+                    "--grace-period", grace, "--log-level", "debug" if debug else "info",
                 ],
-                stdout=sink, stderr=subprocess.STDOUT, env=env,
+                stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=self.root,
             )  # fmt: skip
         self.processes.append(proc)
-        wait_for(lambda: self.ready(proc), "the daemon to be ready")
+        if wait_ready:
+            wait_for(lambda: self.ready(proc), "the daemon to be ready")
         return proc
+
+    def readyz(self) -> tuple[int, str]:
+        try:
+            response = httpx.get(f"{self.url}/readyz", timeout=2)
+        except httpx.HTTPError as exc:
+            return 0, str(exc)
+        return response.status_code, response.text
 
     def ready(self, proc: subprocess.Popen[bytes]) -> bool:
         if proc.poll() is not None:
@@ -208,3 +229,33 @@ class Fleet:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers (a hung registry)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._sock.settimeout(0.1)
+        self.host = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            self._held.append(conn)
+            self.accepted += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._sock.close()
+        for conn in self._held:
+            conn.close()

@@ -36,7 +36,7 @@ def test_defaults(captured: list[tuple[RepoSettings, DaemonSettings]]) -> None:
     assert result.exit_code == 0, result.output
     [(repo, daemon)] = captured
     assert (repo.branch, repo.interval, repo.data_dir) == (
-        "main", 300.0, Path("image-automation-data"))  # fmt: skip
+        "main", 300.0, Path.cwd() / "image-automation-data")  # fmt: skip
     assert (daemon.host, daemon.port, daemon.grace_period) == ("127.0.0.1", 8080, 30.0)
 
 
@@ -84,3 +84,43 @@ def test_unknown_config_key_is_refused(
     result = CliRunner().invoke(run_command, ["--config", str(config)], env={})
     assert result.exit_code == 2
     assert "listenn" in result.output
+
+
+def test_paths_from_flags_and_environment_are_absolute_against_the_current_directory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    captured: list[tuple[RepoSettings, DaemonSettings]],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "registries.yaml").write_text("{}\n")
+    env = {"IMAGE_AUTOMATION_REGISTRIES": "registries.yaml"}
+    args = ["--repo", "../fleet.git", "--data-dir", "./data", "--secrets-dir", "secrets"]
+    result = invoke(args, env)
+    assert result.exit_code == 0, result.output
+    [(repo, daemon)] = captured
+    assert repo.data_dir == tmp_path / "data"
+    assert repo.secrets_dir == daemon.secrets_dir == tmp_path / "secrets"
+    assert repo.registries == tmp_path / "registries.yaml"
+    assert repo.repo == str(tmp_path.parent / "fleet.git")
+
+
+def test_paths_in_the_config_file_are_relative_to_the_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    captured: list[tuple[RepoSettings, DaemonSettings]],
+) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "daemon.yaml").write_text(
+        "repo: https://git.example.test/fleet.git\ndataDir: ./data\nsecretsDir: secrets\n"
+        "dockerConfig: /abs/config.json\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["--config", "etc/daemon.yaml"])
+    assert result.exit_code == 0, result.output
+    [(repo, daemon)] = captured
+    assert repo.data_dir == etc / "data"
+    assert repo.secrets_dir == daemon.secrets_dir == etc / "secrets"
+    assert repo.docker_config == Path("/abs/config.json")
+    assert repo.repo == "https://git.example.test/fleet.git"

@@ -23,11 +23,16 @@ class FakeEngine:
         self.block: asyncio.Event | None = None
         self.in_reconcile = asyncio.Event()
         self.load_error: str | None = None
+        self.load_raises: Exception | None = None
+        """Raised by the next load (then cleared): an error that is not ours, a bug."""
         self.store_error: str | None = None
         self.result: Callable[[str], ReconcileResult] = lambda a: ReconcileResult()
 
     async def load(self) -> DaemonConfig:
         self.loads += 1
+        if self.load_raises is not None:
+            exc, self.load_raises = self.load_raises, None
+            raise exc
         if self.load_error:
             raise ImageAutomationError(self.load_error)
         return self.config

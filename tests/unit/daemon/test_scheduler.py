@@ -82,7 +82,7 @@ async def test_a_failing_job_does_not_stop_the_queue() -> None:
 
 async def test_drain_lets_running_jobs_finish_within_the_grace_period() -> None:
     queue, rec = WorkQueue(), Recorder()
-    queue.submit("reconcile:a", rec.job("a", block=True))
+    queue.submit("reconcile:a", protected(queue, rec.job("a", block=True)))
     await until(lambda: "a" in rec.running)
     drained = asyncio.create_task(queue.drain(grace=30))
     await until(lambda: queue.closed)
@@ -94,11 +94,38 @@ async def test_drain_lets_running_jobs_finish_within_the_grace_period() -> None:
 
 async def test_drain_cancels_what_outlives_the_grace_period() -> None:
     queue, rec = WorkQueue(), Recorder()
-    task = queue.submit("reconcile:a", rec.job("a", block=True))
+    task = queue.submit("reconcile:a", protected(queue, rec.job("a", block=True)))
     await until(lambda: "a" in rec.running)
     assert await queue.drain(grace=0.01) is False
     assert task is not None and task.cancelled()
     assert rec.runs == [] and rec.running == set()
+
+
+async def test_drain_cancels_unprotected_jobs_at_once_whatever_the_grace_period() -> None:
+    queue, rec = WorkQueue(), Recorder()
+    scan = queue.submit("scan:a", rec.job("a", block=True))  # a scan that never ends
+    commit = queue.submit("reconcile:b", protected(queue, rec.job("b", block=True)))
+    await until(lambda: rec.running == {"a", "b"})
+    drained = asyncio.create_task(queue.drain(grace=3600))
+    await until(lambda: scan is not None and scan.done())
+    assert scan is not None and scan.cancelled()
+    assert commit is not None and not commit.done()  # still within its grace period
+    rec.release.set()
+    # Only the protected job held the stop; bounded, not timed.
+    assert await asyncio.wait_for(drained, 20) is True
+    assert rec.runs == ["b"]
+
+
+def protected(
+    queue: WorkQueue, job: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    """``job`` that first tells the queue it is committing (a stop grants it the grace period)."""
+
+    async def run() -> None:
+        queue.protect_current()
+        await job()
+
+    return run
 
 
 async def test_depth_is_reported() -> None:
