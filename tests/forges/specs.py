@@ -20,11 +20,14 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
+from openapi_core.security.exceptions import SecurityProviderError
+from openapi_core.security.factories import SecurityProviderFactory
+from openapi_core.security.providers import BaseProvider
 from openapi_core.templating.paths.exceptions import PathError
 from openapi_core.templating.paths.finders import APICallPathFinder
 from werkzeug.datastructures import Headers, ImmutableMultiDict
@@ -99,6 +102,25 @@ class Spec:
         return self.doc["components"]["schemas"][name]  # type: ignore[no-any-return]
 
 
+class _BearerProvider(BaseProvider):
+    """OAuth 2 / OpenID Connect schemes: an access token presented as ``Authorization: Bearer``
+    (RFC 6750). openapi-core's own provider for them only warns and lets every request pass."""
+
+    def __call__(self, parameters: RequestParameters) -> Any:
+        scheme, _, token = parameters.header.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise SecurityProviderError("Missing bearer token.")
+        return token
+
+
+class _SecurityProviders(SecurityProviderFactory):
+    PROVIDERS: ClassVar[dict[str, type[BaseProvider]]] = {
+        **SecurityProviderFactory.PROVIDERS,
+        "oauth2": _BearerProvider,
+        "openIdConnect": _BearerProvider,
+    }
+
+
 @functools.cache
 def load_spec(forge: str) -> Spec:
     doc = json.loads(SPEC_FILES[forge].read_text(encoding="utf-8"))
@@ -107,7 +129,9 @@ def load_spec(forge: str) -> Spec:
     return Spec(
         forge=forge,
         doc=doc,
-        openapi=OpenAPI.from_dict(doc),
+        openapi=OpenAPI.from_dict(
+            doc, config=Config(security_provider_factory=_SecurityProviders())
+        ),
         origin=origin,
         prefix=server.path.rstrip("/"),
     )
