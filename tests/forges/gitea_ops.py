@@ -172,6 +172,7 @@ class GiteaOps:
             if pr.state != "open":
                 return Reply(405)
             pr.auto_merge, pr.auto_merge_by = method, call.user
+            pr.extra["delete_head"] = bool(body.get("delete_branch_after_merge"))
             return Reply(200)
         title = body.get("MergeTitleField") or body.get("merge_title_field") or ""
         message = body.get("MergeMessageField") or body.get("merge_message_field") or ""

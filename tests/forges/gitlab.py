@@ -320,6 +320,7 @@ class GitLabFake(FakeForge):
             and self.checks_state(self.head_sha(pr)) in ("pending", "failure")
         ):
             pr.auto_merge, pr.auto_merge_by = method, call.user
+            pr.extra["delete_head"] = bool(body.get("should_remove_source_branch"))
             return Reply(200, self.mr_json(pr))
         message = body.get("squash_commit_message" if squash else "merge_commit_message") or ""
         self.merge_pull(pr, method=method, message=message, by=call.user)

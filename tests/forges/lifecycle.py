@@ -166,6 +166,8 @@ class Lifecycle:
                 continue
             method = pr.auto_merge if pr.auto_merge in ("merge", "squash", "rebase") else "merge"
             self.merge_pull(pr, method=method, by=pr.auto_merge_by)  # type: ignore[arg-type]
+            if pr.extra.get("delete_head"):  # the client asked for it when it set auto-merge
+                self.repo.delete_branch(pr.head)
 
     def after_push(self) -> None:
         self.after_change()

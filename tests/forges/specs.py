@@ -113,6 +113,19 @@ class _BearerProvider(BaseProvider):
         return token
 
 
+class _BearerOrPatProvider(BaseProvider):
+    """Azure DevOps only: its operations name just ``oauth2``, while the same document's
+    top-level scheme ``accessToken`` says "Personal access token. Use any value for the user
+    name and the token as the password" (HTTP Basic). Either presentation meets the
+    requirement; anything else (no credentials, another scheme) does not."""
+
+    def __call__(self, parameters: RequestParameters) -> Any:
+        scheme, _, token = parameters.header.get("Authorization", "").partition(" ")
+        if scheme.lower() not in ("bearer", "basic") or not token:
+            raise SecurityProviderError("Missing bearer token or basic PAT.")
+        return token
+
+
 class _SecurityProviders(SecurityProviderFactory):
     PROVIDERS: ClassVar[dict[str, type[BaseProvider]]] = {
         **SecurityProviderFactory.PROVIDERS,
@@ -121,17 +134,23 @@ class _SecurityProviders(SecurityProviderFactory):
     }
 
 
+class _AzureSecurityProviders(_SecurityProviders):
+    PROVIDERS: ClassVar[dict[str, type[BaseProvider]]] = {
+        **_SecurityProviders.PROVIDERS,
+        "oauth2": _BearerOrPatProvider,
+    }
+
+
 @functools.cache
 def load_spec(forge: str) -> Spec:
     doc = json.loads(SPEC_FILES[forge].read_text(encoding="utf-8"))
     server = urlsplit(doc["servers"][0]["url"])
     origin = f"{server.scheme}://{server.netloc}" if server.netloc else "http://forge.invalid"
+    providers = _AzureSecurityProviders() if forge == "azuredevops" else _SecurityProviders()
     return Spec(
         forge=forge,
         doc=doc,
-        openapi=OpenAPI.from_dict(
-            doc, config=Config(security_provider_factory=_SecurityProviders())
-        ),
+        openapi=OpenAPI.from_dict(doc, config=Config(security_provider_factory=providers)),
         origin=origin,
         prefix=server.path.rstrip("/"),
     )
