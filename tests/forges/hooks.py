@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from tests.forges.lifecycle import Lifecycle
 from tests.forges.repo import MergeMethod
@@ -154,6 +154,13 @@ class Hooks(Lifecycle):
             return None
 
     # -- the fixture's verdict --------------------------------------------------------------
+
+    def take_violations(self) -> list[Any]:
+        """The violations so far, cleared: for tests that provoke them on purpose."""
+        with self.lock:
+            found = list(self.violations)  # type: ignore[attr-defined]
+            self.violations.clear()  # type: ignore[attr-defined]
+            return found
 
     def assert_clean(self) -> None:
         with self.lock:

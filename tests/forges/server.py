@@ -165,8 +165,6 @@ class FakeForge(Hooks):
     def stop(self) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed() and self._stopping is not None:
-            if self._release is not None:
-                loop.call_soon_threadsafe(self._release.set)
             loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(15)
@@ -198,9 +196,15 @@ class FakeForge(Hooks):
         """Extra routes outside the description (GitHub's GraphQL endpoint)."""
 
     def release_stalls(self) -> None:
-        """Let every stalled request go on (see :class:`Fault` ``kind="stall"``)."""
-        if self._loop is not None and self._release is not None:
-            self._loop.call_soon_threadsafe(self._release.set)
+        """Let every request stalled so far go on (see :class:`Fault` ``kind="stall"``)."""
+
+        def release() -> None:
+            assert self._release is not None
+            self._release.set()
+            self._release = asyncio.Event()  # later stalls wait again
+
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(release)
 
     # -- git over smart HTTP --------------------------------------------------------------
 
@@ -307,9 +311,12 @@ class FakeForge(Hooks):
 
     async def _fault_reply(self, fault: Fault) -> Reply | None:
         if fault.kind == "stall":
-            assert self._release is not None
+            assert self._release is not None and self._stopping is not None
+            waits = [asyncio.ensure_future(e.wait()) for e in (self._release, self._stopping)]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._release.wait(), fault.seconds)
+                await asyncio.wait(waits, timeout=fault.seconds, return_when="FIRST_COMPLETED")
+            for wait in waits:
+                wait.cancel()
             return None  # then answer normally: a slow reply, not a failed one
         return self.fault_reply(fault)
 
