@@ -89,11 +89,8 @@ class ForgeRepo:
             return False
         return self._merge_tree(base_sha, head_sha) is not None
 
-    def _merge_tree(self, ours: str, theirs: str, merge_base: str = "") -> str | None:
-        args = ["merge-tree", "--write-tree", "--no-messages"]
-        if merge_base:
-            args.append(f"--merge-base={merge_base}")
-        proc = self._status(*args, ours, theirs)
+    def _merge_tree(self, ours: str, theirs: str) -> str | None:
+        proc = self._status("merge-tree", "--write-tree", "--no-messages", ours, theirs)
         if proc.returncode == 1:
             return None
         if proc.returncode != 0:
@@ -131,17 +128,30 @@ class ForgeRepo:
             return new
 
     def _rebase(self, base_sha: str, head_sha: str) -> str:
-        """Replay head's own commits (oldest first) onto base, as a rebase merge does."""
-        listed = self.git("rev-list", "--reverse", "--no-merges", f"{base_sha}..{head_sha}")
-        current = base_sha
-        for commit in listed.split():
-            parent = self.git("rev-parse", f"{commit}^").strip()
-            tree = self._merge_tree(current, commit, merge_base=parent)
-            if tree is None:
-                raise MergeConflict(f"commit {commit[:12]} does not apply")
-            message = self.git("log", "-1", "--format=%B", commit)
-            current = self._commit_tree(tree, [current], message.rstrip("\n") or "rebased")
-        return current
+        """Replay head's own commits onto base, as a rebase merge does (git 2.39 has no
+        ``merge-tree --merge-base``, so in a throwaway worktree with ``cherry-pick``)."""
+        work = self.path.parent / f"{self.path.name}-rebase-{threading.get_ident()}"
+        self.git("worktree", "add", "--quiet", "--detach", str(work), base_sha)
+        try:
+            listed = self.git("rev-list", "--reverse", "--no-merges", f"{base_sha}..{head_sha}")
+            for commit in listed.split():
+                picked = subprocess.run(
+                    ["git", "-C", str(work), "cherry-pick", "--allow-empty", commit],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    env={**os.environ, **_FORGE_IDENTITY},
+                )
+                if picked.returncode != 0:
+                    raise MergeConflict(f"commit {commit[:12]} does not apply")
+            return subprocess.run(
+                ["git", "-C", str(work), "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        finally:
+            self.git("worktree", "remove", "--force", str(work))
 
     def commit_files(
         self, branch: str, files: Mapping[str, str], message: str, *, base: str = ""
