@@ -222,3 +222,14 @@ async def test_a_wrong_token_is_refused_with_401_and_is_no_violation(fake_forge:
         with pytest.raises(AssertionError, match=r"^401"):
             await driver_for(fake_forge, client).default_branch()
     assert fake_forge.violations == []
+
+
+def test_a_fake_that_cannot_start_raises_instead_of_skipping(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.forges import fixtures
+    from tests.integration.fixture_base import FixtureError
+
+    monkeypatch.setattr(fixtures.shutil, "which", lambda name: None)
+    with pytest.raises(FixtureError, match="git is not installed"):
+        start_fake("gitlab", tmp_path)
