@@ -6,12 +6,11 @@ field the forge does not know, or a test that feeds the client an answer the rea
 could not give, fails the test. Answers are built by :meth:`Contract.sample` from the schema
 (every required field, nullable ones as null) plus the fields a test cares about.
 
-The slices live in ``tests/fixtures/forge-specs/<forge>/slice.openapi3.json`` (cut from
-/work/shared/forge-specs with its slice.py from the full official files, with the extras of
-FORGE-DESIGN.md; the fake-forge fixtures regenerate them). :func:`slice_path` is the one
-place that knows where they are. GitLab publishes no file we have: until the fakes' own
-contract lands, ``gitlab_interim.openapi3.json`` next to this module stands in, written by
-hand from GitLab's REST documentation.
+The slices live in ``tests/fixtures/forge-specs/<forge>/slice.openapi3.json`` (cut from the
+full official files; ``tests/fixtures/forge-specs/regen.sh`` and its README say how). GitLab
+publishes no file we have: ``gitlab/contract.openapi3.json`` there is our own contract,
+written from GitLab's REST documentation, the same one the fake forges answer by.
+:func:`slice_path` is the one place that knows where they are.
 """
 
 from __future__ import annotations
@@ -34,24 +33,16 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parents[1] / "fixtures" / "forge-specs"
-SHARED = Path("/work/shared/forge-specs")
 FORGES = ("github", "gitea", "forgejo", "bitbucket-cloud", "azure-devops", "gitlab")
 _SERVER = "https://spec.test"
 
 
 def slice_path(forge: str) -> Path:
-    """The OpenAPI 3 description of ``forge``'s operations we use: the committed fixture
-    first, then the shared folder (a workstation that has it), then GitLab's interim."""
+    """The committed OpenAPI 3 description of ``forge``'s operations we use."""
     candidates = [
         FIXTURES / forge / "slice.openapi3.json",
         FIXTURES / forge / "contract.openapi3.json",
-        SHARED / forge / "pr-slice.openapi3.json",
-        SHARED / forge / "pr-slice.converted-openapi3.json",
     ]
-    if forge == "github":
-        candidates.append(SHARED / "github" / "pr-slice.json")
-    if forge == "gitlab":
-        candidates.append(HERE / "gitlab_interim.openapi3.json")
     for candidate in candidates:
         if candidate.is_file():
             return candidate

@@ -19,8 +19,9 @@ MR = MRS + "/{merge_request_iid}"
 
 
 def mr(m: MockForge, iid: int = 6, *, head: str = "auto/web", **fields: Any) -> Any:
+    # MergeRequestDetail (single-MR answers) is MergeRequest plus fields; lists accept it too.
     return m.contract.schema_sample(
-        "MergeRequest",
+        "MergeRequestDetail",
         iid=iid,
         web_url=f"https://gitlab.example.com/g/sub/fleet/-/merge_requests/{iid}",
         state=fields.pop("state", "opened"),
@@ -36,7 +37,14 @@ def mr(m: MockForge, iid: int = 6, *, head: str = "auto/web", **fields: Any) -> 
 
 
 def user(uid: int, name: str) -> dict[str, Any]:
-    return {"id": uid, "username": name}
+    return {
+        "id": uid,
+        "username": name,
+        "name": name,
+        "state": "active",
+        "avatar_url": None,
+        "web_url": f"https://gitlab.example.com/{name}",
+    }
 
 
 @pytest.fixture
@@ -157,7 +165,7 @@ async def test_update_keeps_a_draft_a_draft_and_sets_labels(
 
 
 async def test_close_notes_then_closes(gl: MockForge, forge: GitLabForge) -> None:
-    gl.on("POST", MR + "/notes", reply(201, {"id": 1, "body": "bye"}))
+    gl.on("POST", MR + "/notes", reply(201, gl.contract.schema_sample("Note", id=1, body="bye")))
     gl.on("PUT", MR, reply(200, mr(gl, 6, state="closed")))
     assert (await forge.close_pull_request(6, comment="bye")).state == "closed"
     assert [s.body for s in gl.seen] == [{"body": "bye"}, {"state_event": "close"}]

@@ -16,8 +16,7 @@ def _request(method: str, url: str, **kwargs: object) -> httpx.Request:
 def test_every_forge_has_a_committed_description(forge: str) -> None:
     path = slice_path(forge)
     assert path.is_file()
-    if forge != "gitlab":  # GitLab's comes from the fake-forge fixtures, else the interim
-        assert path.is_relative_to(FIXTURES)
+    assert path.is_relative_to(FIXTURES)
 
 
 @pytest.mark.parametrize(
