@@ -1,8 +1,9 @@
 """Policy files → models, with every error pinned to ``file:line: field: message``.
 
-Documents are read with ruamel.yaml's C composer; each node keeps its line, so a pydantic
-error location (``spec.policy.semver.range``) maps back to the line a user must edit. One bad
-document never stops the others: errors are collected, valid documents are kept.
+Documents are read with :mod:`~image_automation.config.safe_yaml` (libyaml's parser, aliases
+and nesting bounded); each node keeps its line, so a pydantic error location
+(``spec.policy.semver.range``) maps back to the line a user must edit. One bad document never
+stops the others: errors are collected, valid documents are kept.
 Documents of other kinds (a Deployment next to the policies) are ignored.
 """
 
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from image_automation.config.models import (
@@ -33,6 +33,7 @@ from image_automation.config.models import (
     TrackedImage,
 )
 from image_automation.config.receivers import NOTIFICATION_V1, RECEIVER_KIND, Receiver
+from image_automation.config.safe_yaml import load_all
 from image_automation.errors import ConfigError, Location
 
 PathKey = tuple[str | int, ...]
@@ -153,16 +154,10 @@ def load_bytes(data: bytes, *, file: str) -> LoadResult:
     except UnicodeDecodeError as exc:
         return _failed(file, f"not UTF-8 text (byte {exc.start})")
     for offset, chunk in _split_documents(text):
-        yaml = YAML(typ="safe", pure=False)
         try:
-            nodes = list(yaml.compose_all(chunk))
-            values = [(n, yaml.constructor.construct_document(n)) for n in nodes if n is not None]
-        except Exception as exc:  # ruamel raises many types; every one means "not valid YAML"
-            line = _yaml_line(exc)
-            where = Location(file, line + offset if line else offset + 1)
-            result.errors.append(
-                ConfigError(f"not valid YAML: {_yaml_problem(exc)}", location=where)
-            )
+            values = load_all(chunk, file=file, line_offset=offset)
+        except ConfigError as exc:
+            result.errors.append(exc)
             continue
         for node, value in values:
             line = node.start_mark.line + 1 + offset
@@ -276,13 +271,3 @@ def yaml_files_under(root: Path) -> Iterator[Path]:
 
 def _failed(file: str, message: str) -> LoadResult:
     return LoadResult(errors=[ConfigError(message, location=Location(file))])
-
-
-def _yaml_problem(exc: BaseException) -> str:
-    problem = getattr(exc, "problem", None)
-    return str(problem) if problem else (str(exc).splitlines() or [type(exc).__name__])[0]
-
-
-def _yaml_line(exc: BaseException) -> int:
-    mark = getattr(exc, "problem_mark", None)
-    return int(mark.line) + 1 if mark is not None else 0
