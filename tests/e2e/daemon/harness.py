@@ -138,7 +138,13 @@ class Fleet:
             for tag in tags:
                 push_image(client, self.registry.url, self.image, [tag], salt=tag)
 
-    def start(self, *, log: str = "daemon.log", debug: bool = False) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        *,
+        log: str = "daemon.log",
+        debug: bool = False,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> subprocess.Popen[bytes]:
         self.port = free_port()
         env = {**os.environ, "IMAGE_AUTOMATION_LISTEN": f"127.0.0.1:{self.port}"}
         with (self.root / log).open("ab") as sink:
@@ -150,7 +156,7 @@ class Fleet:
                     "--data-dir", str(self.root / "data"), "--log-format", "json",
                     "--grace-period", "30s", "--log-level", "debug" if debug else "info",
                 ],
-                stdout=sink, stderr=subprocess.STDOUT, env=env,
+                stdout=sink, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn,
             )  # fmt: skip
         self.processes.append(proc)
         wait_for(lambda: self.ready(proc), "the daemon to be ready")
