@@ -14,7 +14,8 @@ This is the only part of ``manifests`` that touches the filesystem. The rules:
   relative to ``root``. ``line_include`` globs (default none: opt-in) pick Dockerfiles, ``.env``
   and HCL files for :mod:`~image_automation.manifests.lines`; they win over ``include``.
 * ``.git`` directories are skipped. Symlinks are never followed: one that points outside
-  ``root`` is refused and reported as an error; one inside is skipped (its target is walked).
+  ``root`` is refused and reported as an error; one inside is skipped (its target is walked);
+  a dangling one is skipped with a warning.
 * A file larger than ``max_file_size`` bytes is skipped with a warning.
 * Files are screened for the bytes ``$imagepolicy`` before any parse, so unmarked files cost
   one read. A file that fails to decode or parse is reported as an error; the others are
@@ -226,6 +227,9 @@ class _Screener:
         if not is_dir and not (
             self.yaml_match(entry.name, rel) or self.line_match(entry.name, rel)
         ):
+            return
+        if not os.path.exists(path):  # dangling: nothing to follow, nothing to refuse
+            self.report.warnings.append(f"{rel}: dangling symlink; skipped")
             return
         target = os.path.realpath(path)
         if target != self.top and not target.startswith(self.top.rstrip(os.sep) + os.sep):
