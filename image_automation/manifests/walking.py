@@ -6,6 +6,8 @@ API::
                 include: Sequence[str] | None = None, line_include: Sequence[str] = (),
                 dry_run: bool = False, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
                 ) -> UpdateResult
+    find_markers(root: Path, *, include=..., line_include=..., max_file_size=...)
+                 -> list[MarkerSite]          # what is marked, nothing edited
 
 This is the only part of ``manifests`` that touches the filesystem. The rules:
 
@@ -44,9 +46,9 @@ from pathlib import Path
 
 from image_automation.domain import ImageRef, UpdateResult
 from image_automation.errors import ManifestError
-from image_automation.manifests.editing import FileEdit, apply_setters
+from image_automation.manifests.editing import FileEdit, apply_setters, decode
 from image_automation.manifests.lines import apply_line_setters
-from image_automation.manifests.markers import MARKER_BYTES
+from image_automation.manifests.markers import MARKER_BYTES, Setter, find_marker_comments
 
 DEFAULT_INCLUDE: tuple[str, ...] = ("*.yaml", "*.yml", "Kustomization")
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
@@ -138,6 +140,43 @@ def update_tree(
         files_written=() if dry_run else tuple(item.rel for item, _ in edited),
         diff=diff,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerSite:
+    """A marker found by :func:`find_markers`: file relative to the root, line, setter."""
+
+    file: str
+    line: int
+    setter: Setter
+
+
+def find_markers(
+    root: Path,
+    *,
+    include: Sequence[str] | None = None,
+    line_include: Sequence[str] = (),
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+) -> list[MarkerSite]:
+    """Every well-formed marker :func:`update_tree` would see under ``root``, in file order.
+
+    For checks that need to know what is marked without editing anything; files that cannot
+    be read or decoded are left out (``update_tree`` reports them).
+    """
+    report = _Report([], [])
+    yaml_match = _Matcher.compile(DEFAULT_INCLUDE if include is None else include)
+    found = _screen(root, yaml_match, _Matcher.compile(line_include), max_file_size, report)
+    sites: list[MarkerSite] = []
+    for item in sorted(found, key=lambda f: f.rel):
+        openers = ("#", "//") if item.editor is apply_line_setters else ("#",)
+        try:
+            _, text = decode(item.data, file=item.rel)
+        except ManifestError:
+            continue
+        for comment in find_marker_comments(text, openers=openers):
+            if comment.setter is not None:
+                sites.append(MarkerSite(item.rel, comment.line, comment.setter))
+    return sites
 
 
 def _write_all(files: list[tuple[str, bytes]]) -> list[OSError | None]:
@@ -315,4 +354,4 @@ def _diff(rel: str, old: bytes, new: bytes) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-__all__ = ["DEFAULT_INCLUDE", "DEFAULT_MAX_FILE_SIZE", "update_tree"]
+__all__ = ["DEFAULT_INCLUDE", "DEFAULT_MAX_FILE_SIZE", "MarkerSite", "find_markers", "update_tree"]
