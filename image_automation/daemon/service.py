@@ -105,6 +105,8 @@ def build_hooks(
     hooks: dict[str, Hook] = {}
     problems: list[str] = []
     for receiver in config.receivers:
+        if not receiver.targets():  # only kinds we never act on: Flux's own business
+            continue
         name, namespace = receiver.metadata.name, receiver.metadata.namespace
         try:
             token = read_token(secrets_dir, receiver.spec.secret_ref.name)

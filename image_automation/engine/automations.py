@@ -102,8 +102,15 @@ def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
     """A plan for every automation document in ``loaded``; broken ones become errors."""
     out = Plans()
     sources = {doc.obj.key: doc for doc in loaded.git_repositories}
+    first: dict[str, Loaded] = {}
     for doc in loaded.automations:
         key = f"{doc.obj.kind}/{doc.obj.key}"
+        if key in first:  # Flux would see one object; ours would run twice
+            where = f"{first[key].file}:{first[key].line}"
+            message = f"duplicate {key}, first declared at {where}"
+            out.errors.append((key, ConfigError(message, location=doc.location())))
+            continue
+        first[key] = doc
         try:
             if isinstance(doc.obj, ImageUpdateAutomation):
                 plan = _flux_plan(doc, doc.obj, sources, context)
