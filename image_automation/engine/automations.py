@@ -32,6 +32,7 @@ from image_automation.git import (
     MessageTemplateError,
     PushSettings,
     SigningKey,
+    check_url,
     render_message,
 )
 from image_automation.git.flux_messages import FluxTemplate, parse_template
@@ -168,6 +169,17 @@ def check_automations(
         stand_in = RepoTarget(url="file:///--repo", branch="main")
         plans = plan_automations(loaded, replace(context, repo=stand_in))
     errors = [exc for _, exc in plans.errors]
+    if context.repo is not None:
+        try:
+            check_url(context.repo.url)
+        except ConfigError as exc:
+            errors.insert(0, ConfigError(f"--repo: {exc.message}"))
+    for git_doc in loaded.git_repositories:  # the plans above may not have read them
+        assert isinstance(git_doc.obj, GitRepository)
+        try:
+            _check_url(git_doc, git_doc.obj.spec.url, ("spec", "url"))
+        except ConfigError as exc:
+            errors.append(exc)
     for plan, doc in zip(plans.plans, plans.documents, strict=True):
         try:
             warnings.extend(_check_template(plan, doc))
@@ -240,6 +252,7 @@ def _flux_plan(
         src = source.obj.spec
         branch = src.ref.branch if src.ref and src.ref.branch else "main"
         secret = src.secret_ref.name if src.secret_ref else None
+        _check_url(source, src.url, ("spec", "url"))
         base = RepoTarget(url=src.url, branch=branch, secret=secret)
     branch = checkout.branch if checkout and checkout.branch else base.branch
     commit_spec = spec.git.commit
@@ -283,6 +296,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         branch = git.branch if "branch" in git.model_fields_set else context.repo.branch
     else:
         url, branch = git.url, git.branch
+        _check_url(doc, url, ("spec", "git", "url"))
         secret = git.secret_ref.name if git.secret_ref else None
     signing = None
     if spec.commit.signing_key is not None:
@@ -343,6 +357,14 @@ def _signing_key(doc: Loaded, secret: str, fmt: str, context: PlanContext) -> Si
         key_file=path,
         passphrase_file=passphrase if passphrase.is_file() else None,
     )
+
+
+def _check_url(doc: Loaded, url: str, field_path: tuple[str, ...]) -> None:
+    """A URL with a credential in it is refused here, at its line, as the clone would."""
+    try:
+        check_url(url)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, location=doc.location(*field_path)) from None
 
 
 def _update_path(doc: Loaded, path: str) -> str:
