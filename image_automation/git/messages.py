@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
-from image_automation.domain import Change, ImageRef, InvalidReference, UpdateResult
+from image_automation.domain import ImageRef, InvalidReference, UpdateResult
 from image_automation.errors import ConfigError
+from image_automation.git._templates import change_data, policy_of, sandbox
 
 DEFAULT_TEMPLATE = """\
 {%- if automation %}{{ automation }}: {% endif -%}
@@ -49,17 +49,9 @@ Policies: {{ policies | join(", ") }}
 {% endif -%}
 """
 
-_SETTER_FIELDS = frozenset({"tag", "name", "digest", "image"})
-
 
 class MessageTemplateError(ConfigError):
     """A commit message template does not parse or does not render."""
-
-
-def policy_of(setter: str) -> str:
-    """``flux-system:app:tag`` → ``flux-system:app``; a setter without a field suffix is kept."""
-    head, sep, last = setter.rpartition(":")
-    return head if sep and head and last in _SETTER_FIELDS else setter
 
 
 def template_data(
@@ -69,7 +61,7 @@ def template_data(
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The variables a template sees; exposed so docs and tests can show them."""
-    changes = [_change_data(c) for c in sorted(result.changes, key=lambda c: (c.file, c.line))]
+    changes = [change_data(c) for c in sorted(result.changes, key=lambda c: (c.file, c.line))]
     files: dict[str, list[dict[str, Any]]] = {}
     objects: dict[str, list[dict[str, Any]]] = {}
     policies: dict[str, list[dict[str, Any]]] = {}
@@ -206,33 +198,13 @@ def _compile(source: str) -> jinja2.Template:
 
     A compiled template renders from many threads at once; a syntax error is not cached.
     """
-    env = SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
-    env.filters["go_range"] = go_range
+    env = sandbox(filters={"go_range": go_range})
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise MessageTemplateError(
             f"commit message template, line {exc.lineno}: {exc.message}"
         ) from exc
-
-
-def _change_data(change: Change) -> dict[str, Any]:
-    where = f"{change.namespace}/{change.name}" if change.namespace else change.name
-    return {
-        "file": change.file,
-        "line": change.line,
-        "api_version": change.api_version,
-        "kind": change.kind,
-        "namespace": change.namespace,
-        "name": change.name,
-        "object": f"{change.kind} {where}".strip(),
-        "setter": change.setter,
-        "policy": policy_of(change.setter),
-        "old": change.old,
-        "new": change.new,
-    }
 
 
 __all__ = [
