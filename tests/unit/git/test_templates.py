@@ -17,9 +17,7 @@ from image_automation.git._templates import (
 from image_automation.git.messages import MessageTemplateError, render_message
 
 RESULT = UpdateResult(
-    changes=(
-        Change("a.yaml", 1, "apps/v1", "Deployment", "ns", "web", "ns:web:tag", "1", "2"),
-    )
+    changes=(Change("a.yaml", 1, "apps/v1", "Deployment", "ns", "web", "ns:web:tag", "1", "2"),)
 )
 
 
