@@ -62,7 +62,7 @@ def ev(
     return ForgeEvent(provider, repository, 7, head, "main", action, body_edited)
 
 
-BODY_CHANGE = {"body": {"from": "- [ ] rebase now"}}
+BODY_CHANGE: dict[str, object] = {"body": {"from": "- [ ] rebase now"}}
 ACCEPTED: list[tuple[str, str, Delivery, ForgeEvent]] = [
     ("github opened", "github", github(github_payload("opened")),
      ev("github", "org/fleet", A.OPENED)),
