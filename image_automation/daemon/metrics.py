@@ -5,9 +5,10 @@ Names follow Prometheus conventions: ``image_automation_`` prefix, ``_total`` fo
 Labels are bounded by configuration (repositories, policies, automations, receivers, registry
 hosts) or by a fixed list (forge providers); nothing from a request (paths, bodies) ever
 becomes a label value. The registry also holds the standard ``process_*`` and ``python_info``
-collectors and a ``build_info`` gauge. The ``_created`` series prometheus-client adds to counters and histograms are left out of the
-page: nobody alerts on them, and they double the series count. They are filtered when the page
-is rendered rather than switched off process-wide, so other registries are untouched.
+collectors and a ``build_info`` gauge. The ``_created`` series prometheus-client adds to
+counters and histograms are left out of the page: nobody alerts on them, and they double the
+series count. They are filtered when the page is rendered rather than switched off
+process-wide, so other registries are untouched.
 """
 
 from __future__ import annotations
