@@ -164,15 +164,7 @@ def check_automations(
     error) shows here rather than at the first commit. Without ``context.repo`` a repository
     that only ``--repo`` can supply is a warning, and the rest is still checked.
     """
-    warnings: list[str] = []
-    plans = plan_automations(loaded, context)
-    if context.repo is None:
-        warnings = [
-            str(exc)
-            for _, exc in plans.errors
-            if exc.location is not None and exc.location.field in _NEEDS_REPO
-        ]
-        plans = plan_automations(loaded, replace(context, repo=_STAND_IN))
+    plans, warnings = _plan_to_check(loaded, context)
     errors = [e for _, exc in plans.errors for e in getattr(exc, "problems", (exc,))]
     errors += shared_heads(zip(plans.plans, plans.documents, strict=True))
     for plan, doc in zip(plans.plans, plans.documents, strict=True):
@@ -184,6 +176,30 @@ def check_automations(
             where = _template_location(doc, plan.kind, source, exc.line)
             errors.append(ConfigError(exc.message, location=where))
     return errors, warnings
+
+
+def _plan_to_check(loaded: LoadResult, context: PlanContext) -> tuple[Plans, list[str]]:
+    """Plans as ``reconcile`` makes them; without ``--repo``, an automation that needs it is
+    a warning and is planned against a stand-in, the others against their own repository
+    (whose host tells the forge of a pull request)."""
+    plans = plan_automations(loaded, context)
+    if context.repo is not None:
+        return plans, []
+    planned = {id(doc) for doc in plans.documents}
+    failed = [doc for doc in loaded.automations if id(doc) not in planned]
+    redo, kept = [], Plans(plans=plans.plans, documents=plans.documents)
+    for doc, (key, exc) in zip(failed, plans.errors, strict=True):
+        if exc.location is not None and exc.location.field in _NEEDS_REPO:
+            redo.append((doc, exc))
+        else:
+            kept.errors.append((key, exc))
+    again = plan_automations(
+        LoadResult(documents=[d for d, _ in redo]), replace(context, repo=_STAND_IN)
+    )
+    kept.plans += again.plans
+    kept.documents += again.documents
+    kept.errors += again.errors
+    return kept, [str(exc) for _, exc in redo]
 
 
 def _check_template(plan: AutomationPlan, doc: Loaded) -> list[str]:
