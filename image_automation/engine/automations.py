@@ -25,6 +25,15 @@ from image_automation.config.models import (
     PushSpec,
 )
 from image_automation.domain import Change, UpdateResult
+from image_automation.engine._pr_settings import (
+    PlanProblems,
+    PullRequestPlan,
+    flux_pull_request,
+    forge_token,
+    head_branch,
+    native_pull_request,
+    shared_heads,
+)
 from image_automation.errors import ConfigError, Location
 from image_automation.git import (
     CommitSettings,
@@ -65,6 +74,9 @@ class AutomationPlan:
     """Seconds between runs (the daemon's reconcile schedule)."""
     line_include: tuple[str, ...] = ()
     """Globs of line-oriented files (Dockerfile, .env, HCL) to update too; native kind only."""
+    pull_request: PullRequestPlan | None = None
+    """Deliver through a pull request (head ``pull_request.branch``, base ``repo.branch``);
+    None: push, as without it."""
 
     @property
     def key(self) -> str:
@@ -146,6 +158,8 @@ _EXAMPLE = UpdateResult(
 
 _NEEDS_REPO = frozenset({"spec.sourceRef.name", "spec.git"})
 """Error fields that only mean "this automation's repository comes from ``--repo``"."""
+_STAND_IN = RepoTarget(url="file:///--repo", branch="main")
+"""What ``validate`` without ``--repo`` plans against: no forge can be told from it."""
 
 
 def check_automations(
@@ -158,28 +172,20 @@ def check_automations(
     error) shows here rather than at the first commit. Without ``context.repo`` a repository
     that only ``--repo`` can supply is a warning, and the rest is still checked.
     """
-    warnings: list[str] = []
-    plans = plan_automations(loaded, context)
-    if context.repo is None:
-        warnings = [
-            str(exc)
-            for _, exc in plans.errors
-            if exc.location is not None and exc.location.field in _NEEDS_REPO
-        ]
-        stand_in = RepoTarget(url="file:///--repo", branch="main")
-        plans = plan_automations(loaded, replace(context, repo=stand_in))
-    errors = [exc for _, exc in plans.errors]
-    if context.repo is not None:
+    plans, warnings = _plan_to_check(loaded, context)
+    errors = [e for _, exc in plans.errors for e in getattr(exc, "problems", (exc,))]
+    errors += shared_heads(zip(plans.plans, plans.documents, strict=True))
+    if context.repo is not None:  # then no plan read a GitRepository: check them here
         try:
             check_url(context.repo.url)
         except ConfigError as exc:
             errors.insert(0, ConfigError(f"--repo: {exc.message}"))
-    for git_doc in loaded.git_repositories:  # the plans above may not have read them
-        assert isinstance(git_doc.obj, GitRepository)
-        try:
-            _check_url(git_doc, git_doc.obj.spec.url, ("spec", "url"))
-        except ConfigError as exc:
-            errors.append(exc)
+        for git_doc in loaded.git_repositories:
+            assert isinstance(git_doc.obj, GitRepository)
+            try:
+                _check_url(git_doc, git_doc.obj.spec.url, ("spec", "url"))
+            except ConfigError as exc:
+                errors.append(exc)
     for plan, doc in zip(plans.plans, plans.documents, strict=True):
         try:
             warnings.extend(_check_template(plan, doc))
@@ -189,6 +195,30 @@ def check_automations(
             where = _template_location(doc, plan.kind, source, exc.line)
             errors.append(ConfigError(exc.message, location=where))
     return errors, warnings
+
+
+def _plan_to_check(loaded: LoadResult, context: PlanContext) -> tuple[Plans, list[str]]:
+    """Plans as ``reconcile`` makes them; without ``--repo``, an automation that needs it is
+    a warning and is planned against a stand-in, the others against their own repository
+    (whose host tells the forge of a pull request)."""
+    plans = plan_automations(loaded, context)
+    if context.repo is not None:
+        return plans, []
+    planned = {id(doc) for doc in plans.documents}
+    failed = [doc for doc in loaded.automations if id(doc) not in planned]
+    redo, kept = [], Plans(plans=plans.plans, documents=plans.documents)
+    for doc, (key, exc) in zip(failed, plans.errors, strict=True):
+        if exc.location is not None and exc.location.field in _NEEDS_REPO:
+            redo.append((doc, exc))
+        else:
+            kept.errors.append((key, exc))
+    again = plan_automations(
+        LoadResult(documents=[d for d, _ in redo]), replace(context, repo=_STAND_IN)
+    )
+    kept.plans += again.plans
+    kept.documents += again.documents
+    kept.errors += again.errors
+    return kept, [str(exc) for _, exc in redo]
 
 
 def _check_template(plan: AutomationPlan, doc: Loaded) -> list[str]:
@@ -268,6 +298,14 @@ def _flux_plan(
     if commit_spec.signing_key is not None:
         signing = _signing_key(doc, commit_spec.signing_key.secret_ref.name, "gpg", context)
     push = spec.git.push
+    pull_request = flux_pull_request(
+        doc,
+        obj,
+        url=base.url,
+        base=branch,
+        push=push.branch if push else None,
+        check_forge=base.url != _STAND_IN.url,
+    )
     return AutomationPlan(
         kind=obj.kind,
         namespace=obj.metadata.namespace,
@@ -280,6 +318,7 @@ def _flux_plan(
         values=dict(commit_spec.message_template_values or {}),
         suspended=spec.suspend,
         interval=spec.interval.total_seconds(),
+        pull_request=pull_request,
     )
 
 
@@ -303,6 +342,9 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         key = spec.commit.signing_key
         signing = _signing_key(doc, key.secret_ref.name, key.format, context)
     push = git.push
+    pull_request = native_pull_request(
+        doc, obj, url=url, base=branch, check_forge=url != _STAND_IN.url
+    )
     return AutomationPlan(
         kind=obj.kind,
         namespace=obj.metadata.namespace,
@@ -316,6 +358,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         suspended=spec.suspend,
         interval=spec.interval.total_seconds(),
         line_include=tuple(spec.update.line_include),
+        pull_request=pull_request,
     )
 
 
@@ -410,10 +453,14 @@ def selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
 __all__ = [
     "AutomationPlan",
     "PlanContext",
+    "PlanProblems",
     "Plans",
+    "PullRequestPlan",
     "RepoTarget",
     "auth_for",
     "check_automations",
+    "forge_token",
+    "head_branch",
     "plan_automations",
     "selects",
 ]
