@@ -81,8 +81,11 @@ def test_errors_name_the_file_and_field(tmp_path: Path, text: str, where: str) -
         ({}, "gitlab.example.com", "none"),  # self-managed: named where the API is on
         ({}, "harbor.example.com", "none"),  # Harbor runs anywhere: it must be named
         ({"gitlab.example.com": {"pushTimeApi": "gitlab"}}, "gitlab.example.com", "gitlab"),
-        ({"123456789012.dkr.ecr.eu-west-1.amazonaws.com": {"mirror": "m.local/ecr"}},
-         "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "none"),
+        (
+            {"123456789012.dkr.ecr.eu-west-1.amazonaws.com": {"mirror": "m.local/ecr"}},
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            "none",
+        ),
         ({"harbor.example.com": {"pushTimeApi": "harbor"}}, "harbor.example.com", "harbor"),
         ({"docker.io": {"pushTimeApi": "none"}}, "docker.io", "none"),
         ({"docker.io": {"mirror": "mirror.local/hub"}}, "docker.io", "none"),
