@@ -35,7 +35,8 @@ from tests.integration.cloud_push_time_servers import (
     GhcrApi,
     GitlabRegistryApi,
 )
-from tests.integration.conftest import settings_for
+from tests.integration.conftest import LeakCheck, settings_for
+from tests.integration.fixture_base import SECRETS
 from tests.integration.registry_fixtures import PASSWORD, USERNAME, RegistryServer, push_image
 
 pytestmark = pytest.mark.integration
@@ -44,6 +45,10 @@ T0 = dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC)
 TIMES = {f"1.{i}.0": T0 + dt.timedelta(days=i) for i in range(5)}
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 API_TOKEN = "ya29.api-Secr3t-token"
+AWS_SECRET = "aws-Secr3t-key"
+WRONG_TOKEN = "ghp_wrong-Secr3t-token"
+for _secret in (API_TOKEN, AWS_SECRET, WRONG_TOKEN):
+    SECRETS.add(_secret)  # the autouse leak check fails a test that logs or raises one
 
 
 def _settings(hosts: dict[str, dict[str, Any]]) -> RegistrySettings:
@@ -169,6 +174,30 @@ async def test_ghcr_versions_pages_with_the_registry_token(owner_kind: str) -> N
     assert versions == {"2022-11-28"}
 
 
+@pytest.mark.parametrize("api", ["ghcr", "artifactregistry"])
+async def test_a_refused_api_token_is_an_error_that_never_shows_it(
+    api: str, leak_check: LeakCheck
+) -> None:
+    if api == "ghcr":
+        server: GhcrApi | ArtifactRegistryApi = GhcrApi(TIMES, repository="o/app", token="x")
+        image, credential = "ghcr.io/o/app", Credential("o", WRONG_TOKEN)
+    else:
+        server = ArtifactRegistryApi(TIMES, parent="projects/p/locations/us/repositories/r",
+                                     image_uri="us-docker.pkg.dev/p/r/app", token="x")  # fmt: skip
+        image, credential = "us-docker.pkg.dev/p/r/app", Credential("oauth2accesstoken",
+                                                                    WRONG_TOKEN)  # fmt: skip
+    await server.start()
+    registry = image.split("/", 1)[0]
+    try:
+        settings = _settings({registry: {"pushTimeUrl": server.url}})
+        creds = Static({registry: credential})
+        async with RegistryClient(settings=settings, credentials=creds) as client:
+            with leak_check.raises(RegistryError, match=rf"{api} push times: .*HTTP 401"):
+                await client.push_times(image)
+    finally:
+        await server.stop()
+
+
 async def test_ghcr_without_a_credential_asks_nothing() -> None:
     settings = _settings({"ghcr.io": {"pushTimeUrl": "http://127.0.0.1:9"}})
     async with RegistryClient(settings=settings) as client:
@@ -192,7 +221,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(name, raising=False)  # fmt: skip
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-Secr3t-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -273,13 +302,13 @@ async def test_ecr_push_times_from_moto_come_from_the_real_client(
     ],
 )
 async def test_ecr_failures_are_ours(
-    aws_env: None, fail: int, kind: type[Exception], message: str
+    aws_env: None, fail: int, kind: type[Exception], message: str, leak_check: LeakCheck
 ) -> None:
     server = await EcrDescribeImages(TIMES, repository="team/app").start()
     server.fail = fail
     try:
         async with RegistryClient(settings=_settings({ECR: {"pushTimeUrl": server.url}})) as c:
-            with pytest.raises(kind, match=rf"^{ECR}/team/app: ecr push times: {message}"):
+            with leak_check.raises(kind, match=rf"^{ECR}/team/app: ecr push times: {message}"):
                 await c.push_times(f"{ECR}/team/app")
     finally:
         await server.stop()
