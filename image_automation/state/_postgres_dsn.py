@@ -71,14 +71,13 @@ def parse_url(url: str, environ: Mapping[str, str] | None = None) -> Target:
     passed, ours = _split_query(query)
     secrets = _secrets_of(url)
     libpq_url = base + ("?" + "&".join(passed) if passed else "")
-    try:
-        params: dict[str, Any] = conninfo_to_dict(libpq_url)
-    except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    params, reason = _libpq_params(libpq_url)
+    if params is None:
         if "@" in url or "password" in url.lower() or any(s in reason for s in secrets):
             reason = "libpq cannot parse it (details withheld: the URL may hold a password)"
-        # Not chained: libpq's message quotes the URL, password and all.
-        raise StateError(f"malformed PostgreSQL state URL: {reason}") from None
+        # Raised outside the except block, so neither chained nor carried as __context__:
+        # libpq's message quotes the URL, password and all.
+        raise StateError(f"malformed PostgreSQL state URL: {reason}")
     settings = _settings(ours, params)
     params["connect_timeout"] = str(settings.connect_timeout)
     for key, value in _DEFAULTS.items():
@@ -91,6 +90,15 @@ def parse_url(url: str, environ: Mapping[str, str] | None = None) -> Target:
         description=describe(params, env),
         secrets=frozenset(s for s in secrets if s),
     )
+
+
+def _libpq_params(url: str) -> tuple[dict[str, Any] | None, str]:
+    """libpq's parse of ``url``, or ``None`` and the first line of its complaint."""
+    try:
+        return conninfo_to_dict(url), ""
+    except psycopg.Error as exc:
+        lines = str(exc).strip().splitlines()
+        return None, lines[0] if lines else type(exc).__name__
 
 
 def describe(params: Mapping[str, Any], env: Mapping[str, str]) -> str:
