@@ -6,6 +6,7 @@ check greps every log record and recorded error for it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import subprocess
 import sys
@@ -199,6 +200,7 @@ async def test_openers_wait_for_the_migration_lock_then_find_the_work_done(
     postgres_server: PostgresServer, postgres_database: str, url: str
 ) -> None:
     holder = await psycopg.AsyncConnection.connect(postgres_server.conninfo(postgres_database))
+    openers: list[asyncio.Task[StateStore]] = []
     try:
         await holder.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         openers = [asyncio.create_task(open_store(url)) for _ in range(3)]
@@ -209,11 +211,14 @@ async def test_openers_wait_for_the_migration_lock_then_find_the_work_done(
         assert await _waiting_on_advisory_locks(postgres_server, postgres_database) == 3
         assert not any(task.done() for task in openers)
         await holder.commit()  # releases the lock
-        stores = await asyncio.gather(*openers)
+        await asyncio.gather(*openers)
     finally:
         await holder.close()
-    for opened in stores:
-        await opened.close()
+        for task in openers:
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await (await task).close()
     rows = postgres_server.sql("SELECT count(*) FROM schema_migrations", dbname=postgres_database)
     assert rows == [(LATEST,)]
 
