@@ -4,6 +4,7 @@ pushes, concurrent openers and writers."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -11,7 +12,7 @@ import pytest
 
 from image_automation.domain import Decision, TagInfo
 from image_automation.errors import StateError
-from image_automation.state import PushRecord, SetterChange, StateStore
+from image_automation.state import PullRequestRecord, PushRecord, SetterChange, StateStore
 from tests.integration.state.conftest import Backend
 
 pytestmark = pytest.mark.integration
@@ -262,9 +263,18 @@ async def test_lists_sort_by_code_point_like_python(store: StateStore) -> None:
     for name in UNSORTED:
         await store.replace_tags(name, [TagInfo(n) for n in ("b", "B", "a", "_1")], now=T0)
         await store.save_decision(name, Decision(name, "a"), repository=name, now=T0)
+        record = PullRequestRecord(name, name, "github", 1, "u", "open", "main", None, (), T0, T0)
+        await store.save_pull_request(record)
+        await store.save_pull_request(dataclasses.replace(record, automation="x", head=name))
+        await store.ignore_versions("x", name, [SetterChange(name, "0", name)], number=1,
+                                    reason="r", now=T0)  # fmt: skip
     assert [s.repository for s in await store.scan_statuses()] == sorted(UNSORTED)
     assert [d.policy for d in await store.decisions()] == sorted(UNSORTED)
     assert names(await store.tags("a")) == ["B", "_1", "a", "b"]
+    everyone = [(r.automation, r.head) for r in await store.pull_requests()]
+    assert everyone == sorted([(n, n) for n in UNSORTED] + [("x", n) for n in UNSORTED])
+    assert [r.head for r in await store.pull_requests("x")] == sorted(UNSORTED)
+    assert [i.head for i in await store.ignored_versions("x")] == sorted(UNSORTED)
 
 
 @pytest.mark.parametrize(
