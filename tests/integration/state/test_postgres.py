@@ -121,25 +121,33 @@ async def test_malformed_url_is_refused_without_quoting_it(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["policy", "select", "--policy", "policies/flux/podinfo.yaml"], id="select"),
+        pytest.param(["scan", "--policies", "policies/flux"], id="scan"),
+        pytest.param(["reconcile", "--once", "--repo", "fleet.git"], id="reconcile"),
+    ],
+)
 async def test_cli_shows_a_refused_store_in_one_line_without_the_password(
-    tmp_path: Path, postgres_server: PostgresServer, leak_check: LeakCheck
+    tmp_path: Path, postgres_server: PostgresServer, leak_check: LeakCheck, command: list[str]
 ) -> None:
     port = free_port()
     bad = _elsewhere(postgres_server.url("fleet"), postgres_server, port)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    (work / "policies").symlink_to(ROOT / "policies")
     proc = subprocess.run(
-        [
-            sys.executable, "-c", "from image_automation.cli import main; main()",
-            "policy", "select", "--policy", str(ROOT / "policies/flux/podinfo.yaml"),
-            "--state", bad,
-        ],
-        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        [sys.executable, "-c", "from image_automation.cli import main; main()", *command,
+         "--state", bad],
+        capture_output=True, text=True, timeout=120, check=False, cwd=work,
     )  # fmt: skip
     leak_check.record(proc.stdout + proc.stderr)
     # Not taken for a file name: that would put the password on disk (and open SQLite).
-    assert list(tmp_path.iterdir()) == []
-    assert proc.returncode == 2
-    [line] = proc.stderr.strip().splitlines()
-    assert f'PostgreSQL database "fleet" at 127.0.0.1:{port} as postgres' in line
+    assert sorted(p.name for p in work.iterdir()) == ["policies"]
+    assert proc.returncode != 0
+    [line] = [line for line in proc.stderr.splitlines() if "PostgreSQL" in line]
+    assert f'PostgreSQL database "fleet" at 127.0.0.1:{port} as postgres: connect: ' in line
     assert "Connection refused" in line
 
 
