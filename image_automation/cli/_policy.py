@@ -13,7 +13,7 @@ from typing import NoReturn, TextIO
 
 import click
 
-from image_automation.cli._paths import AbsolutePath
+from image_automation.cli._paths import state_option
 from image_automation.cli._tags import TagListError, parse_tag_list, parse_time
 from image_automation.config.loading import load_paths
 from image_automation.config.resolving import ResolvedPolicy, resolve
@@ -55,8 +55,10 @@ def policy_group() -> None:
 @click.option(
     "--state",
     "state",
-    type=AbsolutePath(dir_okay=False),
-    help="Select from the tags `scan --policies` stored in this state file instead.",
+    metavar="PATH|URL",
+    callback=state_option,
+    help="Select from the tags `scan --policies` stored in this state store instead"
+    " (a path, sqlite:///PATH or postgresql://...).",
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--now", "now_text", help="Evaluate cooldowns as of this RFC 3339 time.")
@@ -64,7 +66,7 @@ def select_command(
     policy_files: tuple[Path, ...],
     name: str | None,
     tags_from: TextIO | None,
-    state: Path | None,
+    state: str | None,
     output: str,
     now_text: str | None,
 ) -> None:
@@ -115,7 +117,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _read_tags(
-    tags_from: TextIO | None, state: Path | None, policy: ResolvedPolicy
+    tags_from: TextIO | None, state: str | None, policy: ResolvedPolicy
 ) -> list[str] | list[TagInfo]:
     if tags_from is not None:
         return parse_tag_list(tags_from.read(), source=tags_from.name)

@@ -72,7 +72,8 @@ def _default_work_dir() -> Path:
     "--state",
     metavar="FILE",
     callback=state_option,
-    help="State store: sqlite:///PATH or a path (default: $XDG_STATE_HOME/image-automation).",
+    help="State store: a path, sqlite:///PATH or postgresql://... "
+    "(default: $XDG_STATE_HOME/image-automation).",
 )
 @click.option(
     "--docker-config",

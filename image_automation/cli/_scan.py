@@ -177,7 +177,7 @@ async def _list(options: ClientOptions, image: ImageRef) -> tuple[TagList, int]:
 @click.option(
     "--state",
     callback=state_option,
-    help="With --policies: state store path or sqlite:///PATH "
+    help="With --policies: state store path, sqlite:///PATH or postgresql://... "
     "(default: $XDG_STATE_HOME/image-automation/state.db).",
 )
 @click.option(

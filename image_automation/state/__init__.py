@@ -27,13 +27,13 @@ from image_automation.state.base import (
 
 BACKENDS: dict[str, str] = {
     "sqlite": "image_automation.state.sqlite:SqliteStore",
+    "postgresql": "image_automation.state.postgres:PostgresStore",
+    "postgres": "image_automation.state.postgres:PostgresStore",
 }
 """URL scheme → ``"module:attr"`` of a class with ``async open(url) -> StateStore``."""
 
-_PLANNED = {
-    "postgresql": "the PostgreSQL state backend is not implemented yet; use sqlite:///PATH",
-    "postgres": "the PostgreSQL state backend is not implemented yet; use sqlite:///PATH",
-}
+_EXTRAS = {"postgresql": "postgres", "postgres": "postgres"}
+"""Scheme → the ``pip install 'image-automation[EXTRA]'`` that brings its driver."""
 
 
 def default_state_path() -> Path:
@@ -49,19 +49,27 @@ async def open_store(url: str | Path | None = None) -> StateStore:
         url = default_state_path()
     text = str(url)
     scheme = text.split("://", 1)[0].lower() if "://" in text else "sqlite"
-    if scheme in _PLANNED:
-        raise StateError(_PLANNED[scheme])
     target = BACKENDS.get(scheme)
     if target is None:
         known = ", ".join(f"{name}://" for name in sorted(BACKENDS))
         raise StateError(f"unknown state store scheme {scheme!r}; known: {known} or a path")
-    backend = _import(target)
+    backend = _import(target, scheme=scheme)
     return cast(StateStore, await backend.open(url))
 
 
-def _import(target: str) -> Any:
+def _import(target: str, *, scheme: str) -> Any:
     module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get(scheme)
+        if extra is None or (exc.name or "").startswith("image_automation"):
+            raise
+        raise StateError(
+            f"the {scheme}:// state store needs {exc.name}, which is not installed: "
+            f"pip install 'image-automation[{extra}]'"
+        ) from exc
+    return getattr(module, attr)
 
 
 __all__ = [

@@ -1,17 +1,42 @@
-"""Value ↔ column conversions every backend shares: UTC timestamps and decisions as JSON.
+"""Value ↔ column conversions every backend shares: UTC timestamps, decisions as JSON, and
+the text no backend stores.
 
-Kept apart from any backend so SQLite and PostgreSQL store byte-identical JSON and one test
-covers the round trip.
+Kept apart from any backend so SQLite and PostgreSQL store byte-identical JSON, refuse the
+same values, and one test covers the round trip.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from image_automation.domain import Decision
 from image_automation.state.base import SetterChange
+
+
+class NulCharacter(ValueError):
+    """A string holds U+0000. PostgreSQL's text cannot, so no backend stores or looks it up:
+    both refuse it alike instead of SQLite alone accepting it."""
+
+
+def refuse_nul(values: Iterable[object]) -> None:
+    """Raise :class:`NulCharacter` if any ``str`` in ``values`` holds U+0000."""
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise NulCharacter("text with a NUL character (U+0000)")
+
+
+_UNWRITABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def error_text(text: str) -> str:
+    """Scan error text as stored: NUL and lone surrogates (which no backend can hold, and
+    which a registry's error body may carry) become U+FFFD, so recording a failure never
+    fails on its own message."""
+    return _UNWRITABLE.sub("\ufffd", text)
 
 
 def utc(when: datetime) -> datetime:

@@ -28,6 +28,7 @@ from image_automation.errors import StateError
 from image_automation.state import _codec
 from image_automation.state._sqlite_prs import PullRequestTables
 from image_automation.state._sqlite_schema import migrate
+from image_automation.state._sqlite_tx import CheckedConnection
 from image_automation.state._sqlite_tx import write as _write
 from image_automation.state.base import (
     PushRecord,
@@ -63,8 +64,9 @@ def _translated(path: Path, action: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise StateError(f"state database {path}: {action}: {exc}") from exc
-    except (OverflowError, UnicodeEncodeError) as exc:
-        # Raised while binding: an integer beyond 64 bits, a string that is not UTF-8.
+    except (OverflowError, UnicodeEncodeError, _codec.NulCharacter) as exc:
+        # Raised while binding: an integer beyond 64 bits, a string that is not UTF-8 or
+        # that holds NUL (refused by CheckedConnection, as PostgreSQL refuses it).
         raise StateError(f"state database {path}: {action}: value cannot be stored: {exc}") from exc
     except OSError as exc:
         raise StateError(f"state database {path}: {action}: {exc.strerror or exc}") from exc
@@ -149,6 +151,7 @@ class SqliteStore(PullRequestTables):
         self, repository: str, error: str, *, now: datetime, requests: int = 0
     ) -> None:
         when = _codec.time_to_text(now)
+        text = _codec.error_text(error)
 
         def write(conn: sqlite3.Connection) -> None:
             with _write(conn):
@@ -156,7 +159,7 @@ class SqliteStore(PullRequestTables):
                 conn.execute(
                     "UPDATE repositories SET last_attempt = ?, last_error = ?, requests = ?"
                     " WHERE name = ?",
-                    (when, error, requests, repository),
+                    (when, text, requests, repository),
                 )
 
         await self._run(f"record failed scan of {repository}", write)
@@ -295,7 +298,9 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _connect_locked(path: Path) -> sqlite3.Connection:
     with _translated(path, "open"):
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, factory=CheckedConnection
+        )
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":

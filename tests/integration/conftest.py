@@ -6,6 +6,9 @@ Registries (session-scoped, started once, failing loudly if they cannot start):
 certificate). ``registry_client_for(server)`` builds a ``RegistryClient`` configured (TLS,
 plain HTTP, credentials) for a server.
 
+PostgreSQL: ``postgres_server`` (session-scoped, see ``postgres_server.py``), and
+``postgres_database`` (a fresh database per test, dropped afterwards).
+
 Per test: ``fault_proxy`` (a :class:`FaultProxy` in front of the anonymous registry),
 ``sink`` (another host for redirects), and ``leak_check`` — autouse, it captures every log
 record of the test and every exception text passed to ``leak_check.record`` (or caught with
@@ -28,6 +31,7 @@ from image_automation.registry import (
     StaticCredentials,
 )
 from tests.integration.fault_proxy import FaultProxy, Sink
+from tests.integration.postgres_server import PostgresServer, start_postgres
 from tests.integration.registry_fixtures import (
     PASSWORD,
     SECRETS,
@@ -72,6 +76,25 @@ def registry_token() -> Iterator[RegistryServer]:
 def registry_mtls() -> Iterator[RegistryServer]:
     """TLS that demands a client certificate (``server.ca.client_cert_file``/``_key_file``)."""
     yield from _registry("mtls")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = start_postgres()  # raises FixtureError: the tests error, never skip
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """The name of a new empty database on :func:`postgres_server`, dropped afterwards."""
+    name = postgres_server.create_database()
+    try:
+        yield name
+    finally:
+        postgres_server.drop_database(name)
 
 
 @pytest.fixture(params=SETUPS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -56,8 +58,39 @@ async def test_default_location_follows_xdg_state_home(
     assert default_state_path().is_file()
 
 
-async def test_postgresql_is_reserved_with_a_clear_error() -> None:
-    with pytest.raises(StateError, match="PostgreSQL state backend is not implemented yet"):
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "POSTGRESQL"])
+def test_both_postgres_schemes_name_the_postgres_store(scheme: str) -> None:
+    assert state.BACKENDS[scheme.lower()] == "image_automation.state.postgres:PostgresStore"
+
+
+def test_opening_sqlite_never_imports_psycopg(tmp_path: Path) -> None:
+    script = (
+        "import asyncio, sys\n"
+        "from image_automation.state import open_store\n"
+        "async def main():\n"
+        "    async with await open_store(sys.argv[1]):\n"
+        "        pass\n"
+        "asyncio.run(main())\n"
+        "prefixes = ('psycopg', 'image_automation.state.')\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(prefixes))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "s.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = done.stdout.split()
+    assert "image_automation.state.sqlite" in loaded  # the check sees what was imported
+    assert [m for m in loaded if "psycopg" in m or "postgres" in m] == []
+
+
+async def test_postgres_url_without_psycopg_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "image_automation.state.postgres", raising=False)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what an install without it looks like
+    with pytest.raises(StateError, match=r"needs psycopg.*image-automation\[postgres\]"):
         await open_store("postgresql://user@db/state")
 
 
@@ -78,7 +111,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         for name in vars(state)
         if not name.startswith("_") and name not in {"annotations", "importlib", "os", "Path"}
     }
-    public -= {"Any", "cast", "StateError", "base", "sqlite"}
+    public -= {"Any", "cast", "StateError", "base", "sqlite", "postgres"}
     assert set(state.__all__) == public
     for name in state.__all__:
         assert hasattr(state, name)

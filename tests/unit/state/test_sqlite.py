@@ -1,19 +1,19 @@
-"""The SQLite state store on real files: schema, first-seen, failures, decisions, pushes."""
+"""What only the SQLite store has: its file (WAL, user_version migrations, a corrupt or
+unusable path), its query plans and its CHECK constraints. The behaviour every backend shares
+is the contract suite in ``tests/integration/state``."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from image_automation.domain import Decision, TagInfo
 from image_automation.errors import StateError
-from image_automation.state import PushRecord, SetterChange, StateStore
+from image_automation.state import PullRequestRecord, PushRecord, SetterChange
 from image_automation.state._sqlite_schema import LATEST, migrate
 from image_automation.state.sqlite import SqliteStore
 
@@ -31,8 +31,25 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
         yield opened
 
 
-def names(tags: list[TagInfo]) -> list[str]:
-    return [tag.name for tag in tags]
+CHANGE = SetterChange(setter="apps:web", old="1.0.0", new="1.1.0")
+
+
+def record(automation: str, head: str, **overrides: object) -> PullRequestRecord:
+    fields: dict[str, object] = {
+        "automation": automation,
+        "head": head,
+        "provider": "gitea",
+        "number": 1,
+        "url": "http://127.0.0.1:3000/org/repo/pulls/1",
+        "state": "open",
+        "base": "main",
+        "pushed_sha": "a" * 40,
+        "changes": (CHANGE,),
+        "opened_at": T0,
+        "updated_at": T0,
+    }
+    fields.update(overrides)
+    return PullRequestRecord(**fields)  # type: ignore[arg-type]
 
 
 async def test_open_creates_file_in_wal_mode_at_latest_version(tmp_path: Path) -> None:
@@ -47,10 +64,6 @@ async def test_open_creates_file_in_wal_mode_at_latest_version(tmp_path: Path) -
     finally:
         conn.close()
     assert {"repositories", "tags", "decisions", "pushes"} <= tables
-
-
-async def test_sqlite_store_satisfies_the_protocol(store: SqliteStore) -> None:
-    assert isinstance(store, StateStore)
 
 
 async def test_version_1_database_is_migrated_and_keeps_its_tags(tmp_path: Path) -> None:
@@ -80,26 +93,7 @@ async def test_existing_empty_file_is_migrated_from_version_0(tmp_path: Path) ->
     path.touch()
     async with await SqliteStore.open(path) as store:
         await store.replace_tags(REPO, [TagInfo("1.0")], now=T0)
-        assert names(await store.tags(REPO)) == ["1.0"]
-
-
-async def test_concurrent_openers_of_a_fresh_file_migrate_it_once(tmp_path: Path) -> None:
-    path = tmp_path / "fresh.db"
-    stores = await asyncio.gather(*(SqliteStore.open(path) for _ in range(4)))
-    try:
-        await asyncio.gather(
-            *(s.replace_tags(f"r/{i}", [TagInfo("1")], now=T0) for i, s in enumerate(stores))
-        )
-        assert len(await stores[0].scan_statuses()) == 4
-    finally:
-        for store in stores:
-            await store.close()
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        conn.close()
+        assert [t.name for t in await store.tags(REPO)] == ["1.0"]
 
 
 async def test_database_newer_than_the_program_is_refused(tmp_path: Path) -> None:
@@ -109,142 +103,6 @@ async def test_database_newer_than_the_program_is_refused(tmp_path: Path) -> Non
     conn.close()
     with pytest.raises(StateError, match="newer than this program"):
         await SqliteStore.open(path)
-
-
-async def test_first_seen_is_kept_across_scans_and_new_tags_get_now(store: SqliteStore) -> None:
-    diff = await store.replace_tags(REPO, [TagInfo("1.0"), TagInfo("1.1")], now=at(0))
-    assert diff.added == ("1.0", "1.1")
-    diff = await store.replace_tags(
-        REPO, [TagInfo("1.0"), TagInfo("1.1"), TagInfo("2.0")], now=at(5)
-    )
-    assert (diff.added, diff.removed, diff.count) == (("2.0",), (), 3)
-    seen = {t.name: t.first_seen for t in await store.tags(REPO)}
-    assert seen == {"1.0": at(0), "1.1": at(0), "2.0": at(5)}
-
-
-async def test_first_seen_given_by_the_caller_is_ignored(store: SqliteStore) -> None:
-    await store.replace_tags(REPO, [TagInfo("1.0", first_seen=at(-999))], now=at(0))
-    assert (await store.tags(REPO))[0].first_seen == at(0)
-
-
-async def test_disappearing_tag_is_removed_and_reappears_as_new(store: SqliteStore) -> None:
-    await store.replace_tags(REPO, [TagInfo("1.0"), TagInfo("rc")], now=at(0))
-    diff = await store.replace_tags(REPO, [TagInfo("1.0")], now=at(1))
-    assert diff.removed == ("rc",)
-    assert names(await store.tags(REPO)) == ["1.0"]
-    await store.replace_tags(REPO, [TagInfo("1.0"), TagInfo("rc")], now=at(2))
-    seen = {t.name: t.first_seen for t in await store.tags(REPO)}
-    assert seen == {"1.0": at(0), "rc": at(2)}
-
-
-async def test_metadata_is_stored_and_replaced_by_the_latest_scan(store: SqliteStore) -> None:
-    first = TagInfo("1.0", digest="sha256:aa", created=at(-60), pushed=at(-30))
-    await store.replace_tags(REPO, [first], now=at(0))
-    assert await store.tags(REPO) == [
-        TagInfo("1.0", digest="sha256:aa", created=at(-60), pushed=at(-30), first_seen=at(0))
-    ]
-    # The tag moved to another image: the new digest and times win, first_seen stays.
-    await store.replace_tags(REPO, [TagInfo("1.0", digest="sha256:bb", created=at(3))], now=at(5))
-    assert await store.tags(REPO) == [
-        TagInfo("1.0", digest="sha256:bb", created=at(3), first_seen=at(0))
-    ]
-
-
-async def test_times_in_other_zones_come_back_as_utc(store: SqliteStore) -> None:
-    plus_two = timezone(timedelta(hours=2))
-    await store.replace_tags(
-        REPO, [TagInfo("1.0", created=datetime(2026, 1, 1, 14, 0, tzinfo=plus_two))], now=T0
-    )
-    created = (await store.tags(REPO))[0].created
-    assert created == T0
-    assert created is not None
-    assert created.utcoffset() == timedelta(0)
-
-
-async def test_naive_time_is_refused(store: SqliteStore) -> None:
-    with pytest.raises(ValueError, match="naive"):
-        await store.replace_tags(REPO, [TagInfo("1.0")], now=datetime(2026, 1, 1))
-
-
-async def test_failure_keeps_last_good_tags_and_records_the_error(store: SqliteStore) -> None:
-    await store.replace_tags(REPO, [TagInfo("1.0"), TagInfo("1.1")], now=at(0), requests=1)
-    await store.record_failure(REPO, "503 Service Unavailable", now=at(10), requests=4)
-    assert names(await store.tags(REPO)) == ["1.0", "1.1"]
-    status = await store.scan_status(REPO)
-    assert status is not None
-    assert status.last_attempt == at(10)
-    assert status.last_success == at(0)
-    assert status.last_error == "503 Service Unavailable"
-    assert (status.tag_count, status.requests, status.ok) == (2, 4, False)
-
-
-async def test_success_after_failure_clears_the_error(store: SqliteStore) -> None:
-    await store.record_failure(REPO, "unauthorized", now=at(0))
-    failed = await store.scan_status(REPO)
-    assert failed is not None
-    assert (failed.last_success, failed.tag_count, failed.ok) == (None, 0, False)
-    await store.replace_tags(REPO, [TagInfo("1.0")], now=at(1), requests=2)
-    status = await store.scan_status(REPO)
-    assert status is not None
-    assert (status.last_error, status.last_success, status.requests, status.ok) == (
-        None,
-        at(1),
-        2,
-        True,
-    )
-
-
-async def test_unknown_repository_has_no_status_and_no_tags(store: SqliteStore) -> None:
-    assert await store.scan_status("ghcr.io/nobody/none") is None
-    assert await store.tags("ghcr.io/nobody/none") == []
-
-
-async def test_statuses_list_every_repository_sorted(store: SqliteStore) -> None:
-    await store.replace_tags("ghcr.io/b/b", [TagInfo("1")], now=at(0))
-    await store.record_failure("ghcr.io/a/a", "boom", now=at(0))
-    statuses = await store.scan_statuses()
-    assert [(s.repository, s.ok) for s in statuses] == [
-        ("ghcr.io/a/a", False),
-        ("ghcr.io/b/b", True),
-    ]
-
-
-async def test_decision_round_trips_as_json_and_is_replaced(store: SqliteStore) -> None:
-    decision = Decision(
-        policy="apps/web",
-        tag="1.4.0",
-        digest="sha256:cc",
-        considered=("1.3.0", "1.4.0", "1.5.0"),
-        skipped={"latest": "not a semver version"},
-        lost={"1.3.0": "older than 1.4.0", "1.5.0": "younger than minAge 24h ünïcode"},
-        reasons=("pin in force",),
-    )
-    await store.save_decision("apps/web", decision, repository=REPO, now=at(0))
-    stored = await store.decision("apps/web")
-    assert stored is not None
-    assert (stored.decision, stored.repository, stored.decided_at) == (decision, REPO, at(0))
-    newer = Decision(policy="apps/web", tag=None, reasons=("nothing qualifies",))
-    await store.save_decision("apps/web", newer, repository=REPO, now=at(1))
-    assert [d.decision for d in await store.decisions()] == [newer]
-    assert await store.decision("other") is None
-
-
-async def test_last_push_is_the_latest_of_that_automation(store: SqliteStore) -> None:
-    change = SetterChange(setter="apps:web", old="1.0", new="1.1")
-    await store.record_push(PushRecord("auto", "a" * 40, at(0), (change,)))
-    await store.record_push(PushRecord("auto", "b" * 40, at(5), ()))
-    await store.record_push(PushRecord("other", "c" * 40, at(9), (change,)))
-    assert await store.last_push("auto") == PushRecord("auto", "b" * 40, at(5), ())
-    assert await store.last_push("other") == PushRecord("other", "c" * 40, at(9), (change,))
-    assert await store.last_push("none") is None
-
-
-async def test_closed_store_raises_state_error(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "s.db")
-    await store.close()
-    await store.close()  # idempotent
-    with pytest.raises(StateError, match="closed"):
-        await store.tags(REPO)
 
 
 async def test_unusable_path_raises_state_error(tmp_path: Path) -> None:
@@ -261,76 +119,108 @@ async def test_corrupt_file_raises_state_error_with_cause(tmp_path: Path) -> Non
     assert isinstance(caught.value.__cause__, sqlite3.Error)
 
 
-async def test_concurrent_writers_on_one_file_replace_sets_whole(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    sets = {
-        "even": [TagInfo(f"e{i}") for i in range(0, 200, 2)],
-        "odd": [TagInfo(f"o{i}") for i in range(1, 200, 2)],
-    }
-    expected = {key: sorted(t.name for t in tags) for key, tags in sets.items()}
-    seen: list[list[str]] = []
-    async with (
-        await SqliteStore.open(path) as one,
-        await SqliteStore.open(path) as two,
-        await SqliteStore.open(path) as reader,
-    ):
+async def test_version_2_database_with_data_is_migrated_and_keeps_it(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=2) == 2
+    conn.execute("INSERT INTO repositories (name, tag_count) VALUES (?, 1)", (REPO,))
+    conn.execute(
+        "INSERT INTO tags (repository, name, digest, first_seen) VALUES (?, '1.0', 'sha256:aa', ?)",
+        (REPO, T0.isoformat(timespec="microseconds")),
+    )
+    conn.execute(
+        "INSERT INTO decisions (policy, repository, decided_at, tag, decision)"
+        " VALUES ('apps/web', ?, ?, '1.0', ?)",
+        (REPO, T0.isoformat(), '{"policy": "apps/web", "tag": "1.0"}'),
+    )
+    conn.execute(
+        "INSERT INTO pushes (automation, commit_sha, pushed_at, changes) VALUES (?, ?, ?, ?)",
+        (
+            "A/ns/a",
+            "f" * 40,
+            T0.isoformat(),
+            '[{"setter": "apps:web", "old": "0.9", "new": "1.0"}]',
+        ),
+    )
+    conn.close()
 
-        async def write(store: SqliteStore, key: str) -> None:
-            for i in range(30):
-                await store.replace_tags(REPO, sets[key], now=at(i))
-                await store.replace_tags(f"ghcr.io/x/{key}", sets[key], now=at(i))
-
-        async def read() -> None:
-            for _ in range(60):
-                seen.append(names(await reader.tags(REPO)))
-
-        await asyncio.gather(write(one, "even"), write(two, "odd"), read())
-        final = names(await reader.tags(REPO))
-        status = await reader.scan_status(REPO)
-
-    assert final in expected.values()
-    assert status is not None
-    assert status.tag_count == len(final)
-    # Every read saw nothing yet, or one whole set: never a mix of the two writers.
-    assert all(s == [] or s in expected.values() for s in seen)
+    async with await SqliteStore.open(path) as migrated:
+        assert await migrated.tags(REPO) == [TagInfo("1.0", digest="sha256:aa", first_seen=T0)]
+        stored = await migrated.decision("apps/web")
+        assert stored is not None
+        assert stored.decision == Decision("apps/web", "1.0")
+        assert await migrated.last_push("A/ns/a") == PushRecord(
+            "A/ns/a", "f" * 40, T0, (SetterChange("apps:web", "0.9", "1.0"),)
+        )
+        assert await migrated.pull_requests() == []
+        await migrated.save_pull_request(record("A/ns/a", "ia/a"))
+        assert [r.head for r in await migrated.pull_requests("A/ns/a")] == ["ia/a"]
     conn = sqlite3.connect(path)
     try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 3
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        counts = dict(conn.execute("SELECT repository, count(*) FROM tags GROUP BY repository"))
+        indexes = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
     finally:
         conn.close()
-    assert counts == {REPO: 100, "ghcr.io/x/even": 100, "ghcr.io/x/odd": 100}
+    assert {
+        "ignored_versions_by_number",
+        "pull_requests_opened_by_time",
+        "pull_requests_opened_for_pruning",
+    } <= indexes
 
 
-async def test_two_processes_writing_one_file_do_not_corrupt_it(tmp_path: Path) -> None:
-    path = tmp_path / "procs.db"
-    async with await SqliteStore.open(path):
-        pass  # create and migrate first so both children start from the same schema
-    script = (
-        "import asyncio, sys\n"
-        "from datetime import UTC, datetime\n"
-        "from image_automation.domain import TagInfo\n"
-        "from image_automation.state.sqlite import SqliteStore\n"
-        "async def main(path, who):\n"
-        "    async with await SqliteStore.open(path) as s:\n"
-        "        for i in range(40):\n"
-        "            tags = [TagInfo(f'{who}{j}') for j in range(i % 7 + 1)]\n"
-        "            await s.replace_tags('shared/repo', tags, now=datetime.now(UTC))\n"
-        "            await s.replace_tags(f'own/{who}', tags, now=datetime.now(UTC))\n"
-        "asyncio.run(main(sys.argv[1], sys.argv[2]))\n"
-    )
-    procs = [
-        await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(path), who)
-        for who in ("a", "b")
-    ]
-    codes = [await proc.wait() for proc in procs]
-    assert codes == [0, 0]
-    async with await SqliteStore.open(path) as store:
-        shared = names(await store.tags("shared/repo"))
-        own_a = names(await store.tags("own/a"))
-        status = await store.scan_status("shared/repo")
-    # The last iteration (i = 39) writes 39 % 7 + 1 = 5 tags.
-    assert own_a == [f"a{j}" for j in range(5)]
-    assert shared in ([f"a{j}" for j in range(5)], [f"b{j}" for j in range(5)])
-    assert status is not None
-    assert status.tag_count == 5
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (
+            "SELECT * FROM pull_requests WHERE automation = ? AND head = ?",
+            "sqlite_autoindex_pull_requests_1 (automation=? AND head=?)",
+        ),
+        (
+            "SELECT * FROM pull_requests WHERE automation = ? ORDER BY head",
+            "sqlite_autoindex_pull_requests_1 (automation=?)",
+        ),
+        (
+            "SELECT * FROM ignored_versions WHERE automation = ? ORDER BY head, setter, value",
+            "sqlite_autoindex_ignored_versions_1 (automation=?)",
+        ),
+        (
+            "DELETE FROM ignored_versions WHERE automation = ? AND number = ?",
+            "ignored_versions_by_number (automation=? AND number=?)",
+        ),
+        (
+            "SELECT count(*) FROM pull_requests_opened WHERE automation = ? AND opened_at >= ?",
+            "pull_requests_opened_by_time (automation=? AND opened_at>?)",
+        ),
+        (
+            "DELETE FROM pull_requests_opened WHERE opened_at < ?",
+            "pull_requests_opened_for_pruning (opened_at<?)",
+        ),
+    ],
+)
+async def test_pull_request_queries_search_an_index(
+    store: SqliteStore, query: str, index: str
+) -> None:
+    conn = sqlite3.connect(store.path)
+    try:
+        args = ("x",) * query.count("?")
+        plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + query, args)]
+    finally:
+        conn.close()
+    # One indexed search: no full scan, no sort in a temporary b-tree.
+    assert len(plan) == 1, plan
+    assert plan[0].startswith("SEARCH ") and plan[0].endswith(index), plan
+
+
+async def test_hand_edited_row_with_an_unknown_state_is_refused_by_the_schema(
+    store: SqliteStore,
+) -> None:
+    await store.save_pull_request(record("A/ns/a", "ia/a"))
+    conn = sqlite3.connect(store.path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute("UPDATE pull_requests SET state = 'draft'")
+    finally:
+        conn.close()

@@ -1,21 +1,19 @@
-"""Pull-request state under stress: an old database file, several writers, hostile values."""
+"""The StateStore contract, pull requests under stress, on every backend: several writers
+and processes, hostile and huge values."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from image_automation.domain import Decision, TagInfo
 from image_automation.errors import StateError
-from image_automation.state import PullRequestRecord, PushRecord, SetterChange
-from image_automation.state._sqlite_schema import LATEST, migrate
-from image_automation.state.sqlite import SqliteStore
+from image_automation.state import PullRequestRecord, SetterChange, StateStore
+from tests.integration.state.conftest import Backend
+
+pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 REPO = "ghcr.io/org/web"
@@ -40,112 +38,10 @@ def record(automation: str, head: str, **overrides: object) -> PullRequestRecord
     return PullRequestRecord(**fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with await SqliteStore.open(tmp_path / "state.db") as opened:
-        yield opened
+async def test_two_connections_writing_pull_requests_interleave_whole(backend: Backend) -> None:
+    async with await backend.open() as one, await backend.open() as two:
 
-
-async def test_version_2_database_with_data_is_migrated_and_keeps_it(tmp_path: Path) -> None:
-    path = tmp_path / "v2.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(conn, target=2) == 2
-    conn.execute("INSERT INTO repositories (name, tag_count) VALUES (?, 1)", (REPO,))
-    conn.execute(
-        "INSERT INTO tags (repository, name, digest, first_seen) VALUES (?, '1.0', 'sha256:aa', ?)",
-        (REPO, T0.isoformat(timespec="microseconds")),
-    )
-    conn.execute(
-        "INSERT INTO decisions (policy, repository, decided_at, tag, decision)"
-        " VALUES ('apps/web', ?, ?, '1.0', ?)",
-        (REPO, T0.isoformat(), '{"policy": "apps/web", "tag": "1.0"}'),
-    )
-    conn.execute(
-        "INSERT INTO pushes (automation, commit_sha, pushed_at, changes) VALUES (?, ?, ?, ?)",
-        (
-            "A/ns/a",
-            "f" * 40,
-            T0.isoformat(),
-            '[{"setter": "apps:web", "old": "0.9", "new": "1.0"}]',
-        ),
-    )
-    conn.close()
-
-    async with await SqliteStore.open(path) as migrated:
-        assert await migrated.tags(REPO) == [TagInfo("1.0", digest="sha256:aa", first_seen=T0)]
-        stored = await migrated.decision("apps/web")
-        assert stored is not None
-        assert stored.decision == Decision("apps/web", "1.0")
-        assert await migrated.last_push("A/ns/a") == PushRecord(
-            "A/ns/a", "f" * 40, T0, (SetterChange("apps:web", "0.9", "1.0"),)
-        )
-        assert await migrated.pull_requests() == []
-        await migrated.save_pull_request(record("A/ns/a", "ia/a"))
-        assert [r.head for r in await migrated.pull_requests("A/ns/a")] == ["ia/a"]
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 3
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        indexes = {
-            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-        }
-    finally:
-        conn.close()
-    assert {
-        "ignored_versions_by_number",
-        "pull_requests_opened_by_time",
-        "pull_requests_opened_for_pruning",
-    } <= indexes
-
-
-@pytest.mark.parametrize(
-    ("query", "index"),
-    [
-        (
-            "SELECT * FROM pull_requests WHERE automation = ? AND head = ?",
-            "sqlite_autoindex_pull_requests_1 (automation=? AND head=?)",
-        ),
-        (
-            "SELECT * FROM pull_requests WHERE automation = ? ORDER BY head",
-            "sqlite_autoindex_pull_requests_1 (automation=?)",
-        ),
-        (
-            "SELECT * FROM ignored_versions WHERE automation = ? ORDER BY head, setter, value",
-            "sqlite_autoindex_ignored_versions_1 (automation=?)",
-        ),
-        (
-            "DELETE FROM ignored_versions WHERE automation = ? AND number = ?",
-            "ignored_versions_by_number (automation=? AND number=?)",
-        ),
-        (
-            "SELECT count(*) FROM pull_requests_opened WHERE automation = ? AND opened_at >= ?",
-            "pull_requests_opened_by_time (automation=? AND opened_at>?)",
-        ),
-        (
-            "DELETE FROM pull_requests_opened WHERE opened_at < ?",
-            "pull_requests_opened_for_pruning (opened_at<?)",
-        ),
-    ],
-)
-async def test_pull_request_queries_search_an_index(
-    store: SqliteStore, query: str, index: str
-) -> None:
-    conn = sqlite3.connect(store.path)
-    try:
-        args = ("x",) * query.count("?")
-        plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + query, args)]
-    finally:
-        conn.close()
-    # One indexed search: no full scan, no sort in a temporary b-tree.
-    assert len(plan) == 1, plan
-    assert plan[0].startswith("SEARCH ") and plan[0].endswith(index), plan
-
-
-async def test_two_connections_writing_pull_requests_interleave_whole(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    async with await SqliteStore.open(path) as one, await SqliteStore.open(path) as two:
-
-        async def work(s: SqliteStore, who: str) -> None:
+        async def work(s: StateStore, who: str) -> None:
             for i in range(40):
                 await s.save_pull_request(record("A/ns/shared", "ia/shared", number=i))
                 await s.save_pull_request(record(f"A/ns/{who}", f"ia/{i % 5}", number=i))
@@ -174,10 +70,10 @@ _WRITER = """\
 import asyncio, sys
 from datetime import UTC, datetime, timedelta
 from image_automation.state import PullRequestRecord, SetterChange
-from image_automation.state.sqlite import SqliteStore
+from image_automation.state import open_store
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-async def main(path, who):
-    async with await SqliteStore.open(path) as s:
+async def main(url, who):
+    async with await open_store(url) as s:
         for i in range(30):
             now = T0 + timedelta(seconds=i)
             change = SetterChange("apps:" + who, "1", str(i))
@@ -194,16 +90,15 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-async def test_two_processes_writing_pull_requests_keep_every_write(tmp_path: Path) -> None:
-    path = tmp_path / "procs.db"
-    async with await SqliteStore.open(path):
+async def test_two_processes_writing_pull_requests_keep_every_write(backend: Backend) -> None:
+    async with await backend.open():
         pass  # migrate first so both children start from the same schema
     procs = [
-        await asyncio.create_subprocess_exec(sys.executable, "-c", _WRITER, str(path), who)
+        await asyncio.create_subprocess_exec(sys.executable, "-c", _WRITER, backend.url, who)
         for who in ("a", "b")
     ]
     assert [await proc.wait() for proc in procs] == [0, 0]
-    async with await SqliteStore.open(path) as s:
+    async with await backend.open() as s:
         own = await s.pull_requests("A/ns/a")
         shared = await s.pull_requests("A/ns/shared")
         ignored = await s.ignored_versions("A/ns/shared")
@@ -218,11 +113,7 @@ async def test_two_processes_writing_pull_requests_keep_every_write(tmp_path: Pa
         [("ia/a", i) for i in kept] + [("ia/b", i) for i in kept]
     )
     assert opened == 60
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        conn.close()
+    assert backend.integrity_problems() == []
 
 
 HOSTILE = [
@@ -230,7 +121,6 @@ HOSTILE = [
     'a" OR 1=1 --',
     "Robert'); DELETE FROM ignored_versions WHERE ('1' = '1",
     "ünïcödé/名前/🚀/\u202eevil\u202c/e\u0301",
-    "nul\x00inside",
     "%_*?[]\\",
     "",
 ]
@@ -238,7 +128,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("value", HOSTILE)
 async def test_hostile_strings_are_stored_and_read_back_exactly(
-    store: SqliteStore, value: str
+    store: StateStore, value: str
 ) -> None:
     change = SetterChange(setter=value, old=value, new=value)
     saved = record(
@@ -269,7 +159,7 @@ async def test_hostile_strings_are_stored_and_read_back_exactly(
     assert await store.pull_request("A/ns/bystander", "ia/x") is not None
 
 
-async def test_huge_change_sets_round_trip(store: SqliteStore) -> None:
+async def test_huge_change_sets_round_trip(store: StateStore) -> None:
     many = tuple(
         SetterChange(setter=f"ns:policy-{i}", old=f"{i}.0.0", new=f"{i}.0.1") for i in range(20_000)
     )
@@ -288,6 +178,8 @@ async def test_huge_change_sets_round_trip(store: SqliteStore) -> None:
     "saved",
     [
         pytest.param(record("A/ns/a", "ia/\ud800"), id="lone-surrogate-in-head"),
+        pytest.param(record("A/ns/a", "ia/nul\x00inside"), id="nul-in-head"),
+        pytest.param(record("A/ns/a", "ia/a", url="http://x/\x00"), id="nul-in-url"),
         pytest.param(record("A/ns/a", "ia/a", number=2**64), id="number-beyond-64-bits"),
         pytest.param(
             record("A/ns/a", "ia/a", changes=(SetterChange("s", "o", "\udfff"),)),
@@ -296,8 +188,37 @@ async def test_huge_change_sets_round_trip(store: SqliteStore) -> None:
     ],
 )
 async def test_unstorable_values_raise_state_error_and_store_nothing(
-    store: SqliteStore, saved: PullRequestRecord
+    store: StateStore, saved: PullRequestRecord
 ) -> None:
     with pytest.raises(StateError, match="cannot be stored"):
         await store.save_pull_request(saved)
     assert await store.pull_requests() == []
+
+
+async def test_nul_inside_changes_round_trips_because_json_escapes_it(store: StateStore) -> None:
+    saved = record("A/ns/a", "ia/a", changes=(SetterChange("s\x00", "o\x00", "n\x00"),))
+    await store.save_pull_request(saved)
+    assert await store.pull_request("A/ns/a", "ia/a") == saved
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda s: s.pull_request("A/ns/\x00", "h"), id="read-record"),
+        pytest.param(lambda s: s.ignored_versions("A/ns/\x00"), id="read-ignored"),
+        pytest.param(
+            lambda s: s.ignore_versions(
+                "A/ns/a", "h", [SetterChange("s", "o", "n\x00")], number=1, reason="r", now=T0
+            ),
+            id="ignore",
+        ),
+        pytest.param(lambda s: s.record_pull_request_opened("\x00", 1, now=T0), id="opened"),
+    ],
+)
+async def test_text_with_nul_is_refused_alike_for_reads_and_writes(
+    store: StateStore, call: object
+) -> None:
+    with pytest.raises(StateError, match="cannot be stored"):
+        await call(store)  # type: ignore[operator]
+    assert await store.ignored_versions("A/ns/a") == []
+    assert await store.pull_requests_opened_since("\x01", T0) == 0
