@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,12 @@ from image_automation.errors import NoCloudCredentials, RegistryError, RegistryU
 from image_automation.registry.cloud import ECR_PUBLIC, CloudLogin, parse_ecr_host
 from image_automation.registry.credentials import Credential
 from image_automation.registry.settings import HostSettings
+
+# botocore's DEBUG records dump request and response bodies: the ECR token, STS keys, the
+# web identity token. Hold its loggers at INFO whatever the root level becomes, unless
+# someone set botocore's level on purpose.
+if logging.getLogger("botocore").level == logging.NOTSET:
+    logging.getLogger("botocore").setLevel(logging.INFO)
 
 _CONFIG = Config(
     connect_timeout=10,

@@ -26,6 +26,7 @@ from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.identity import (
     AzureAuthorityHosts,
+    ChainedTokenCredential,
     CredentialUnavailableError,
     EnvironmentCredential,
     ManagedIdentityCredential,
@@ -85,26 +86,54 @@ def _identities() -> Iterator[TokenCredential]:
     yield ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
 
 
-def _entra_token(registry: str) -> tuple[AccessToken, str]:
-    for identity in _identities():
+class _Tried:
+    """One identity in the chain, remembering how it failed (the chain only says "all did")."""
+
+    def __init__(self, inner: TokenCredential) -> None:
+        self.inner = inner
+        self.error: Exception | None = None
+
+    def get_token(self, *scopes: str, **options: Any) -> AccessToken:
         try:
-            return identity.get_token(ACR_SCOPE), type(identity).__name__
-        except CredentialUnavailableError:
-            continue  # not set up here: the next one
-        except ClientAuthenticationError as exc:
-            raise RegistryError(
-                f"{registry}: Entra ID refused a token to {type(identity).__name__}: {exc.message}"
-            ) from exc
-        except AzureError as exc:
-            raise RegistryUnavailable(
-                f"{registry}: cannot get an Entra ID token now: {exc.message}",
-                delay=_RETRY_DELAY,
-            ) from exc
-        finally:
-            close = getattr(identity, "close", None)
+            return self.inner.get_token(*scopes, **options)
+        except Exception as exc:
+            self.error = exc
+            raise
+
+
+def _entra_token(registry: str) -> tuple[AccessToken, str]:
+    """The first identity's token for ACR. Asked through azure-identity's own chain, so
+    managed identity first probes IMDS (1 s, no retries) rather than retrying for half a
+    minute on a machine that has none."""
+    tried = [_Tried(identity) for identity in _identities()]
+    chain = ChainedTokenCredential(*tried)
+    try:
+        token = chain.get_token(ACR_SCOPE)
+    except ClientAuthenticationError as exc:
+        raise _chain_error(registry, tried) from exc
+    finally:
+        for one in tried:
+            close = getattr(one.inner, "close", None)
             if close is not None:
                 close()
-    raise NoCloudCredentials(
+    used = next((t for t in tried if t.error is None), tried[-1])
+    return token, type(used.inner).__name__
+
+
+def _chain_error(registry: str, tried: list[_Tried]) -> RegistryError | RegistryUnavailable:
+    for one in tried:
+        error = one.error
+        if error is None or isinstance(error, CredentialUnavailableError):
+            continue  # not set up here
+        name = type(one.inner).__name__
+        if isinstance(error, ClientAuthenticationError):
+            return RegistryError(f"{registry}: Entra ID refused a token to {name}: {error.message}")
+        message = error.message if isinstance(error, AzureError) else type(error).__name__
+        return RegistryUnavailable(
+            f"{registry}: cannot get an Entra ID token now ({name}): {message}",
+            delay=_RETRY_DELAY,
+        )
+    return NoCloudCredentials(
         f"{registry}: no Entra ID identity (no client secret, workload identity token file "
         "or managed identity)"
     )
