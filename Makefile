@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { echo "pip is missing for $(PY)"; exit 1; }
 	@if $(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install -q uv; then \
 	  $(PY) -m uv venv -q --allow-existing --python $(PY) $(VENV) && \
-	  $(PY) -m uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test,postgres]'; \
+	  $(PY) -m uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test,postgres,aws,gcp,azure]'; \
 	else \
-	  $(PY) -m venv $(VENV) && $(BIN)/pip install -q -e '.[test,postgres]'; \
+	  $(PY) -m venv $(VENV) && $(BIN)/pip install -q -e '.[test,postgres,aws,gcp,azure]'; \
 	fi
 	@touch $(STAMP)
 

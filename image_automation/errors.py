@@ -13,6 +13,8 @@ chaining the cause (``raise RegistryError(...) from exc``)::
         ├── ConfigError             a policy/automation file is wrong (file:line: field: msg)
         ├── PolicyError             a policy cannot select (bad range at run time, nothing fits)
         ├── RegistryError           auth refused, unknown repository, oversized body, ...
+        │   ├── RegistryAuthError   a token service refused the credential (401): renew it
+        │   └── NoCloudCredentials  a cloud's identity chain found nothing to log in with
         ├── ManifestError           a manifest could not be read or edited
         ├── GitError                clone/commit/push failed for a reason retry cannot fix
         ├── ForgeError(status)      a forge API refused a request
@@ -112,6 +114,17 @@ class RegistryError(PermanentError):
     """A registry refused or answered something we cannot use."""
 
 
+class RegistryAuthError(RegistryError):
+    """A registry's token service answered 401 to our credential: it may have expired or
+    been revoked, so a credential source that can renew it gets asked once more."""
+
+
+class NoCloudCredentials(RegistryError):
+    """A cloud's identity chain (AWS, Google ADC, Entra ID) found no identity here: not on
+    that cloud and nothing configured. Fatal for ``provider: aws|gcp|azure``; a host merely
+    detected as a cloud registry is then read anonymously."""
+
+
 class RegistryUnavailable(TemporaryError):
     """A registry is down, slow or rate-limiting; try again after ``delay``."""
 
@@ -182,8 +195,10 @@ __all__ = [
     "ImageAutomationError",
     "Location",
     "ManifestError",
+    "NoCloudCredentials",
     "PermanentError",
     "PolicyError",
+    "RegistryAuthError",
     "RegistryError",
     "RegistryUnavailable",
     "StateError",

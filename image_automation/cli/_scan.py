@@ -24,6 +24,7 @@ from image_automation.engine.scanning import deadline_exceeded
 from image_automation.errors import ImageAutomationError, RegistryUnavailable
 from image_automation.registry import (
     ChainedCredentials,
+    CloudCredentials,
     CredentialSource,
     DockerConfig,
     RegistryClient,
@@ -48,6 +49,7 @@ class ClientOptions:
     secrets_dir: Path | None = None
     secret_ref: str | None = None
     cert_secret_ref: str | None = None
+    provider: str | None = None
 
 
 def client_options(command: F) -> F:
@@ -74,6 +76,13 @@ def client_options(command: F) -> F:
         click.option(
             "--cert-secret-ref",
             help="TLS secret NAME in --secrets-dir with ca.crt, tls.crt, tls.key (certSecretRef).",
+        ),
+        click.option(
+            "--provider",
+            type=click.Choice(["generic", "aws", "gcp", "azure"]),
+            help="Log in with the cloud identity (aws: ECR, gcp: Artifact Registry/GCR, "
+            "azure: ACR) before any other credential; generic: never. Default: only for a "
+            "cloud host, after the other credentials (docs/registries.md).",
         ),
     ]
     for option in reversed(options):
@@ -117,6 +126,10 @@ def build_client(options: ClientOptions, *, image: ImageRef | None = None) -> Re
                     changes[key] = getattr(tls, key)
         if changes:
             settings = settings.with_host(image.registry, **changes)
+    if options.provider is None:  # a cloud host gets its cloud's identity last
+        sources.append(CloudCredentials(None, settings=settings))
+    elif options.provider != "generic":
+        sources.insert(0, CloudCredentials(options.provider, settings=settings))
     credentials = ChainedCredentials(sources) if sources else None
     return RegistryClient(settings=settings, credentials=credentials)
 
@@ -128,12 +141,12 @@ def _scan_policies(
     platform: str,
     options: ClientOptions,
 ) -> int:
-    per_image = ("insecure", "ca_file", "secret_ref", "cert_secret_ref")
+    per_image = ("insecure", "ca_file", "secret_ref", "cert_secret_ref", "provider")
     given = [f"--{name.replace('_', '-')}" for name in per_image if getattr(options, name)]
     if given:
         raise click.UsageError(
             f"{', '.join(given)}: only for IMAGE; with --policies each repository's "
-            "secretRef/certSecretRef/insecure comes from its file"
+            "secretRef/certSecretRef/insecure/provider comes from its file"
         )
     return scan_policies_command(
         policies=policies,

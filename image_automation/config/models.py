@@ -132,6 +132,13 @@ class _Object(_Model):
 
 # --- Flux ImageRepository -------------------------------------------------------------------
 
+Provider = Literal["generic", "aws", "azure", "gcp"]
+PROVIDER_DOC = (
+    "registry login: aws (ECR), gcp (Artifact Registry/GCR), azure (ACR) use the cloud "
+    "identity (secretRef is not read, as in Flux); generic uses secretRef and the docker "
+    "config only; unset: the same as generic, plus the cloud identity for a cloud host"
+)
+
 
 class ImageRepositorySpec(_Model):
     image: Annotated[str, Field(min_length=1)]
@@ -145,7 +152,7 @@ class ImageRepositorySpec(_Model):
     suspend: bool = False
     exclusion_list: Annotated[list[str], Field(max_length=25)] | None = None
     insecure: bool = False
-    provider: Literal["generic", "aws", "azure", "gcp"] = "generic"
+    provider: Provider | None = Field(default=None, description=PROVIDER_DOC)
 
     @property
     def exclusions(self) -> tuple[str, ...]:
@@ -329,7 +336,7 @@ class ScanSettings(_Model):
     secret_ref: LocalObjectReference | None = None
     cert_secret_ref: LocalObjectReference | None = None
     insecure: bool = False
-    provider: Literal["generic", "aws", "azure", "gcp"] = "generic"
+    provider: Provider | None = Field(default=None, description=PROVIDER_DOC)
     exclusion_list: list[str] | None = None
     platform: str | None = Field(
         default=None,

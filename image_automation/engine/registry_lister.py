@@ -1,9 +1,13 @@
 """The production :class:`~image_automation.engine.scanning.TagLister`: the registry client.
 
-Also turns the scan targets' hints (``secretRef``, ``certSecretRef``, ``insecure``) into the
-client's settings and credentials. A ``secretRef`` is the credential of its own repository
-only (two ImageRepositories on one host may hold different per-project secrets); a repository
-without one uses the shared sources (the docker config). TLS is per host in the client (one
+Also turns the scan targets' hints (``secretRef``, ``certSecretRef``, ``insecure``,
+``provider``) into the client's settings and credentials. A ``secretRef`` is the credential of
+its own repository only (two ImageRepositories on one host may hold different per-project
+secrets); a repository without one uses the shared sources (the docker config). ``provider:
+aws|gcp|azure`` replaces both with the cloud identity (as in Flux, the ``secretRef`` is not
+read); unset, a cloud host (ECR, GCR/Artifact Registry, ACR) falls back to the cloud identity
+after them, read anonymously when this machine has none. Cloud logins outlive the client in
+a process-wide cache, so each scan does not log in again. TLS is per host in the client (one
 connection pool per host), so a host's first ``certSecretRef`` applies to all its repositories
 and a different one named for the same host is reported as a warning.
 
@@ -30,6 +34,9 @@ from image_automation.engine.scanning import ScanTarget, TagListing, deadline_ex
 from image_automation.errors import RegistryError, RegistryUnavailable
 from image_automation.registry import (
     DEFAULT_PLATFORM,
+    ChainedCredentials,
+    CloudCache,
+    CloudCredentials,
     CredentialSource,
     DockerConfig,
     Platform,
@@ -38,8 +45,11 @@ from image_automation.registry import (
     SecretsDir,
     TlsFiles,
     TransportFactory,
+    detect_provider,
+    shared_cloud_cache,
 )
 from image_automation.registry import parse_created as parse_created  # re-exported: tests
+from image_automation.registry.cloud import PROVIDERS
 from image_automation.registry.limits import counting_operation
 
 log = logging.getLogger(__name__)
@@ -185,20 +195,28 @@ def client_setup(
     base: RegistrySettings | None = None,
     secrets: SecretsDir | None = None,
     docker_config: DockerConfig | None = None,
+    cloud: CloudCache | None = None,
 ) -> ClientSetup:
     """Settings and credentials for ``targets`` on top of ``base`` settings.
 
     A target's own secret is its repository's credential, before ``docker_config``; TLS
-    secrets apply per host. A hint that cannot be honoured (a secret named without
-    ``secrets``, a missing secret) fails that target's scans only.
+    secrets apply per host; a cloud provider as :func:`_add_cloud` says, its logins kept in
+    ``cloud`` (default: the process-wide cache). A hint that cannot be honoured (a secret
+    named without ``secrets``, a missing secret) fails that target's scans only.
     """
+    targets = list(targets)
     setup = ClientSetup(base or RegistrySettings(), docker_config)
     loaded: dict[str, DockerConfig] = {}
     tls_from: dict[str, tuple[str, str]] = {}  # registry -> (certSecretRef, repository)
     for target in targets:
         registry = target.image.registry
         try:
-            if target.secret_ref:
+            if target.secret_ref and target.provider in PROVIDERS:
+                setup.warnings.append(
+                    f"{target.repository}: secretRef {target.secret_ref!r} is not read: "
+                    f"provider {target.provider} logs in with the cloud identity (as in Flux)"
+                )
+            elif target.secret_ref:
                 name = target.secret_ref
                 if name not in loaded:
                     loaded[name] = _secrets(secrets, name).docker_config(name)
@@ -211,7 +229,27 @@ def client_setup(
             setup.broken[target.repository] = f"{target.repository}: {exc}"
         if target.insecure:
             setup.settings = setup.settings.with_host(registry, insecure=True)
+    cache = cloud or shared_cloud_cache()
+    for target in targets:  # the settings are complete now: the ACR exchange needs them
+        if target.repository not in setup.broken:
+            _add_cloud(setup, target, cache=cache)
     return setup
+
+
+def _add_cloud(setup: ClientSetup, target: ScanTarget, *, cache: CloudCache) -> None:
+    """``provider: aws|gcp|azure``: the cloud identity is the repository's credential.
+    Unset on a cloud host: its own secret, then the docker config, then the cloud identity
+    (``generic``, or any other host: nothing changes)."""
+    repository = target.repository
+    if target.provider in PROVIDERS:
+        setup.repository_credentials[repository] = CloudCredentials(
+            target.provider, cache=cache, settings=setup.settings
+        )
+    elif target.provider is None and detect_provider(target.image.registry) is not None:
+        before = (setup.repository_credentials.get(repository), setup.credentials)
+        chain = [source for source in before if source is not None]
+        chain.append(CloudCredentials(None, cache=cache, settings=setup.settings))
+        setup.repository_credentials[repository] = ChainedCredentials(chain)
 
 
 def _apply_tls(
@@ -258,9 +296,12 @@ async def open_registry_lister(
     platform: Platform | None = None,
     transport_factory: TransportFactory | None = None,
     unreachable: UnreachableApis | None = None,
+    cloud: CloudCache | None = None,
 ) -> AsyncIterator[RegistryTagLister]:
     """A registry-backed lister configured for ``targets``; the client closes on exit."""
-    setup = client_setup(targets, base=settings, secrets=secrets, docker_config=docker_config)
+    setup = client_setup(
+        targets, base=settings, secrets=secrets, docker_config=docker_config, cloud=cloud
+    )
     for warning in setup.warnings:
         log.warning("%s", warning)
     client = RegistryClient(

@@ -30,7 +30,9 @@ class ScanTarget:
     time, following a tag, or a minimum age measured by timestamps). ``secret_ref`` and
     ``cert_secret_ref`` name Kubernetes Secrets (mounted as files) holding credentials and
     TLS material; ``timeout`` bounds one scan, in seconds (``None``: the lister's default,
-    the registry settings' ``scanTimeout`` for the registry lister).
+    the registry settings' ``scanTimeout`` for the registry lister). ``provider`` is the
+    file's ``provider`` (``aws``, ``gcp``, ``azure``: log in with the cloud identity;
+    ``generic``: never; ``None``: unset, the cloud identity only for a cloud host).
     """
 
     image: ImageRef
@@ -39,6 +41,7 @@ class ScanTarget:
     cert_secret_ref: str | None = None
     insecure: bool = False
     timeout: float | None = None
+    provider: str | None = None
 
     @property
     def repository(self) -> str:
@@ -91,8 +94,8 @@ def merge_targets(targets: Iterable[ScanTarget]) -> list[ScanTarget]:
     """One target per repository, sorted by name.
 
     Metadata is fetched if any user needs it; the first non-empty secret and CA reference win
-    (in input order); ``insecure`` if any asks; the longest timeout any of them names (``None``,
-    the default deadline, when none names one).
+    (in input order), and so does the first provider set; ``insecure`` if any asks; the
+    longest timeout any of them names (``None``, the default deadline, when none names one).
     """
     merged: dict[str, ScanTarget] = {}
     for target in targets:
@@ -105,6 +108,7 @@ def merge_targets(targets: Iterable[ScanTarget]) -> list[ScanTarget]:
             cert_secret_ref=seen.cert_secret_ref or target.cert_secret_ref,
             insecure=seen.insecure or target.insecure,
             timeout=max(timeouts, default=None),
+            provider=seen.provider or target.provider,
         )
     return [merged[name] for name in sorted(merged)]
 

@@ -65,6 +65,7 @@ def targets_from_config(loaded: LoadResult, policies: Sequence[ResolvedPolicy]) 
                 cert_secret_ref=_name(scan.cert_secret_ref),
                 insecure=scan.insecure,
                 timeout=scan.timeout.total_seconds() if scan.timeout else None,
+                provider=scan.provider,
             )
         )
     out.targets = merge_targets(wanted)

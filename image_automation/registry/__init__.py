@@ -17,6 +17,12 @@ from image_automation.registry.client import (
     TagList,
     parse_created,
 )
+from image_automation.registry.cloud import (
+    CloudCache,
+    CloudCredentials,
+    detect_provider,
+    shared_cloud_cache,
+)
 from image_automation.registry.credentials import (
     ChainedCredentials,
     Credential,
@@ -40,6 +46,8 @@ __all__ = [
     "MANIFEST_ACCEPT",
     "ChainedCredentials",
     "Clock",
+    "CloudCache",
+    "CloudCredentials",
     "Credential",
     "CredentialSource",
     "DockerConfig",
@@ -61,5 +69,7 @@ __all__ = [
     "TokenCache",
     "TransportFactory",
     "default_transport",
+    "detect_provider",
     "parse_created",
+    "shared_cloud_cache",
 ]

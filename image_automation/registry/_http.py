@@ -21,8 +21,9 @@ from typing import Any, Literal
 import httpx
 
 from image_automation.domain import ImageRef
-from image_automation.errors import RegistryError, RegistryUnavailable
+from image_automation.errors import RegistryAuthError, RegistryError, RegistryUnavailable
 from image_automation.registry._failures import permanent_problem, unreachable_reason
+from image_automation.registry._lookup import CredentialLookup
 from image_automation.registry.auth import RegistryAuth, TokenCache, credential_identity
 from image_automation.registry.credentials import Credential, CredentialSource
 from image_automation.registry.limits import (
@@ -163,11 +164,7 @@ class Http:
     ) -> None:
         self.settings = settings
         self.counter = RequestCounter()
-        self._credentials = credentials
-        self._own = repository_credentials
-        self._shared: dict[str, Credential | None] = {}  # registry -> shared answer
-        self._shared_locks: dict[str, asyncio.Lock] = {}  # registry -> its first lookup
-        self._resolved: dict[str, Credential | None] = {}  # repository -> its credential
+        self._lookup = CredentialLookup(shared=credentials, own=repository_credentials)
         self._transport = transport
         self._factory = transport_factory or default_transport
         self._clock = clock
@@ -249,34 +246,8 @@ class Http:
         return client
 
     async def _credential(self, endpoint: Endpoint) -> Credential | None:
-        """The repository's own credential (its ``secretRef``), else the shared one.
-
-        Looked up once per repository; the shared sources once per registry (a credential
-        helper is a subprocess). ``credential_key`` is the registry, or a mirror's own host.
-        """
-        repository = endpoint.image
-        if repository in self._resolved:
-            return self._resolved[repository]
-        found: Credential | None = None
-        own = self._own.get(repository)
-        if own is not None:
-            found = await own.credential_for(endpoint.credential_key)
-        if found is None:
-            found = await self._shared_credential(endpoint.credential_key)
-        self._resolved[repository] = found
-        return found
-
-    async def _shared_credential(self, registry: str) -> Credential | None:
-        """Asked once per registry: concurrent first requests wait for the one lookup. A
-        lookup that raises stores nothing, so the next request asks again."""
-        if registry not in self._shared:
-            async with self._shared_locks.setdefault(registry, asyncio.Lock()):
-                if registry not in self._shared:  # else a request we waited for asked
-                    found = None
-                    if self._credentials is not None:
-                        found = await self._credentials.credential_for(registry)
-                    self._shared[registry] = found
-        return self._shared[registry]
+        """The repository's own credential (its ``secretRef``), else the shared one."""
+        return await self._lookup.credential(endpoint.image, endpoint.credential_key)
 
     async def credential_for(self, endpoint: Endpoint) -> Credential | None:
         """``endpoint``'s repository credential, as its registry requests get it.
@@ -305,18 +276,29 @@ class Http:
             self._auths[key] = auth
         return auth
 
+    async def _renew(self, endpoint: Endpoint, used: RegistryAuth) -> bool:
+        """After a 401 to ``used``'s credential: True when its source renews it (a cloud
+        login), so the next lookup gets a fresh one and ``used`` is retired."""
+        stale = used.credential
+        if stale is None:
+            return False
+        if not await self._lookup.renew(endpoint.image, endpoint.credential_key, stale):
+            return False
+        self._auths.pop((endpoint.host, used.identity), None)
+        return True
+
     async def _send_settling(
         self,
         method: str,
         endpoint: Endpoint,
         url: str,
         *,
+        auth: RegistryAuth,
         headers: Mapping[str, str],
     ) -> Reply:
         """The first request to a host (per credential) goes alone: the others then know its
         auth scheme instead of each collecting the same 401 (a first scan would pay one per
         slot)."""
-        auth = await self._auth(endpoint)
         if not auth.settled:
             async with self._first.setdefault((endpoint.host, auth.identity), asyncio.Lock()):
                 if not auth.settled:  # the waiters go on in parallel once it is settled
@@ -337,13 +319,45 @@ class Http:
 
         ``auth`` is the registry's own flow by default; a vendor API (push times) passes its
         own ``httpx.Auth`` or ``None`` (anonymous). Either only ever goes to ``endpoint.origin``.
+        A 401 to the registry's flow (from the registry or its token service) earns one more
+        try with a renewed credential, when its source can renew it (cloud logins expire).
         """
+        if auth != "registry":
+            return await self._attempts(
+                method, endpoint, url, headers=headers, what=what, auth=auth
+            )
+        used = await self._auth(endpoint)
+        try:
+            reply = await self._attempts(
+                method, endpoint, url, headers=headers, what=what, auth=used
+            )
+        except RegistryAuthError:
+            if not await self._renew(endpoint, used):
+                raise
+        else:
+            if reply.status != 401 or not await self._renew(endpoint, used):
+                return reply
+        fresh = await self._auth(endpoint)
+        return await self._attempts(method, endpoint, url, headers=headers, what=what, auth=fresh)
+
+    async def _attempts(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        what: str,
+        auth: httpx.Auth | None,
+    ) -> Reply:
         attempts = self._retry.attempts
         for attempt in range(attempts):
             last = attempt + 1 >= attempts
             try:
-                if auth == "registry":
-                    reply = await self._send_settling(method, endpoint, url, headers=headers)
+                if isinstance(auth, RegistryAuth):
+                    reply = await self._send_settling(
+                        method, endpoint, url, auth=auth, headers=headers
+                    )
                 else:
                     reply = await self._send(method, endpoint, url, auth=auth, headers=headers)
             except httpx.TransportError as exc:

@@ -39,8 +39,8 @@ def ecr_client(*, region: str, endpoint_url: str | None, settings: HostSettings,
                attempts: int) -> Any:  # fmt: skip
     """A boto3 ECR client for ``region`` (``endpoint_url`` overrides AWS's endpoint)."""
     try:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3
+        from botocore.config import Config
     except ImportError:
         raise RegistryError(f"ecr push times need boto3: {EXTRA_HINT}") from None
     config = Config(
@@ -93,7 +93,7 @@ async def _describe(client: Any, ref: ImageRef, *, account: str, token: str | No
     if token:
         kwargs["nextToken"] = token
     try:
-        from botocore.exceptions import (  # type: ignore[import-untyped]
+        from botocore.exceptions import (
             BotoCoreError,
             ClientError,
         )
@@ -121,7 +121,7 @@ def _client_error(ref: ImageRef, exc: Any) -> RegistryError | RegistryUnavailabl
 
 
 def _botocore_error(ref: ImageRef, exc: Exception) -> RegistryError | RegistryUnavailable:
-    from botocore import exceptions as boto  # type: ignore[import-untyped]
+    from botocore import exceptions as boto
 
     name = type(exc).__name__
     if isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from image_automation.errors import RegistryError
+from image_automation.errors import RegistryAuthError, RegistryError
 from image_automation.registry.credentials import Credential
 
 DEFAULT_TOKEN_TTL = 60.0
@@ -159,6 +159,11 @@ class RegistryAuth(httpx.Auth):
         self._known: Challenge | None = None  # the scheme this host asked for last time
         self.settled = False  # an answer came back: the host's scheme (or none) is known
 
+    @property
+    def credential(self) -> Credential | None:
+        """The credential this flow sends (to renew it when the registry refuses it)."""
+        return self._credential
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         scope = scope_for(request.url) or "registry:catalog:*"
         sent = yield from self._authorise_up_front(request, scope)
@@ -230,7 +235,9 @@ class RegistryAuth(httpx.Auth):
         token_request.extensions[_TOKEN_REQUEST] = True
         response = yield token_request
         if response.status_code != 200:
-            raise RegistryError(
+            # 401: the credential itself was refused; its source may be able to renew it.
+            kind = RegistryAuthError if response.status_code == 401 else RegistryError
+            raise kind(
                 f"{self.host}: token service {where} refused the request "
                 f"(HTTP {response.status_code}) for scope {wanted}"
             )

@@ -79,9 +79,21 @@ class Credential:
 
 
 class CredentialSource(Protocol):
-    """Anything that can say which credential to use for a registry (``docker.io``, host:port)."""
+    """Anything that can say which credential to use for a registry (``docker.io``, host:port).
+
+    A source whose credentials expire (cloud logins) also has ``async forget(registry,
+    credential) -> bool``: drop one the registry refused, True if asking again may give a
+    fresh one (see :func:`forget_credential`).
+    """
 
     async def credential_for(self, registry: str) -> Credential | None: ...
+
+
+async def forget_credential(source: CredentialSource, registry: str, stale: Credential) -> bool:
+    """Tell ``source`` that ``stale`` was refused; True when it can renew it. Sources of
+    fixed credentials (files, helpers) have no ``forget``: asking them again cannot help."""
+    forget = getattr(source, "forget", None)
+    return forget is not None and bool(await forget(registry, stale))
 
 
 def normalise_server(key: str) -> str:
@@ -118,6 +130,12 @@ class ChainedCredentials:
             if found is not None:
                 return found
         return None
+
+    async def forget(self, registry: str, credential: Credential) -> bool:
+        renewable = False
+        for source in self.sources:
+            renewable = await forget_credential(source, registry, credential) or renewable
+        return renewable
 
 
 @dataclass(frozen=True)
@@ -294,6 +312,7 @@ __all__ = [
     "SecretsDir",
     "StaticCredentials",
     "TlsFiles",
+    "forget_credential",
     "normalise_server",
     "run_credential_helper",
 ]

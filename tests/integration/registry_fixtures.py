@@ -7,7 +7,9 @@ Reusable building blocks (``tests/integration/conftest.py`` turns them into fixt
   storage in a temp dir (on /dev/shm when present), in one of five set-ups: ``anonymous``,
   ``basic`` (htpasswd, bcrypt cost 5), ``tls`` (CA of ours, SAN IP:127.0.0.1,DNS:localhost),
   ``token`` (Bearer challenge against :class:`TokenServer`, ES256 JWTs with an ``x5c`` header);
-  and ``mtls`` (``tls`` that also demands a client certificate from the same CA).
+  ``mtls`` (``tls`` that also demands a client certificate from the same CA); and ``acr``
+  (``token`` with the token server in front, on one host, serving ACR's ``/oauth2/exchange``
+  and ``/oauth2/token``: ``url`` and ``host`` are the front's).
   A registry that does not come up raises :class:`FixtureError` with its stderr: never a skip.
 - :func:`push_image` / :func:`push_index` upload a tiny image (config + one layer + manifest,
   OCI or Docker media types) or a multi-arch index under any number of tags, over the API.
@@ -97,7 +99,7 @@ __all__ = [
     "start_registry",
 ]
 
-Setup = Literal["anonymous", "basic", "tls", "token", "mtls"]
+Setup = Literal["anonymous", "basic", "tls", "token", "mtls", "acr"]
 
 # --- the registry process --------------------------------------------------------------------
 
@@ -132,7 +134,7 @@ class RegistryServer:
         auth: httpx.Auth | None = None
         if self.setup == "basic":
             auth = httpx.BasicAuth(USERNAME, PASSWORD)
-        elif self.setup == "token":
+        elif self.setup in ("token", "acr"):
             auth = _PushTokenAuth()
         return httpx.Client(verify=verify, auth=auth, timeout=30)
 
@@ -213,8 +215,8 @@ def start_registry(
     elif setup in ("tls", "mtls"):
         ca = make_ca(root / "tls")
         scheme = "https"
-    elif setup == "token":
-        tokens = TokenServer(root / "token").start()
+    elif setup in ("token", "acr"):
+        tokens = TokenServer(root / "token", front=setup == "acr").start()
         extra["auth"] = {
             "token": {
                 "realm": tokens.realm,
@@ -240,16 +242,20 @@ def start_registry(
             stderr=subprocess.STDOUT,
             cwd=root,
         )
+    host = f"127.0.0.1:{port}"
+    if tokens is not None and setup == "acr":
+        tokens.upstream = f"http://{host}"
+        host = tokens.host  # clients talk to the front, as to ACR's one host
     server = RegistryServer(
         setup=setup,
-        url=f"{scheme}://127.0.0.1:{port}",
-        host=f"127.0.0.1:{port}",
+        url=f"{scheme}://{host}",
+        host=host,
         root=root,
         process=process,
         ca=ca,
         token_server=tokens,
-        username=USERNAME if setup in ("basic", "token") else None,
-        password=PASSWORD if setup in ("basic", "token") else None,
+        username=USERNAME if setup in ("basic", "token", "acr") else None,
+        password=PASSWORD if setup in ("basic", "token", "acr") else None,
         _log=log,
     )
     try:

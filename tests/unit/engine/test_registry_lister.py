@@ -21,12 +21,15 @@ from image_automation.engine.registry_lister import (
 from image_automation.engine.scanning import ScanTarget
 from image_automation.errors import RegistryError
 from image_automation.registry import (
+    CloudCache,
     Credential,
     DockerConfig,
     RegistryClient,
     RegistrySettings,
     SecretsDir,
 )
+from image_automation.registry._lookup import CredentialLookup
+from image_automation.registry.cloud import CloudLogin
 
 HOST = "registry.test"
 CREATED = "2025-02-03T04:05:06.123456789Z"
@@ -354,3 +357,67 @@ async def test_unusable_secret_fails_only_its_own_repository(tmp_path: Path) -> 
         ok = await lister.list_tags(_target("a.test/y"), known={})
     assert [t.name for t in ok.tags] == ["1.0", "1.1"]
     assert registry.seen == ["tags"]
+
+
+# -- provider: which source a repository's credential comes from ------------------------------
+
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+CLOUD = Credential("AWS", "cloud-login-pw")
+
+
+class _FakeAws:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def login(self, registry: str, *, site: object) -> CloudLogin:
+        self.calls += 1
+        return CloudLogin(CLOUD, None, source="fake")
+
+
+def _docker(registry: str, user: str) -> DockerConfig:
+    return DockerConfig(auths={registry: Credential(user, f"pw-{user}")})
+
+
+@pytest.mark.parametrize(
+    ("image", "hints", "docker", "expected"),
+    [
+        (f"{ECR}/app", {"provider": "aws"}, None, "AWS"),
+        (f"{ECR}/app", {"provider": "aws", "secret_ref": "pull"}, None, "AWS"),  # Flux's rule
+        (f"{ECR}/app", {}, None, "AWS"),  # unset: detected from the host
+        (f"{ECR}/app", {"secret_ref": "pull"}, None, "puller"),  # its own secret first
+        (f"{ECR}/app", {}, "docker", "docker"),  # then the docker config
+        (f"{ECR}/app", {"provider": "generic"}, None, None),  # generic: never the cloud
+        (f"{HOST}/app", {}, None, None),  # no cloud host, nothing to detect
+        (f"{HOST}/app", {"provider": "aws"}, None, "AWS"),  # named: any host (a proxy)
+    ],
+)
+async def test_the_provider_decides_where_the_credential_comes_from(
+    tmp_path: Path, image: str, hints: dict[str, str], docker: str | None, expected: str | None
+) -> None:
+    _pull_secret(tmp_path, "pull", "puller")
+    (tmp_path / "pull" / ".dockerconfigjson").write_text(
+        json.dumps({"auths": {ECR: {"auth": base64.b64encode(b"puller:pw").decode()}}})
+    )
+    fake = _FakeAws()
+    target = _target(image, **hints)
+    setup = client_setup(
+        [target],
+        secrets=SecretsDir(tmp_path),
+        docker_config=_docker(target.image.registry, docker) if docker else None,
+        cloud=CloudCache(providers={"aws": fake}),
+    )
+    lookup = CredentialLookup(shared=setup.credentials, own=setup.repository_credentials)
+    found = await lookup.credential(target.repository, target.image.registry)
+    assert (found.username if found else None) == expected
+    assert fake.calls == (1 if expected == "AWS" else 0)
+
+
+def test_a_secret_ref_beside_a_cloud_provider_is_not_read_and_says_so(tmp_path: Path) -> None:
+    setup = client_setup(
+        [_target(f"{ECR}/app", provider="aws", secret_ref="missing")],
+        secrets=SecretsDir(tmp_path),
+        cloud=CloudCache(providers={"aws": _FakeAws()}),
+    )
+    assert setup.broken == {}  # the missing secret is never looked for
+    [warning] = setup.warnings
+    assert "secretRef 'missing' is not read" in warning and "provider aws" in warning

@@ -119,3 +119,54 @@ spec:
     assert len(out.problems) == 1
     assert out.problems[0].startswith("bad.yaml:")
     assert "UPPER" in out.problems[0]
+
+
+PROVIDERS = b"""
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: ecr, namespace: apps}
+spec: {image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app, provider: aws}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: plain, namespace: apps}
+spec: {image: europe-docker.pkg.dev/p/r/app, provider: generic}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: unset, namespace: apps}
+spec: {image: team.azurecr.io/app}
+---
+apiVersion: image-automation.io/v1alpha1
+kind: TrackedImage
+metadata: {name: unset-too, namespace: apps}
+spec:
+  image: team.azurecr.io/app
+  select: {semver: {range: ">=1.0.0"}}
+---
+apiVersion: image-automation.io/v1alpha1
+kind: TrackedImage
+metadata: {name: native, namespace: apps}
+spec:
+  image: team.azurecr.io/app
+  scan: {provider: azure}
+  select: {semver: {range: ">=1.0.0"}}
+"""
+
+
+def test_the_provider_reaches_the_target_and_unset_stays_unset() -> None:
+    loaded = load_bytes(PROVIDERS, file="providers.yaml")
+    assert loaded.errors == []
+    by_name = {t.repository: t.provider for t in targets_from_config(loaded).targets}
+    assert by_name == {
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app": "aws",
+        "europe-docker.pkg.dev/p/r/app": "generic",
+        "team.azurecr.io/app": "azure",  # two files leave it unset, the TrackedImage names it
+    }
+
+
+def test_an_unknown_provider_is_an_error_naming_the_field() -> None:
+    bad = PROVIDERS.replace(b"provider: aws", b"provider: oracle")
+    loaded = load_bytes(bad, file="bad.yaml")
+    assert loaded.errors
+    assert "provider" in str(loaded.errors[0])
