@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
