@@ -14,10 +14,11 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-# What python:3.11-slim-bookworm has, plus the Dockerfile's OS_PACKAGES.
+# What python:3.11-slim-bookworm has (apt brings libstdc++, which google-re2 needs), plus the
+# Dockerfile's OS_PACKAGES.
 PACKAGES = (
-    "base-files", "bash", "coreutils", "dash", "findutils", "grep", "sed", "passwd",
-    "python3", "python3-venv", "ca-certificates", "git", "gnupg", "openssh-client",
+    "base-files", "bash", "coreutils", "dash", "findutils", "grep", "sed", "passwd", "login",
+    "apt", "python3", "python3-venv", "ca-certificates", "git", "gnupg", "openssh-client",
 )  # fmt: skip
 _MERGED = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
 _ETC = {
