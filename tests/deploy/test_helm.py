@@ -211,3 +211,11 @@ def test_the_schema_refuses_bad_values(values: dict[str, Any], path: str) -> Non
 def test_contradictions_stop_the_render(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmRenderError, match=message):
         helm_render(values)
+
+
+def test_a_hostile_config_value_stays_one_quoted_value() -> None:
+    repo = 'https://git.example.com/x.git\nlisten: 0.0.0.0:1\n"{{ .Release.Name }}'
+    objects = helm_render({"config": {"repo": repo, "branch": "main: x # {{ oops }}"}})
+    config = yaml.safe_load(only(objects, "ConfigMap")["data"]["config.yaml"])
+    assert config["repo"] == repo and config["branch"] == "main: x # {{ oops }}"
+    assert "listen" not in config
