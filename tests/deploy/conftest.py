@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.deploy import k8s
 from tests.deploy.renders import KUSTOMIZE, OVERLAYS, Obj, helm_render, kustomize
 from tests.integration.git_fixtures import git_server_root, http_git_server
 from tests.integration.local_registry import LocalRegistry
@@ -43,6 +44,13 @@ HELM_VARIANTS: dict[str, dict[str, Any]] = {
         "config": {"gitSecret": None, "repo": "https://git.example.com/public.git"},
     },
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _k8s_worker() -> Iterator[None]:
+    """The Helm/kubernetes-validate worker process ends with the session."""
+    yield
+    k8s.WORKER.close()
 
 
 @pytest.fixture(scope="session")

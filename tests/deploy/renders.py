@@ -1,4 +1,5 @@
-"""Render deploy/: the kustomize directories through ``kubectl kustomize``, the chart through Helm.
+"""Render deploy/: the kustomize directories through ``kubectl kustomize``, the chart through Helm
+(in a worker process, see ``k8s_worker``).
 
 Both give plain lists of objects (dicts) so the tests can compare, validate and inspect them.
 A missing kubectl fails the tests (``.ci/system-deps`` installs what can be installed).
@@ -12,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import yaml
+
+from tests.deploy import k8s
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"
@@ -47,8 +49,7 @@ def helm_manifests(
     values: Mapping[str, Any] | None = None, *, name: str = RELEASE, namespace: str = "default"
 ) -> dict[str, str]:
     """The chart's rendered templates by file name (NOTES.txt left out)."""
-    with helm.Chart.load(str(CHART)) as chart:
-        out = chart.render(dict(values or {}), name=name, namespace=namespace, is_install=True)
+    out = k8s.render(values or {}, name=name, namespace=namespace)
     return {k: v for k, v in out.items() if not k.endswith("NOTES.txt")}
 
 
