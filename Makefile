@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sysdeps setup test lint typecheck contracts pytest demo bench clean
+.PHONY: sysdeps setup wheelhouse test lint typecheck contracts pytest demo bench clean
 
 # Byte-compiled at install: without cached bytecode every start compiles the imports first
 # (2.3 s for `--help` instead of 0.1 s). uv compiles the dependencies; the package itself is
@@ -22,6 +22,17 @@ $(STAMP): pyproject.toml
 	fi
 	@touch $(STAMP)
 
+# The wheels the image test installs into deploy/Dockerfile's build offline (tests/deploy):
+# downloaded from the package index with Debian's python3, the Python of the image's base.
+WHEELS := $(VENV)/wheelhouse
+$(WHEELS)/.stamp: pyproject.toml | $(STAMP)
+	@rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	@/usr/bin/python3 -m pip download --disable-pip-version-check -d $(WHEELS) . 'setuptools>=68' \
+	  >$(WHEELS)/download.log 2>&1 || { cat $(WHEELS)/download.log; exit 1; }
+	@touch $@
+
+wheelhouse: sysdeps $(WHEELS)/.stamp
+
 lint: setup
 	$(BIN)/ruff format --check image_automation tests bench demo
 	$(BIN)/ruff check image_automation tests bench demo
@@ -35,7 +46,7 @@ contracts: setup
 sysdeps:
 	@bash .ci/system-deps
 
-pytest: setup sysdeps
+pytest: setup sysdeps wheelhouse
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck contracts pytest
