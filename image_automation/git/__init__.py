@@ -9,11 +9,12 @@ from image_automation.git._checkout import absolute_local_url
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
 from image_automation.git._signing import SigningKey
 from image_automation.git.messages import DEFAULT_TEMPLATE, MessageTemplateError, render_message
-from image_automation.git.workspace import Apply, Workspace
+from image_automation.git.workspace import Apply, BranchHeads, Workspace
 
 __all__ = [
     "DEFAULT_TEMPLATE",
     "Apply",
+    "BranchHeads",
     "CommitSettings",
     "GitAuth",
     "MessageTemplateError",
