@@ -1,4 +1,4 @@
-"""State stores: tags, digests, first-seen times, scan status, decisions and pushes.
+"""State stores: tags, digests, first-seen times, scan status, decisions, pushes, pull requests.
 
 ``open_store(url)`` picks a backend by URL scheme from a name → ``"module:attr"`` table and
 imports it only then, so a backend's driver (psycopg for PostgreSQL) loads only when chosen.
@@ -14,6 +14,9 @@ from typing import Any, cast
 
 from image_automation.errors import StateError
 from image_automation.state.base import (
+    IgnoredVersion,
+    PullRequestRecord,
+    PullRequestState,
     PushRecord,
     ScanStatus,
     SetterChange,
@@ -63,6 +66,9 @@ def _import(target: str) -> Any:
 
 __all__ = [
     "BACKENDS",
+    "IgnoredVersion",
+    "PullRequestRecord",
+    "PullRequestState",
     "PushRecord",
     "ScanStatus",
     "SetterChange",

@@ -60,6 +60,55 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX pushes_by_automation ON pushes (automation, pushed_at)",
     ),
+    # 3: pull requests per (automation, head branch), the versions closed ones refused, and
+    # a log of openings for the hourly limit. Rowid tables, not WITHOUT ROWID: a record's
+    # changes can be large, and WITHOUT ROWID suits small rows only.
+    (
+        """
+        CREATE TABLE pull_requests (
+            id            INTEGER PRIMARY KEY,
+            automation    TEXT NOT NULL,
+            head          TEXT NOT NULL,
+            provider      TEXT NOT NULL,
+            number        INTEGER NOT NULL,
+            url           TEXT NOT NULL,
+            state         TEXT NOT NULL CHECK (state IN ('open', 'closed', 'merged')),
+            base          TEXT NOT NULL,
+            pushed_sha    TEXT,
+            changes       TEXT NOT NULL,
+            opened_at     TEXT NOT NULL,
+            updated_at    TEXT NOT NULL,
+            human_sha     TEXT,
+            notice_posted INTEGER NOT NULL DEFAULT 0 CHECK (notice_posted IN (0, 1)),
+            UNIQUE (automation, head)
+        )
+        """,
+        """
+        CREATE TABLE ignored_versions (
+            id         INTEGER PRIMARY KEY,
+            automation TEXT NOT NULL,
+            head       TEXT NOT NULL,
+            setter     TEXT NOT NULL,
+            value      TEXT NOT NULL,
+            number     INTEGER,
+            reason     TEXT NOT NULL,
+            ignored_at TEXT NOT NULL,
+            UNIQUE (automation, head, setter, value)
+        )
+        """,
+        "CREATE INDEX ignored_versions_by_number ON ignored_versions (automation, number)",
+        """
+        CREATE TABLE pull_requests_opened (
+            id         INTEGER PRIMARY KEY,
+            automation TEXT NOT NULL,
+            number     INTEGER NOT NULL,
+            opened_at  TEXT NOT NULL,
+            UNIQUE (automation, number)
+        )
+        """,
+        "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
+        "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -3,7 +3,10 @@
 The store remembers, per repository (the normalised image name, ``docker.io/library/nginx``),
 the tags of the last good scan with their digests, build/push times and the time our scanner
 first saw each tag; the status of the last scan attempt; the last decision of every policy; and
-what every automation last pushed. Backends (SQLite now, PostgreSQL later) implement it.
+what every automation last pushed; and, for automations delivering through pull requests, the
+pull request each head branch has open, the versions a closed pull request refused, and when
+pull requests were opened (for the hourly limit). Backends (SQLite now, PostgreSQL later)
+implement it.
 
 The store never reads a clock: callers pass ``now``. All datetimes are timezone-aware; backends
 keep them in UTC.
@@ -13,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Literal, Protocol, Self, runtime_checkable
 
 from image_automation.domain import Decision, TagInfo
 
@@ -79,6 +82,56 @@ class PushRecord:
     commit: str
     pushed_at: datetime
     changes: tuple[SetterChange, ...] = ()
+
+
+PullRequestState = Literal["open", "closed", "merged"]
+PULL_REQUEST_STATES: tuple[PullRequestState, ...] = ("open", "closed", "merged")
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestRecord:
+    """The pull request of one head branch of one automation, as we last saw or made it.
+
+    ``automation`` is the plan key (``Kind/namespace/name``), ``head`` the head branch; there is
+    at most one record per (automation, head). ``pushed_sha`` is the last commit *we* pushed
+    to ``head`` (``None`` before the first push); ``changes`` the setter changes the pull
+    request carries. ``human_sha`` is a head commit that is not ours (we stopped force-pushing
+    because of it) and ``notice_posted`` whether the comment saying so is out.
+    """
+
+    automation: str
+    head: str
+    provider: str
+    number: int
+    url: str
+    state: PullRequestState
+    base: str
+    pushed_sha: str | None
+    changes: tuple[SetterChange, ...]
+    opened_at: datetime
+    updated_at: datetime
+    human_sha: str | None = None
+    notice_posted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredVersion:
+    """A value refused for a setter: a pull request carrying it was closed unmerged, or its
+    "ignore this version" box was ticked. ``number`` is that pull request (``None`` when there
+    was none), so reopening it can lift the ignore."""
+
+    automation: str
+    head: str
+    setter: str
+    value: str
+    number: int | None
+    reason: str
+    ignored_at: datetime
+
+
+OPENED_LOG_KEPT = timedelta(days=1)
+"""How long :meth:`StateStore.record_pull_request_opened` entries are kept: counts over
+a longer window than this are not answered."""
 
 
 @runtime_checkable
@@ -148,6 +201,63 @@ class StateStore(Protocol):
 
     async def last_push(self, automation: str) -> PushRecord | None:
         """The most recent push of ``automation``, or ``None``."""
+        ...
+
+    # -- pull requests --------------------------------------------------------------------
+
+    async def pull_request(self, automation: str, head: str) -> PullRequestRecord | None:
+        """The record of ``head``'s pull request in ``automation``, or ``None``."""
+        ...
+
+    async def pull_requests(self, automation: str | None = None) -> list[PullRequestRecord]:
+        """The records of ``automation`` (of every automation for ``None``), sorted by
+        automation, then head."""
+        ...
+
+    async def save_pull_request(self, record: PullRequestRecord) -> None:
+        """Store ``record``, replacing the one of the same (automation, head) whole."""
+        ...
+
+    async def forget_pull_request(self, automation: str, head: str) -> None:
+        """Drop the record of (automation, head); a no-op when there is none. Ignored versions
+        and the opened log are kept: they outlive the pull request on purpose."""
+        ...
+
+    async def ignore_versions(
+        self,
+        automation: str,
+        head: str,
+        changes: Sequence[SetterChange],
+        *,
+        number: int | None,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """Refuse the ``new`` value of every change for ``head`` of ``automation``.
+
+        Idempotent: a (automation, head, setter, value) already ignored keeps its first
+        ``number``, ``reason`` and ``ignored_at``.
+        """
+        ...
+
+    async def ignored_versions(self, automation: str) -> list[IgnoredVersion]:
+        """The versions ``automation`` refuses, sorted by head, setter, value."""
+        ...
+
+    async def unignore_pull_request(self, automation: str, number: int) -> None:
+        """Lift the ignores pull request ``number`` recorded (it was reopened)."""
+        ...
+
+    async def record_pull_request_opened(
+        self, automation: str, number: int, *, now: datetime
+    ) -> None:
+        """Log that ``automation`` opened pull request ``number`` at ``now``; logging the same
+        number again is a no-op. Entries older than :data:`OPENED_LOG_KEPT` before ``now``
+        are pruned on the way."""
+        ...
+
+    async def pull_requests_opened_since(self, automation: str, since: datetime) -> int:
+        """How many logged openings of ``automation`` are at or after ``since``."""
         ...
 
     async def close(self) -> None:

@@ -26,7 +26,9 @@ from urllib.parse import unquote, urlsplit
 from image_automation.domain import Decision, TagInfo
 from image_automation.errors import StateError
 from image_automation.state import _codec
+from image_automation.state._sqlite_prs import PullRequestTables
 from image_automation.state._sqlite_schema import migrate
+from image_automation.state._sqlite_tx import write as _write
 from image_automation.state.base import (
     PushRecord,
     ScanStatus,
@@ -61,12 +63,18 @@ def _translated(path: Path, action: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise StateError(f"state database {path}: {action}: {exc}") from exc
+    except (OverflowError, UnicodeEncodeError) as exc:
+        # Raised while binding: an integer beyond 64 bits, a string that is not UTF-8.
+        raise StateError(f"state database {path}: {action}: value cannot be stored: {exc}") from exc
     except OSError as exc:
         raise StateError(f"state database {path}: {action}: {exc.strerror or exc}") from exc
 
 
-class SqliteStore:
-    """:class:`~image_automation.state.base.StateStore` on a SQLite file. Open with :meth:`open`."""
+class SqliteStore(PullRequestTables):
+    """:class:`~image_automation.state.base.StateStore` on a SQLite file. Open with :meth:`open`.
+
+    The pull-request methods live in :class:`PullRequestTables` and run through :meth:`_run`.
+    """
 
     def __init__(self, path: Path, conn: sqlite3.Connection, executor: ThreadPoolExecutor):
         self.path = path
@@ -299,18 +307,6 @@ def _connect_locked(path: Path) -> sqlite3.Connection:
             conn.close()
             raise
         return conn
-
-
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction; IMMEDIATE takes the write lock up front so it cannot deadlock."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _ensure_repository(conn: sqlite3.Connection, repository: str) -> None:
