@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from image_automation.config.pull_requests import NativePullRequest as NativePullRequest
+from image_automation.config.pull_requests import PullRequestBlock
 from image_automation.domain import is_valid_tag
 from image_automation.policy._spec import DEFAULT_EXCLUSION
 
@@ -455,6 +457,9 @@ class ImageAutomationSpec(_Model):
     policy_selector: LabelSelector | None = None
     interval: Duration = timedelta(minutes=30)
     suspend: bool = False
+    pull_request: PullRequestBlock = Field(
+        default=None, description="deliver through a pull request (docs/pull-requests.md)"
+    )
 
 
 class ImageAutomation(_Object):

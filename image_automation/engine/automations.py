@@ -25,6 +25,15 @@ from image_automation.config.models import (
     PushSpec,
 )
 from image_automation.domain import Change, UpdateResult
+from image_automation.engine._pr_settings import (
+    PlanProblems,
+    PullRequestPlan,
+    flux_pull_request,
+    forge_token,
+    head_branch,
+    native_pull_request,
+    shared_heads,
+)
 from image_automation.errors import ConfigError, Location
 from image_automation.git import (
     CommitSettings,
@@ -64,6 +73,9 @@ class AutomationPlan:
     """Seconds between runs (the daemon's reconcile schedule)."""
     line_include: tuple[str, ...] = ()
     """Globs of line-oriented files (Dockerfile, .env, HCL) to update too; native kind only."""
+    pull_request: PullRequestPlan | None = None
+    """Deliver through a pull request (head ``pull_request.branch``, base ``repo.branch``);
+    None: push, as without it."""
 
     @property
     def key(self) -> str:
@@ -138,6 +150,8 @@ _EXAMPLE = UpdateResult(
 
 _NEEDS_REPO = frozenset({"spec.sourceRef.name", "spec.git"})
 """Error fields that only mean "this automation's repository comes from ``--repo``"."""
+_STAND_IN = RepoTarget(url="file:///--repo", branch="main")
+"""What ``validate`` without ``--repo`` plans against: no forge can be told from it."""
 
 
 def check_automations(
@@ -158,9 +172,9 @@ def check_automations(
             for _, exc in plans.errors
             if exc.location is not None and exc.location.field in _NEEDS_REPO
         ]
-        stand_in = RepoTarget(url="file:///--repo", branch="main")
-        plans = plan_automations(loaded, replace(context, repo=stand_in))
-    errors = [exc for _, exc in plans.errors]
+        plans = plan_automations(loaded, replace(context, repo=_STAND_IN))
+    errors = [e for _, exc in plans.errors for e in getattr(exc, "problems", (exc,))]
+    errors += shared_heads(zip(plans.plans, plans.documents, strict=True))
     for plan, doc in zip(plans.plans, plans.documents, strict=True):
         try:
             warnings.extend(_check_template(plan, doc))
@@ -248,6 +262,14 @@ def _flux_plan(
     if commit_spec.signing_key is not None:
         signing = _signing_key(doc, commit_spec.signing_key.secret_ref.name, "gpg", context)
     push = spec.git.push
+    pull_request = flux_pull_request(
+        doc,
+        obj,
+        url=base.url,
+        base=branch,
+        push=push.branch if push else None,
+        check_forge=base.url != _STAND_IN.url,
+    )
     return AutomationPlan(
         kind=obj.kind,
         namespace=obj.metadata.namespace,
@@ -260,6 +282,7 @@ def _flux_plan(
         values=dict(commit_spec.message_template_values or {}),
         suspended=spec.suspend,
         interval=spec.interval.total_seconds(),
+        pull_request=pull_request,
     )
 
 
@@ -282,6 +305,9 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         key = spec.commit.signing_key
         signing = _signing_key(doc, key.secret_ref.name, key.format, context)
     push = git.push
+    pull_request = native_pull_request(
+        doc, obj, url=url, base=branch, check_forge=url != _STAND_IN.url
+    )
     return AutomationPlan(
         kind=obj.kind,
         namespace=obj.metadata.namespace,
@@ -295,6 +321,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         suspended=spec.suspend,
         interval=spec.interval.total_seconds(),
         line_include=tuple(spec.update.line_include),
+        pull_request=pull_request,
     )
 
 
@@ -381,10 +408,14 @@ def selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
 __all__ = [
     "AutomationPlan",
     "PlanContext",
+    "PlanProblems",
     "Plans",
+    "PullRequestPlan",
     "RepoTarget",
     "auth_for",
     "check_automations",
+    "forge_token",
+    "head_branch",
     "plan_automations",
     "selects",
 ]
