@@ -1,4 +1,5 @@
-"""Git adapter: clone cache, commit, push with retry; commit messages (pure).
+"""Git adapter: clone cache, commit, push with retry; commit messages and pull-request
+texts (pure).
 
 Use :meth:`Workspace.open` to lock and prepare a cached checkout, then
 :meth:`Workspace.publish` to apply, commit and push (retried when the remote moved).
@@ -9,20 +10,38 @@ from image_automation.git._checkout import absolute_local_url
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
 from image_automation.git._signing import SigningKey
 from image_automation.git.messages import DEFAULT_TEMPLATE, MessageTemplateError, render_message
+from image_automation.git.pull_requests import (
+    Checkboxes,
+    ImageProvenance,
+    PullRequestContent,
+    PullRequestTemplateError,
+    RenderedPullRequest,
+    owned_by,
+    read_checkboxes,
+    render_pull_request,
+)
 from image_automation.git.workspace import Apply, BranchHeads, Workspace
 
 __all__ = [
     "DEFAULT_TEMPLATE",
     "Apply",
     "BranchHeads",
+    "Checkboxes",
     "CommitSettings",
     "GitAuth",
+    "ImageProvenance",
     "MessageTemplateError",
     "PublishResult",
+    "PullRequestContent",
+    "PullRequestTemplateError",
     "PushSettings",
+    "RenderedPullRequest",
     "RepoSpec",
     "SigningKey",
     "Workspace",
     "absolute_local_url",
+    "owned_by",
+    "read_checkboxes",
     "render_message",
+    "render_pull_request",
 ]

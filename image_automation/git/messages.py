@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
-from image_automation.domain import Change, UpdateResult
+from image_automation.domain import UpdateResult
 from image_automation.errors import ConfigError
+from image_automation.git._templates import change_data, policy_of, sandbox
 
 DEFAULT_TEMPLATE = """\
 {%- if automation %}{{ automation }}: {% endif -%}
@@ -46,8 +46,6 @@ in {{ files | length }} file{{ "s" if files | length != 1 }}
 Policies: {{ policies | join(", ") }}
 {% endif -%}
 """
-
-_SETTER_FIELDS = frozenset({"tag", "name", "digest", "image"})
 
 
 class MessageTemplateError(ConfigError):
@@ -67,12 +65,6 @@ class MessageTemplate(Protocol):
     ) -> str: ...
 
 
-def policy_of(setter: str) -> str:
-    """``flux-system:app:tag`` → ``flux-system:app``; a setter without a field suffix is kept."""
-    head, sep, last = setter.rpartition(":")
-    return head if sep and head and last in _SETTER_FIELDS else setter
-
-
 def template_data(
     result: UpdateResult,
     *,
@@ -80,7 +72,7 @@ def template_data(
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The variables a template sees; exposed so docs and tests can show them."""
-    changes = [_change_data(c) for c in sorted(result.changes, key=lambda c: (c.file, c.line))]
+    changes = [change_data(c) for c in sorted(result.changes, key=lambda c: (c.file, c.line))]
     files: dict[str, list[dict[str, Any]]] = {}
     objects: dict[str, list[dict[str, Any]]] = {}
     policies: dict[str, list[dict[str, Any]]] = {}
@@ -139,32 +131,13 @@ def _compile(source: str) -> jinja2.Template:
 
     A compiled template renders from many threads at once; a syntax error is not cached.
     """
-    env = SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    env = sandbox()
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise MessageTemplateError(
             f"commit message template, line {exc.lineno}: {exc.message}", line=exc.lineno
         ) from exc
-
-
-def _change_data(change: Change) -> dict[str, Any]:
-    where = f"{change.namespace}/{change.name}" if change.namespace else change.name
-    return {
-        "file": change.file,
-        "line": change.line,
-        "api_version": change.api_version,
-        "kind": change.kind,
-        "namespace": change.namespace,
-        "name": change.name,
-        "object": f"{change.kind} {where}".strip(),
-        "setter": change.setter,
-        "policy": policy_of(change.setter),
-        "old": change.old,
-        "new": change.new,
-    }
 
 
 __all__ = [
