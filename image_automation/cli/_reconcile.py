@@ -188,6 +188,9 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
     if outcome.skipped:
         click.echo(f"{outcome.key}: skipped ({outcome.skipped})")
         return
+    if outcome.pull_requests or (outcome.mode == "pull-request" and not outcome.errors):
+        _render_pull_requests(outcome)
+        return
     if outcome.commit:
         head = f"committed {outcome.commit[:12]}, pushed {', '.join(outcome.refs)}"
     elif outcome.changes:
@@ -219,3 +222,31 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
         click.echo(f"  error: {error}")
     if dry_run and outcome.diff:
         click.echo(outcome.diff, nl=False)
+
+
+def _render_pull_requests(outcome: AutomationOutcome) -> None:
+    """One line per head branch (what happened to its pull request), its changes, and for a
+    dry run the title, body and diff it would carry."""
+    head = "FAILED (pull requests)" if outcome.errors else "pull requests"
+    click.echo(f"{outcome.key}: {head}")
+    for pr in outcome.pull_requests:
+        click.echo(f"  branch {pr.head}: {pr.summary()}")
+        for change in pr.changes:
+            click.echo(
+                f"    {change.file}:{change.line}: {change.setter}: {change.old} -> {change.new}"
+            )
+        if pr.action.startswith("would-") and pr.title:
+            click.echo(f"    title: {pr.title}")
+            click.echo("    body:")
+            for line in pr.body.splitlines():
+                click.echo(f"      {line}".rstrip())
+            if pr.diff:
+                click.echo(pr.diff, nl=False)
+    if not outcome.pull_requests and not outcome.errors:
+        click.echo("  nothing selected to propose")
+    for warning in outcome.warnings:
+        click.echo(f"  warning: {warning}")
+    for error in outcome.file_errors:
+        click.echo(f"  file error: {error}")
+    for error in outcome.errors:
+        click.echo(f"  error: {error}")

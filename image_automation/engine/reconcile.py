@@ -45,6 +45,12 @@ from image_automation.engine.automations import (
 )
 from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
+from image_automation.engine.pullrequests import (
+    ForgePool,
+    PullRequestContext,
+    PullRequestOutcome,
+    run_pull_requests,
+)
 from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.manifests import update_tree
@@ -107,6 +113,10 @@ class AutomationOutcome:
     refs: tuple[str, ...] = ()
     attempts: int = 0
     skipped: str = ""
+    pull_requests: list[PullRequestOutcome] = field(default_factory=list)
+    """Pull-request delivery: what happened to each head branch's pull request."""
+    mode: str = "push"
+    """``push`` or ``pull-request`` (how the automation delivers)."""
 
     @property
     def ok(self) -> bool:
@@ -135,11 +145,16 @@ async def reconcile_once(
     tags: TagSource,
     store: StateStore | None = None,
     clock: Callable[[], datetime],
+    pull_requests: PullRequestContext | None = None,
 ) -> ReconcileReport:
-    """Run every automation found once; see the module docstring."""
+    """Run every automation found once; see the module docstring. ``pull_requests``: forge
+    clients and registry access for pull-request automations (default: a pool for this run)."""
     report = ReconcileReport()
     loaded = await asyncio.to_thread(load_paths, request.config_paths)
     async with AsyncExitStack() as stack:
+        if pull_requests is None:
+            pool = await stack.enter_async_context(ForgePool())
+            pull_requests = PullRequestContext(forges=pool, secrets_dir=request.secrets_dir)
         home: Workspace | None = None
         if request.repo is not None:
             try:
@@ -159,7 +174,8 @@ async def reconcile_once(
                 return report
             loaded.extend(await discover(home))
             log.info("found %d documents in %s", len(loaded.documents), request.repo.url)
-        await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock, into=report)
+        await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock,
+                         into=report, pull_requests=pull_requests)  # fmt: skip
     return report
 
 
@@ -172,6 +188,7 @@ async def _run_plans(
     store: StateStore | None,
     clock: Callable[[], datetime],
     into: ReconcileReport,
+    pull_requests: PullRequestContext,
 ) -> None:
     resolved = resolve(loaded)
     into.errors.extend(str(e) for e in resolved.errors)
@@ -219,6 +236,8 @@ async def _run_plans(
                     store=store,
                     clock=clock,
                     out=outcome,
+                    pull_requests=pull_requests,
+                    policies=chosen[plan.key],
                 )
         except ImageAutomationError as exc:
             outcome.errors.append(str(exc))
@@ -316,13 +335,23 @@ async def run_automation(
     clock: Callable[[], datetime],
     out: AutomationOutcome,
     dry_run: bool = False,
+    pull_requests: PullRequestContext | None = None,
+    policies: Sequence[ResolvedPolicy] = (),
 ) -> None:
     """Edit, commit and push one automation in ``workspace`` (a checkout of ``plan.repo``).
 
     ``images``: policy name → the reference its decision selected. ``prepared``: the
     checkout was just prepared at the push branch's remote head, so the first attempt uses it
-    as is. The result goes into ``out``; a pushed commit is recorded in ``store``.
+    as is. The result goes into ``out``; a pushed commit is recorded in ``store``. A plan
+    with ``pull_request`` goes through :func:`run_pull_requests` instead (``pull_requests``
+    is then required; ``out.decisions`` and ``policies`` feed the pull request's text).
     """
+    if plan.pull_request is not None:
+        await _deliver_by_pull_request(
+            plan, images, workspace, context=pull_requests, policies=policies,
+            store=store, clock=clock, out=out, dry_run=dry_run,
+        )  # fmt: skip
+        return
 
     async def apply(root: Path) -> UpdateResult:
         return await _update(root, plan, images, dry_run=dry_run)
@@ -350,6 +379,35 @@ async def run_automation(
         )
         record = PushRecord(plan.key, published.commit, pushed_at=clock(), changes=changes)
         await store.record_push(record)
+
+
+async def _deliver_by_pull_request(
+    plan: AutomationPlan,
+    images: Mapping[str, ImageRef],
+    workspace: Workspace,
+    *,
+    context: PullRequestContext | None,
+    policies: Sequence[ResolvedPolicy],
+    store: StateStore | None,
+    clock: Callable[[], datetime],
+    out: AutomationOutcome,
+    dry_run: bool,
+) -> None:
+    out.mode = "pull-request"
+    if context is None:
+        raise ConfigError(f"{plan.key}: pull-request delivery is not set up here")
+
+    async def edit(root: Path, chosen: Mapping[str, ImageRef], dry: bool) -> UpdateResult:
+        return await _update(root, plan, chosen, dry_run=dry)
+
+    done = await run_pull_requests(
+        plan, images, workspace, context=context, edit=edit, store=store, clock=clock,
+        decisions=out.decisions, policies=policies, dry_run=dry_run,
+    )  # fmt: skip
+    out.pull_requests = done.outcomes
+    out.changes = tuple(c for o in done.outcomes for c in o.changes)
+    out.warnings.extend(dict.fromkeys(done.warnings))
+    out.errors.extend(done.errors)
 
 
 async def _update(
