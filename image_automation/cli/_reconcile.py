@@ -19,6 +19,7 @@ import click
 
 from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo, state_option
 from image_automation.engine.automations import RepoTarget
+from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
     ReconcileReport,
@@ -55,7 +56,12 @@ def _default_work_dir() -> Path:
     metavar="PATH",
     help="Extra policy/automation file or directory. Repeatable.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the diff of each automation; push nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the diff of each automation (and the pull request it would open or update: "
+    "title, body, branch); push nothing, write nothing to a forge.",
+)
 @click.option(
     "--secrets-dir",
     type=AbsolutePath(exists=True, file_okay=False),
@@ -154,7 +160,7 @@ async def _run(
     def clock() -> datetime:
         return datetime.now(UTC)
 
-    async with await open_store(state) as store:
+    async with await open_store(state) as store, ForgePool() as forges:
         tags = StoreTagSource(
             store=store,
             settings=registry.settings,
@@ -162,7 +168,11 @@ async def _run(
             docker_config=registry.docker_config,
             clock=clock,
         )
-        return await reconcile_once(request, tags=tags, store=store, clock=clock)
+        access = RegistryAccess(registry.settings, registry.secrets, registry.docker_config)
+        context = PullRequestContext(forges=forges, secrets_dir=request.secrets_dir, access=access)
+        return await reconcile_once(
+            request, tags=tags, store=store, clock=clock, pull_requests=context
+        )
 
 
 def _render(report: ReconcileReport, *, dry_run: bool) -> None:

@@ -17,8 +17,9 @@ API (reconcile's ``run_automation`` calls it; ``reconcile --once`` and the daemo
 
     async with ForgePool() as forges:
         context = PullRequestContext(forges=forges, secrets_dir=..., access=RegistryAccess(...))
-        outcomes, errors = await run_pull_requests(plan, images, workspace, context=context,
-                                                   edit=edit, store=store, clock=clock)
+        done = await run_pull_requests(plan, images, workspace, context=context,
+                                       store=store, clock=clock)
+        done.outcomes, done.errors
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from datetime import datetime
 from pathlib import Path
 
 from image_automation.config.resolving import ResolvedPolicy
-from image_automation.domain import Decision, ImageRef
+from image_automation.domain import Decision, ImageRef, UpdateResult
 from image_automation.engine._pr_content import RegistryAccess
 from image_automation.engine._pr_forges import ForgePool, forge_settings
 from image_automation.engine._pr_groups import Group, groups_for
 from image_automation.engine._pr_outcome import Action, PullRequestOutcome
 from image_automation.engine._pr_run import HUMAN_NOTICE, Edit, GroupRun, Shared
 from image_automation.engine.automations import AutomationPlan
+from image_automation.engine.updating import update_plan
 from image_automation.errors import (
     ConfigError,
     ForgeNotFound,
@@ -79,17 +81,18 @@ async def run_pull_requests(
     workspace: Workspace,
     *,
     context: PullRequestContext,
-    edit: Edit,
     store: StateStore | None,
     clock: Callable[[], datetime],
     decisions: Mapping[str, Decision] | None = None,
     policies: Sequence[ResolvedPolicy] = (),
     dry_run: bool = False,
+    edit: Edit | None = None,
 ) -> PullRequestRun:
     """Run the lifecycle of every group of ``plan`` once; see the module docstring.
 
     ``images``: policy name → selected reference; ``workspace``: a checkout of
-    ``plan.repo`` (its branch is the base); ``edit(root, images, dry_run)`` edits a checkout.
+    ``plan.repo`` (its branch is the base); ``edit(root, images, dry_run)`` edits a checkout
+    (default: the updater on the plan's ``update.path``).
     """
     pr = plan.pull_request
     if pr is None:
@@ -97,10 +100,14 @@ async def run_pull_requests(
     if store is None:
         raise ConfigError("pull requests need a state store (--state)")
     settings = forge_settings(plan, secrets_dir=context.secrets_dir)
+
+    async def update(root: Path, chosen: Mapping[str, ImageRef], dry: bool) -> UpdateResult:
+        return await update_plan(root, plan, chosen, dry_run=dry)
+
     shared = Shared(
         plan=plan, pr=pr, provider=settings.provider, forge=context.forges.forge(settings),
-        store=store, workspace=workspace, edit=edit, clock=clock, decisions=decisions or {},
-        policies=policies, access=context.access, dry_run=dry_run,
+        store=store, workspace=workspace, edit=edit or update, clock=clock,
+        decisions=decisions or {}, policies=policies, access=context.access, dry_run=dry_run,
     )  # fmt: skip
     out = PullRequestRun()
     groups = groups_for(pr, images)

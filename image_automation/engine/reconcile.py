@@ -23,7 +23,6 @@ Only the repositories the automations' policies need are scanned, once per run.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -49,11 +48,12 @@ from image_automation.engine.pullrequests import (
     ForgePool,
     PullRequestContext,
     PullRequestOutcome,
+    PullRequestRun,
     run_pull_requests,
 )
+from image_automation.engine.updating import update_plan as _update
 from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
-from image_automation.manifests import update_tree
 from image_automation.state import PushRecord, SetterChange, StateStore
 
 log = logging.getLogger(__name__)
@@ -347,10 +347,14 @@ async def run_automation(
     is then required; ``out.decisions`` and ``policies`` feed the pull request's text).
     """
     if plan.pull_request is not None:
-        await _deliver_by_pull_request(
-            plan, images, workspace, context=pull_requests, policies=policies,
-            store=store, clock=clock, out=out, dry_run=dry_run,
+        out.mode = "pull-request"
+        if pull_requests is None:
+            raise ConfigError(f"{plan.key}: pull-request delivery is not set up here")
+        done = await run_pull_requests(
+            plan, images, workspace, context=pull_requests, store=store, clock=clock,
+            decisions=out.decisions, policies=policies, dry_run=dry_run,
         )  # fmt: skip
+        _take_pull_requests(out, done)
         return
 
     async def apply(root: Path) -> UpdateResult:
@@ -381,72 +385,11 @@ async def run_automation(
         await store.record_push(record)
 
 
-async def _deliver_by_pull_request(
-    plan: AutomationPlan,
-    images: Mapping[str, ImageRef],
-    workspace: Workspace,
-    *,
-    context: PullRequestContext | None,
-    policies: Sequence[ResolvedPolicy],
-    store: StateStore | None,
-    clock: Callable[[], datetime],
-    out: AutomationOutcome,
-    dry_run: bool,
-) -> None:
-    out.mode = "pull-request"
-    if context is None:
-        raise ConfigError(f"{plan.key}: pull-request delivery is not set up here")
-
-    async def edit(root: Path, chosen: Mapping[str, ImageRef], dry: bool) -> UpdateResult:
-        return await _update(root, plan, chosen, dry_run=dry)
-
-    done = await run_pull_requests(
-        plan, images, workspace, context=context, edit=edit, store=store, clock=clock,
-        decisions=out.decisions, policies=policies, dry_run=dry_run,
-    )  # fmt: skip
+def _take_pull_requests(out: AutomationOutcome, done: PullRequestRun) -> None:
     out.pull_requests = done.outcomes
     out.changes = tuple(c for o in done.outcomes for c in o.changes)
     out.warnings.extend(dict.fromkeys(done.warnings))
     out.errors.extend(done.errors)
-
-
-async def _update(
-    root: Path, plan: AutomationPlan, images: Mapping[str, ImageRef], *, dry_run: bool
-) -> UpdateResult:
-    target = root / plan.path
-    if not target.is_dir():  # the automation's mistake, not a file's
-        raise ConfigError(f"update.path {plan.path!r}: no such directory in the repository")
-    result = await asyncio.to_thread(
-        update_tree,
-        target,
-        namespace=plan.namespace,
-        policies=images,
-        line_include=plan.line_include,
-        dry_run=dry_run,
-        diff_prefix=plan.path,  # the diff names files from the repository root
-    )
-    return _rooted(result, plan.path)
-
-
-def _rooted(result: UpdateResult, path: str) -> UpdateResult:
-    """Paths in the result relative to the repository root, not to ``update.path``."""
-    if path in ("", "."):
-        return result
-    prefix = path.rstrip("/") + "/"
-    return dataclasses.replace(
-        result,
-        changes=tuple(dataclasses.replace(c, file=prefix + c.file) for c in result.changes),
-        warnings=tuple(_rooted_message(m, prefix) for m in result.warnings),
-        errors=tuple(_rooted_message(m, prefix) for m in result.errors),
-        files_written=tuple(prefix + f for f in result.files_written),
-    )
-
-
-def _rooted_message(message: str, prefix: str) -> str:
-    """A ``PATH: ...`` message of the update (``.`` for its root) with ``prefix`` on PATH."""
-    if message.startswith(".:"):
-        return prefix.rstrip("/") + message[1:]
-    return prefix + message
 
 
 def _take(out: AutomationOutcome, result: UpdateResult) -> None:
