@@ -198,7 +198,7 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
     if outcome.skipped:
         click.echo(f"{outcome.key}: skipped ({outcome.skipped})")
         return
-    if outcome.pull_requests or (outcome.mode == "pull-request" and not outcome.errors):
+    if outcome.mode == "pull-request":
         _render_pull_requests(outcome)
         return
     if outcome.commit:

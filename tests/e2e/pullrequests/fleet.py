@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,8 @@ class ForgeGit(HttpGitServer):
     """Smart HTTP for a fake forge's bare repository at its forge-shaped path."""
 
     fake: FakeForge | None = None
+    on_push: Callable[[], None] | None = None
+    """Called after every push (CI starting on the new head, say)."""
 
     def _user(self, header: str | None) -> str | None:
         assert self.fake is not None
@@ -52,6 +54,8 @@ class ForgeGit(HttpGitServer):
         if request.method == "POST" and request.path.endswith("/git-receive-pack"):
             assert self.fake is not None
             with self.fake.lock:
+                if self.on_push is not None:
+                    self.on_push()
                 self.fake.after_push()
         return response
 
