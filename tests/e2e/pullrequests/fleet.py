@@ -79,12 +79,12 @@ def manifest(image: str, policy: str = "app") -> str:
     )
 
 
-def policy_docs(image: str, name: str) -> str:
+def policy_docs(image: str, name: str, interval: str = "1m") -> str:
     return f"""\
 apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImageRepository
 metadata: {{name: {name}, namespace: {NAMESPACE}}}
-spec: {{image: "{image}", interval: 1m, insecure: true}}
+spec: {{image: "{image}", interval: {interval}, insecure: true}}
 ---
 apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImagePolicy
@@ -96,8 +96,15 @@ spec:
 """
 
 
-def flux_automation(fake: FakeForge, *, name: str = "fleet", head: str = "image-automation/fleet",
-                    path: str = "./clusters", extra: str = "") -> str:  # fmt: skip
+def flux_automation(
+    fake: FakeForge,
+    *,
+    name: str = "fleet",
+    head: str = "image-automation/fleet",
+    path: str = "./clusters",
+    extra: str = "",
+    interval: str = "5m",
+) -> str:
     """A Flux ImageUpdateAutomation opted in to pull requests by annotations."""
     return f"""\
 apiVersion: image.toolkit.fluxcd.io/v1
@@ -110,7 +117,7 @@ metadata:
     image-automation.io/forge: {fake.provider}
     image-automation.io/forge-api-url: "{fake.api_url}"
 {extra}spec:
-  interval: 5m
+  interval: {interval}
   sourceRef: {{kind: GitRepository, name: fleet}}
   git:
     checkout: {{ref: {{branch: main}}}}
@@ -159,7 +166,7 @@ class PrFleet:
         return f"{self.registry.host}/{self.images[policy]}"
 
     def seed(self, automation: str, *, policies: Sequence[str] = ("app",), tag: str = "1.0.0",
-             labels: Mapping[str, str] | None = None) -> None:  # fmt: skip
+             labels: Mapping[str, str] | None = None, scan: str = "1m") -> None:  # fmt: skip
         """Push ``tag`` of each policy's image; commit the fleet files onto ``main``."""
         secrets = self.root / "secrets" / SECRET
         secrets.mkdir(parents=True, exist_ok=True)
@@ -170,7 +177,7 @@ class PrFleet:
             self.images[policy] = f"team/{policy}-{os.urandom(4).hex()}"
             self.push(tag, policy=policy, labels=labels)
             files[f"clusters/{policy}/app.yaml"] = manifest(f"{self.image(policy)}:{tag}", policy)
-            docs += policy_docs(self.image(policy), policy)
+            docs += policy_docs(self.image(policy), policy, scan)
         files["automation/policies.yaml"] = docs
         files["automation/automation.yaml"] = automation
         self.fake.move_base(files, "the fleet")
@@ -215,6 +222,20 @@ class PrFleet:
             self.argv(*args), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True,
         )  # fmt: skip
+
+    def daemon(self, port: int) -> subprocess.Popen[bytes]:
+        """``image-automation run`` on this fleet, listening on ``port``, logging JSON."""
+        env = {**os.environ, "IMAGE_AUTOMATION_LISTEN": f"127.0.0.1:{port}"}
+        with (self.root / "daemon.log").open("ab") as sink:
+            return subprocess.Popen(
+                [
+                    sys.executable, "-c", "from image_automation.cli import main; main()",
+                    "run", "--repo", self.git.url, "--git-secret", SECRET,
+                    "--secrets-dir", str(self.root / "secrets"),
+                    "--data-dir", str(self.root / "data"), "--log-format", "json",
+                ],
+                stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=self.root,
+            )  # fmt: skip
 
     def pulls(self, state: str | None = None) -> list[PullRequest]:
         with self.fake.lock:
