@@ -4,7 +4,7 @@ subprocess."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,4 +27,17 @@ def fleet(
         git.stop()
 
 
-__all__ = ["fake_forge", "fake_forge_factory", "fleet", "registry_anonymous"]
+@pytest.fixture
+def github_fleet(
+    fake_forge_factory: Callable[..., FakeForge], registry_anonymous: RegistryServer, tmp_path: Path
+) -> Iterator[PrFleet]:
+    """A fleet on the GitHub fake alone, for what is the same on every forge."""
+    fake = fake_forge_factory("github")
+    git = start_forge_git(fake)
+    try:
+        yield PrFleet(fake=fake, git=git, registry=registry_anonymous, root=tmp_path)
+    finally:
+        git.stop()
+
+
+__all__ = ["fake_forge", "fake_forge_factory", "fleet", "github_fleet", "registry_anonymous"]

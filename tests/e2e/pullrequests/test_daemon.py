@@ -26,9 +26,9 @@ def _pull_request_counts(port: int) -> dict[str, float]:
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "image_automation_pull_requests_total":
-                if sample.labels["automation"] == AUTOMATION:
-                    counts[sample.labels["action"]] = sample.value
+            ours = sample.labels.get("automation") == AUTOMATION
+            if sample.name == "image_automation_pull_requests_total" and ours:
+                counts[sample.labels["action"]] = sample.value
     return counts
 
 
