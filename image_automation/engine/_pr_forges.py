@@ -16,9 +16,9 @@ from typing import Self
 
 import httpx
 
-from image_automation.engine.automations import AutomationPlan, forge_token
-from image_automation.errors import ConfigError
-from image_automation.forges import Forge, ForgeSettings, detect_forge, open_forge
+from image_automation.engine.automations import AutomationPlan, PullRequestPlan, forge_token
+from image_automation.errors import ConfigError, ForgeError
+from image_automation.forges import Forge, ForgeSettings, PullRequest, detect_forge, open_forge
 
 
 def forge_settings(plan: AutomationPlan, *, secrets_dir: Path | None) -> ForgeSettings:
@@ -34,6 +34,30 @@ def forge_settings(plan: AutomationPlan, *, secrets_dir: Path | None) -> ForgeSe
         )
     token = forge_token(plan, secrets_dir)
     return ForgeSettings(location.provider, location.api_url, location.repository, token=token)
+
+
+async def decorate(
+    forge: Forge, pr: PullRequest, plan: PullRequestPlan, *, provider: str
+) -> list[str]:
+    """Reviewers, assignees, auto-merge on ``pr``: idempotent, so a run that finds the pull
+    request after a restart does it again; what a forge lacks or refuses is a warning, never
+    worth failing the run for (temporary errors still raise: the next run repeats it)."""
+    warnings: list[str] = []
+    assignees = plan.assignees if forge.capabilities.assignees else ()
+    if plan.assignees and not assignees:
+        warnings.append(f"{provider} has no assignees; not assigning")
+    if plan.reviewers or assignees:
+        try:
+            await forge.request_review(pr.number, reviewers=plan.reviewers, assignees=assignees)
+        except ForgeError as exc:
+            warnings.append(f"reviewers/assignees not set: {exc}")
+    if plan.auto_merge:
+        try:
+            if not await forge.enable_auto_merge(pr.number, method=plan.auto_merge):
+                warnings.append(f"auto-merge is not available on {provider}")
+        except ForgeError as exc:
+            warnings.append(f"auto-merge not enabled: {exc}")
+    return warnings
 
 
 class ForgePool:
@@ -82,4 +106,4 @@ class ForgePool:
         await self.aclose()
 
 
-__all__ = ["ForgePool", "forge_settings"]
+__all__ = ["ForgePool", "decorate", "forge_settings"]

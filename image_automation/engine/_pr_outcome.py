@@ -40,6 +40,9 @@ class PullRequestOutcome:
     changes: tuple[Change, ...] = ()
     diff: str = ""
     warnings: list[str] = field(default_factory=list)
+    """The edit's warnings (markers it could not use) and the forge's (what it lacks)."""
+    file_errors: list[str] = field(default_factory=list)
+    """Files the edit could not read or change; the rest went into the pull request."""
 
     def summary(self) -> str:
         """``opened #3 URL``, ``deferred: limit: ...``, ``held: human commits ...``."""

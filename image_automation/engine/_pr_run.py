@@ -31,7 +31,14 @@ from pathlib import Path
 from image_automation.config.resolving import ResolvedPolicy
 from image_automation.domain import Decision, ImageRef, UpdateResult
 from image_automation.engine._pr_content import RegistryAccess, TextInputs, provenance, render
-from image_automation.engine._pr_groups import Group, policy_of, refused_policies, setter_changes
+from image_automation.engine._pr_forges import decorate
+from image_automation.engine._pr_groups import (
+    Group,
+    foreign_warning,
+    policy_of,
+    refused_policies,
+    setter_changes,
+)
 from image_automation.engine._pr_outcome import Action, PullRequestOutcome
 from image_automation.engine.automations import AutomationPlan, PullRequestPlan
 from image_automation.errors import ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
@@ -66,6 +73,8 @@ class Shared:
     edit: Edit
     clock: Callable[[], datetime]
     decisions: Mapping[str, Decision]
+    selected: frozenset[str] = frozenset()
+    """Every policy the automation selected an image for (all groups)."""
     policies: Sequence[ResolvedPolicy] = ()
     access: RegistryAccess | None = None
     dry_run: bool = False
@@ -82,6 +91,7 @@ class GroupRun:
     images: dict[str, ImageRef] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    edited: UpdateResult | None = None
 
     @property
     def key(self) -> str:
@@ -109,6 +119,15 @@ class GroupRun:
             out.changes, out.diff = result.changes, result.diff
         if text is not None:
             out.title, out.body = text.title, text.body
+        if self.edited is not None:  # what the edit said of the files, but of other groups
+            others = sorted(self.s.selected - set(self.images))
+            ns = self.s.plan.namespace
+            out.warnings = [
+                w
+                for w in self.edited.warnings
+                if not foreign_warning(w, namespace=ns, others=others)
+            ]
+            out.file_errors = list(self.edited.errors)
         out.warnings.extend(warnings)
         return out
 
@@ -194,7 +213,7 @@ class GroupRun:
                     self.held[f"{self.s.plan.namespace}/{name}"] = f"{iv.value}: {iv.reason}"
             images = {n: ref for n, ref in images.items() if n not in refused}
             result = await self.s.edit(root, images, True)
-        self.images = images
+        self.images, self.edited = images, result
         return result
 
     async def _nothing_to_do(
@@ -304,7 +323,7 @@ class GroupRun:
             if found is None:
                 raise
             opened = found
-        warnings = await self._decorate(opened)
+        warnings = await decorate(self.s.forge, opened, self.s.pr, provider=self.s.provider)
         now = self.s.clock()
         await self.s.store.record_pull_request_opened(self.key, opened.number, now=now)
         await self.s.store.save_pull_request(self._new_record(opened, pushed=pushed, result=result))
@@ -326,7 +345,7 @@ class GroupRun:
             pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
         warnings: list[str] = []
         if self.record is None:  # adopted after a restart: finish what the first run began
-            warnings = await self._decorate(pr)
+            warnings = await decorate(self.s.forge, pr, self.s.pr, provider=self.s.provider)
             await self.s.store.record_pull_request_opened(self.key, pr.number, now=self.s.clock())
         record = self._new_record(pr, pushed=pushed, result=result)
         await self.s.store.save_pull_request(record)
@@ -334,25 +353,6 @@ class GroupRun:
             self.notes.append("the branch is ours again")
         action: Action = "updated" if edits or moved else "unchanged"
         return self.outcome(action, pr, result=result, text=text, warnings=warnings)
-
-    async def _decorate(self, pr: PullRequest) -> list[str]:
-        """Reviewers, assignees, auto-merge: idempotent, and never worth failing the run for."""
-        plan, forge, warnings = self.s.pr, self.s.forge, []
-        assignees = plan.assignees if forge.capabilities.assignees else ()
-        if plan.assignees and not assignees:
-            warnings.append(f"{self.s.provider} has no assignees; not assigning")
-        if plan.reviewers or assignees:
-            try:
-                await forge.request_review(pr.number, reviewers=plan.reviewers, assignees=assignees)
-            except ForgeError as exc:
-                warnings.append(f"reviewers/assignees not set: {exc}")
-        if plan.auto_merge:
-            try:
-                if not await forge.enable_auto_merge(pr.number, method=plan.auto_merge):
-                    warnings.append(f"auto-merge is not available on {self.s.provider}")
-            except ForgeError as exc:
-                warnings.append(f"auto-merge not enabled: {exc}")
-        return warnings
 
     async def _ignore_by_request(
         self, pr: PullRequest, heads: BranchHeads, result: UpdateResult

@@ -73,6 +73,7 @@ class PullRequestRun:
     outcomes: list[PullRequestOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
 
 
 async def run_pull_requests(
@@ -107,7 +108,8 @@ async def run_pull_requests(
     shared = Shared(
         plan=plan, pr=pr, provider=settings.provider, forge=context.forges.forge(settings),
         store=store, workspace=workspace, edit=edit or update, clock=clock,
-        decisions=decisions or {}, policies=policies, access=context.access, dry_run=dry_run,
+        decisions=decisions or {}, selected=frozenset(images), policies=policies,
+        access=context.access, dry_run=dry_run,
     )  # fmt: skip
     out = PullRequestRun()
     groups = groups_for(pr, images)
@@ -118,7 +120,8 @@ async def run_pull_requests(
         outcome = await _run_group(shared, group, context.rate_wait, out)
         if outcome is not None:
             out.outcomes.append(outcome)
-            out.warnings.extend(outcome.warnings)
+            out.warnings.extend(w for w in outcome.warnings if w not in out.warnings)
+            out.file_errors.extend(e for e in outcome.file_errors if e not in out.file_errors)
     try:
         out.outcomes.extend(await _supersede(shared, out.outcomes, {g.head for g in groups}))
     except ImageAutomationError as exc:

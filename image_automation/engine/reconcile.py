@@ -388,7 +388,8 @@ async def run_automation(
 def _take_pull_requests(out: AutomationOutcome, done: PullRequestRun) -> None:
     out.pull_requests = done.outcomes
     out.changes = tuple(c for o in done.outcomes for c in o.changes)
-    out.warnings.extend(dict.fromkeys(done.warnings))
+    out.warnings.extend(done.warnings)
+    out.file_errors.extend(done.file_errors)
     out.errors.extend(done.errors)
 
 

@@ -47,12 +47,16 @@ def test_grouping_per_policy_opens_one_each_and_supersedes_the_shared_one(fleet:
     assert "2 images" in shared.title
 
     grouped = native_automation(fleet.fake, pull_request="    grouping: policy\n")
-    fleet.fake.move_base({"automation/automation.yaml": grouped}, "one PR per policy")
+    stray = 'image: x:1 # {"$imagepolicy": "apps:nosuch"}\n'
+    files = {"automation/automation.yaml": grouped, "clusters/stray.yaml": stray}
+    fleet.fake.move_base(files, "one PR per policy")
     second = fleet.reconcile()
     old, app, web = fleet.pulls()
     assert (old.number, old.state) == (shared.number, "closed"), second.stdout
     assert (app.head, web.head) == (f"{HEAD}-app", f"{HEAD}-web")
     assert f"superseded by #{app.number}" in second.stdout
+    warnings = [line for line in second.stdout.splitlines() if "warning" in line]
+    assert warnings == ["  warning: clusters/stray.yaml:1: unknown policy apps:nosuch"], warnings
     assert any(f"#{app.number}" in c.body for c in fleet.fake.comments(old.number))
     assert HEAD not in fleet.fake.repo.branches()
     for pr, policy in ((app, "app"), (web, "web")):
