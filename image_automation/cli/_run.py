@@ -17,15 +17,15 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
-from ruamel.yaml import YAML
 
 from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo
 from image_automation.config.models import parse_duration
+from image_automation.config.safe_yaml import load_one
 from image_automation.daemon.logs import LogFormat, configure_logging
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.running import DaemonSettings, handle_signals, serve
 from image_automation.daemon.wiring import RepoEngine, RepoSettings
-from image_automation.errors import ImageAutomationError
+from image_automation.errors import ConfigError, ImageAutomationError
 
 log = logging.getLogger("image_automation.cli.run")
 ENV_PREFIX = "IMAGE_AUTOMATION_"
@@ -68,12 +68,12 @@ def _read_config(path: Path | None) -> RunFile:
     if path is None:
         return RunFile()
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
+        data = load_one(path.read_text(encoding="utf-8"), file=str(path)) or {}
         return RunFile.model_validate(data)
+    except ConfigError as exc:  # names the file and line itself
+        raise click.BadParameter(str(exc), param_hint="--config") from exc
     except (OSError, ValueError, ValidationError) as exc:
         raise click.BadParameter(f"{path}: {exc}", param_hint="--config") from exc
-    except Exception as exc:  # ruamel's many error types
-        raise click.BadParameter(f"{path}: not valid YAML: {exc}", param_hint="--config") from exc
 
 
 def _listen(text: str) -> tuple[str, int]:

@@ -20,7 +20,8 @@ import click
 from image_automation.cli._paths import AbsolutePath, state_option
 from image_automation.cli._scan_policies import scan_policies_command
 from image_automation.domain import ImageRef, InvalidReference
-from image_automation.errors import ImageAutomationError
+from image_automation.engine.scanning import deadline_exceeded
+from image_automation.errors import ImageAutomationError, RegistryUnavailable
 from image_automation.registry import (
     ChainedCredentials,
     CredentialSource,
@@ -147,7 +148,12 @@ def _scan_policies(
 
 async def _list(options: ClientOptions, image: ImageRef) -> tuple[TagList, int]:
     async with build_client(options, image=image) as client:
-        listing = await client.list_tags(image)
+        seconds = client.scan_timeout(image)
+        try:
+            async with asyncio.timeout(seconds):  # the scanner's deadline, for the same scan
+                listing = await client.list_tags(image)
+        except TimeoutError:
+            raise RegistryUnavailable(deadline_exceeded(image.name, seconds)) from None
         return listing, client.requests
 
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from image_automation.cli._paths import AbsolutePath
-from image_automation.config.loading import load_paths
+from image_automation.config.loading import LoadResult, load_paths
 from image_automation.config.resolving import resolve
-from image_automation.engine.automations import PlanContext, RepoTarget, check_automations
+from image_automation.engine.automations import (
+    PlanContext,
+    RepoTarget,
+    check_automations,
+    plan_automations,
+)
+from image_automation.engine.coverage import coverage_warnings
 
 
 @click.command("validate")
@@ -29,7 +36,9 @@ def validate_command(
 
     Reads every *.yaml/*.yml under each PATH (default: the current directory). Automations
     are planned as `reconcile` plans them and their commit message template is rendered with
-    an example change. Exit 1 if any problem was found, 0 if none; warnings alone do not fail.
+    an example change. A PATH that is a git checkout (holds .git) is also checked for markers
+    no automation there will set and automations whose update.path holds no marker
+    (warnings). Exit 1 if any problem was found, 0 if none; warnings alone do not fail.
 
     \b
     Example:
@@ -43,6 +52,9 @@ def validate_command(
         check_secret_files=secrets_dir is not None,
     )
     automation_errors, automation_warnings = check_automations(loaded, context)
+    for root in paths or (Path("."),):
+        if (root / ".git").exists():
+            automation_warnings += _coverage(root, loaded, context)
     errors = [*resolved.errors, *automation_errors]
     for warning in [*resolved.warnings, *automation_warnings]:
         click.echo(f"warning: {warning}")
@@ -54,3 +66,16 @@ def validate_command(
     )
     click.echo(summary, err=True)
     sys.exit(1 if errors else 0)
+
+
+def _coverage(root: Path, loaded: LoadResult, context: PlanContext) -> list[str]:
+    """:func:`coverage_warnings` for the automations read from the checkout at ``root``."""
+    top = root.resolve()
+    mine = LoadResult(
+        documents=[d for d in loaded.automations if Path(d.file).resolve().is_relative_to(top)]
+    )
+    if not mine.documents:
+        return []
+    if context.repo is None:  # as check_automations: the checkout stands for --repo
+        context = replace(context, repo=RepoTarget(url="file:///--repo", branch="main"))
+    return coverage_warnings(root, plan_automations(mine, context).plans, mine)

@@ -58,10 +58,9 @@ class LastGoodFiles:
 
     def _parse(self, path: Path, name: str) -> LoadResult:
         """``load_file`` named by ``name``; the last result again if the bytes are the same."""
-        data = read_file(path)
-        if isinstance(data, LoadResult):  # unreadable or too big: the error, nothing cached
+        data = read_file(path, name=name)
+        if isinstance(data, LoadResult):  # unreadable or skipped: say why, cache nothing
             self._parsed.pop(name, None)
-            _rename(data, str(path), name)
             return data
         cached = self._parsed.get(name)
         if cached is not None and cached[0] == data:

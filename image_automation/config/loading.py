@@ -1,8 +1,9 @@
 """Policy files → models, with every error pinned to ``file:line: field: message``.
 
-Documents are read with ruamel.yaml's C composer; each node keeps its line, so a pydantic
-error location (``spec.policy.semver.range``) maps back to the line a user must edit. One bad
-document never stops the others: errors are collected, valid documents are kept.
+Documents are read with :mod:`~image_automation.config.safe_yaml` (libyaml's parser, aliases
+and nesting bounded); each node keeps its line, so a pydantic error location
+(``spec.policy.semver.range``) maps back to the line a user must edit. One bad document never
+stops the others: errors are collected, valid documents are kept.
 Documents of other kinds (a Deployment next to the policies) are ignored.
 """
 
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from image_automation.config.models import (
@@ -33,6 +33,8 @@ from image_automation.config.models import (
     TrackedImage,
 )
 from image_automation.config.receivers import NOTIFICATION_V1, RECEIVER_KIND, Receiver
+from image_automation.config.safe_yaml import load_all
+from image_automation.config.templates import CHART_FILE, is_template
 from image_automation.errors import ConfigError, Location
 
 PathKey = tuple[str | int, ...]
@@ -62,11 +64,15 @@ class LoadResult:
     documents: list[Loaded] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rejected: set[str] = field(default_factory=set)
+    """``Kind/namespace/name`` of documents of ours that failed validation: whatever refers
+    to one is not reported again (the document's own errors say what to fix)."""
 
     def extend(self, other: LoadResult) -> None:
         self.documents.extend(other.documents)
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
+        self.rejected |= other.rejected
 
     def of_kind(self, kind: type[LoadedObject]) -> list[Loaded]:
         return [d for d in self.documents if isinstance(d.obj, kind)]
@@ -129,14 +135,25 @@ def load_file(path: Path) -> LoadResult:
     return data if isinstance(data, LoadResult) else load_bytes(data, file=str(path))
 
 
-def read_file(path: Path) -> bytes | LoadResult:
-    """The bytes of a policy file, or the error saying why it cannot be read (too big, I/O)."""
-    name = str(path)
+def read_file(path: Path, *, name: str | None = None) -> bytes | LoadResult:
+    """The bytes of a policy file, or why not, named ``name`` (default: the path).
+
+    A file over :data:`MAX_FILE_BYTES` (generated CRDs, bundles: not policy files) and a
+    dangling symlink are skipped with a warning, as ``update`` skips them; other I/O
+    problems are errors.
+    """
+    name = str(path) if name is None else name
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return _failed(name, f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
+            return _skipped(
+                f"{name}: skipped: {size} bytes is over the {MAX_FILE_BYTES}-byte limit"
+            )
         return path.read_bytes()
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            return _skipped(f"{name}: dangling symlink; skipped")
+        return _failed(name, f"cannot read: {exc.strerror or exc}")
     except OSError as exc:
         return _failed(name, f"cannot read: {exc.strerror or exc}")
 
@@ -145,7 +162,8 @@ def load_bytes(data: bytes, *, file: str) -> LoadResult:
     """Parse a multi-document YAML stream. Raises nothing: problems land in ``errors``.
 
     Documents are split at ``---`` lines (always document markers at column 0) and parsed one
-    by one, so a syntax error in one document does not hide the documents around it.
+    by one, so a syntax error in one document does not hide the documents around it. A file
+    that is a Go template rather than YAML (:func:`~.templates.is_template`) gives nothing.
     """
     result = LoadResult()
     try:
@@ -153,16 +171,12 @@ def load_bytes(data: bytes, *, file: str) -> LoadResult:
     except UnicodeDecodeError as exc:
         return _failed(file, f"not UTF-8 text (byte {exc.start})")
     for offset, chunk in _split_documents(text):
-        yaml = YAML(typ="safe", pure=False)
         try:
-            nodes = list(yaml.compose_all(chunk))
-            values = [(n, yaml.constructor.construct_document(n)) for n in nodes if n is not None]
-        except Exception as exc:  # ruamel raises many types; every one means "not valid YAML"
-            line = _yaml_line(exc)
-            where = Location(file, line + offset if line else offset + 1)
-            result.errors.append(
-                ConfigError(f"not valid YAML: {_yaml_problem(exc)}", location=where)
-            )
+            values = load_all(chunk, file=file, line_offset=offset)
+        except ConfigError as exc:
+            if is_template(chunk):
+                return LoadResult()
+            result.errors.append(exc)
             continue
         for node, value in values:
             line = node.start_mark.line + 1 + offset
@@ -202,6 +216,7 @@ def _load_document(
     try:
         obj = model.model_validate(value)
     except ValidationError as exc:
+        into.rejected.add(_identity(kind, value.get("metadata")))
         for error in exc.errors():
             path = tuple(p for p in error["loc"] if isinstance(p, str | int))
             where = Location(file, line_of(lines, path, default=line), dotted(path))
@@ -213,6 +228,11 @@ def _load_document(
             f"use {FLUX_GROUP}/v1 (accepted as is)"
         )
     into.documents.append(Loaded(obj=obj, file=file, line=line, lines=lines))
+
+
+def _identity(kind: str, metadata: object) -> str:
+    meta = metadata if isinstance(metadata, dict) else {}
+    return f"{kind}/{meta.get('namespace') or 'default'}/{meta.get('name')}"
 
 
 def _model_for(api_version: str, kind: str) -> type[Any] | None:
@@ -266,8 +286,12 @@ def _yaml_files(path: Path, result: LoadResult) -> Iterator[Path]:
 
 
 def yaml_files_under(root: Path) -> Iterator[Path]:
-    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order; dot directories skipped."""
+    """Every ``*.yaml``/``*.yml`` below ``root`` in a stable order; dot directories and Helm
+    charts (a directory holding ``Chart.yaml``, see :mod:`~.templates`) skipped."""
     for directory, subdirs, files in os.walk(root):
+        if CHART_FILE in files:
+            subdirs[:] = []
+            continue
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         for name in sorted(files):
             if name.endswith(YAML_SUFFIXES):
@@ -278,11 +302,5 @@ def _failed(file: str, message: str) -> LoadResult:
     return LoadResult(errors=[ConfigError(message, location=Location(file))])
 
 
-def _yaml_problem(exc: BaseException) -> str:
-    problem = getattr(exc, "problem", None)
-    return str(problem) if problem else (str(exc).splitlines() or [type(exc).__name__])[0]
-
-
-def _yaml_line(exc: BaseException) -> int:
-    mark = getattr(exc, "problem_mark", None)
-    return int(mark.line) + 1 if mark is not None else 0
+def _skipped(warning: str) -> LoadResult:
+    return LoadResult(warnings=[warning])

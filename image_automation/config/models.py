@@ -170,20 +170,24 @@ class OrderPolicy(_Model):
 
 
 class ImagePolicyChoice(_Model):
-    """Exactly one of semver, alphabetical, numerical."""
+    """At least one of semver, alphabetical, numerical.
+
+    Flux accepts several and uses the first of semver, alphabetical, numerical (its policy
+    factory's order); :attr:`chosen` lists them in that order, the resolver warns.
+    """
 
     semver: SemVerPolicy | None = None
     alphabetical: OrderPolicy | None = None
     numerical: OrderPolicy | None = None
 
+    @property
+    def chosen(self) -> list[str]:
+        return [n for n in ("semver", "alphabetical", "numerical") if getattr(self, n) is not None]
+
     @model_validator(mode="after")
-    def _exactly_one(self) -> ImagePolicyChoice:
-        chosen = [n for n in ("semver", "alphabetical", "numerical") if getattr(self, n)]
-        if len(chosen) != 1:
-            raise ValueError(
-                "exactly one of semver, alphabetical, numerical must be set"
-                + (f" (found {', '.join(chosen)})" if chosen else "")
-            )
+    def _at_least_one(self) -> ImagePolicyChoice:
+        if not self.chosen:
+            raise ValueError("one of semver, alphabetical, numerical must be set")
         return self
 
 

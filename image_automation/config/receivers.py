@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from image_automation.config.models import LocalObjectReference, _Model, _Object
 
@@ -31,23 +31,48 @@ EVENT_FILTERING_TYPES = frozenset({"github", "gitlab"})
 """Types whose requests carry an event name that ``spec.events`` filters (Flux)."""
 
 
-class ReceiverResource(_Model):
-    """One image repository a receiver wakes, by name.
+ResourceKind = Literal[
+    # Flux notification-controller v1 (CrossNamespaceObjectReference.kind) ...
+    "Bucket",
+    "GitRepository",
+    "Kustomization",
+    "HelmRelease",
+    "HelmChart",
+    "HelmRepository",
+    "ImageRepository",
+    "ImagePolicy",
+    "ImageUpdateAutomation",
+    "OCIRepository",
+    # ... and our native kind.
+    "TrackedImage",
+]
+WAKING_KINDS = frozenset({"ImageRepository", "TrackedImage"})
+"""The kinds whose webhook wakes our work (a scan); the others are Flux's business."""
 
-    ``name: "*"`` with ``matchLabels`` (Flux's label selection) is not supported: a hook must
-    name exactly the repositories it may trigger, so a wildcard is an error.
+
+class ReceiverResource(_Model):
+    """One resource a receiver notifies, by name: any kind Flux's Receiver allows.
+
+    Only :data:`WAKING_KINDS` wake our work; the rest are accepted (a fleet's receivers
+    often name GitRepository or Kustomization objects too) and left to Flux. For those,
+    ``name: "*"`` with ``matchLabels`` (Flux's label selection) is accepted as well; for the
+    kinds we act on it is an error: a hook must name exactly the repositories it may wake.
     """
 
     api_version: str | None = None
-    kind: Literal["ImageRepository", "TrackedImage"]
+    kind: ResourceKind
     name: Annotated[str, Field(min_length=1, max_length=253)]
     namespace: str | None = None
+    match_labels: dict[str, str] | None = None
 
     @field_validator("name")
     @classmethod
-    def _no_wildcard(cls, value: str) -> str:
-        if "*" in value:
-            raise ValueError("'*' (label selection) is not supported; name each repository")
+    def _no_wildcard_for_ours(cls, value: str, info: ValidationInfo) -> str:
+        if "*" in value and info.data.get("kind") in WAKING_KINDS:
+            raise ValueError(
+                "'*' (label selection) is not supported for the image repositories a "
+                "receiver wakes; name each repository"
+            )
         return value
 
 
@@ -74,9 +99,12 @@ class Receiver(_Object):
     spec: ReceiverSpec
 
     def targets(self) -> list[tuple[str, str, str]]:
-        """``(kind, namespace, name)`` of each named resource; namespace defaults to ours."""
+        """``(kind, namespace, name)`` of each resource it wakes here (of
+        :data:`WAKING_KINDS`); namespace defaults to the receiver's."""
         return [
-            (r.kind, r.namespace or self.metadata.namespace, r.name) for r in self.spec.resources
+            (r.kind, r.namespace or self.metadata.namespace, r.name)
+            for r in self.spec.resources
+            if r.kind in WAKING_KINDS
         ]
 
 
@@ -92,9 +120,11 @@ __all__ = [
     "NOTIFICATION_V1",
     "RECEIVER_KIND",
     "RECEIVER_TYPES",
+    "WAKING_KINDS",
     "Receiver",
     "ReceiverResource",
     "ReceiverSpec",
     "ReceiverType",
+    "ResourceKind",
     "webhook_path",
 ]

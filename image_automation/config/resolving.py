@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from image_automation.config.loading import Loaded, LoadResult
-from image_automation.config.models import ImagePolicy, ImageRepository, TrackedImage
+from image_automation.config.models import (
+    ImagePolicy,
+    ImagePolicyChoice,
+    ImageRepository,
+    TrackedImage,
+)
 from image_automation.domain import ImageRef, InvalidReference
 from image_automation.errors import ConfigError
 from image_automation.policy import SelectionSpec, validate_spec
@@ -65,6 +70,8 @@ def resolve(loaded: LoadResult) -> Resolved:
     for doc in loaded.policies + loaded.tracked:
         if not _unique(doc, seen, out):
             continue
+        if isinstance(doc.obj, ImagePolicy) and _repository_key(doc.obj) in loaded.rejected:
+            continue  # its repository's own errors say what to fix: no knock-on error
         policy = _resolve_one(doc, repositories, images, out)
         if policy is not None:
             out.policies.append(policy)
@@ -163,6 +170,11 @@ def _resolve_one(
     return _resolve_native(doc, doc.obj, out)
 
 
+def _repository_key(obj: ImagePolicy) -> str:
+    ref = obj.spec.image_repository_ref
+    return f"ImageRepository/{ref.namespace or obj.metadata.namespace}/{ref.name}"
+
+
 def _resolve_flux(
     doc: Loaded,
     obj: ImagePolicy,
@@ -170,8 +182,7 @@ def _resolve_flux(
     images: dict[str, ImageRef | None],
     out: Resolved,
 ) -> ResolvedPolicy | None:
-    ref = obj.spec.image_repository_ref
-    repo_key = f"ImageRepository/{ref.namespace or obj.metadata.namespace}/{ref.name}"
+    repo_key = _repository_key(obj)
     repo_doc = repositories.get(repo_key)
     if repo_doc is None:
         out.errors.append(
@@ -186,6 +197,7 @@ def _resolve_flux(
     image = images[repo_doc.obj.key]
     choice = obj.spec.policy
     tag_filter = obj.spec.filter_tags
+    _warn_several_orderings(doc, choice, out)
     if choice.semver is not None:
         ordering, order, semver_range = "semver", "asc", choice.semver.range
     elif choice.alphabetical is not None:
@@ -219,6 +231,16 @@ def _resolve_flux(
         digest_reflection=obj.spec.digest_reflection_policy,
         scan_interval=repo.interval,
     )
+
+
+def _warn_several_orderings(doc: Loaded, choice: ImagePolicyChoice, out: Resolved) -> None:
+    """Flux accepts several and picks by its own precedence; so do we, and say so."""
+    chosen = choice.chosen
+    if len(chosen) > 1:
+        out.warnings.append(
+            f"{doc.location('spec', 'policy')}: more than one of {', '.join(chosen)} is set; "
+            f"{chosen[0]} is used, as Flux does"
+        )
 
 
 def _resolve_native(doc: Loaded, obj: TrackedImage, out: Resolved) -> ResolvedPolicy | None:

@@ -71,16 +71,24 @@ def hmac_hex(token: str, body: bytes, algorithm: str = "sha256") -> str:
     return hmac.new(token.encode(), body, _HMAC_DIGESTS[algorithm]).hexdigest()
 
 
+def same_text(expected: str, given: str) -> bool:
+    """Constant-time equality of two texts. Header values may hold any character (aiohttp
+    passes undecodable bytes through as surrogates), so both are compared as bytes."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
+
+
 def _signature_matches(token: str, body: bytes, header: str, *, allowed: Collection[str]) -> bool:
     algorithm, sep, given = header.strip().partition("=")
     algorithm = algorithm.lower()
     if not sep or algorithm not in allowed:
         return False
-    return hmac.compare_digest(hmac_hex(token, body, algorithm), given.strip().lower())
+    return same_text(hmac_hex(token, body, algorithm), given.strip().lower())
 
 
 def _same(secret: str, given: str | None) -> bool:
-    return given is not None and hmac.compare_digest(secret.encode(), given.encode())
+    return given is not None and same_text(secret, given)
 
 
 def _generic(token: str, events: Collection[str], headers: Mapping[str, str], body: bytes) -> Check:
@@ -155,4 +163,4 @@ _RULES = {
     "acr": _json_object,
 }
 
-__all__ = ["Check", "Verdict", "hmac_hex", "verify"]
+__all__ = ["Check", "Verdict", "hmac_hex", "same_text", "verify"]

@@ -3,11 +3,12 @@
 Names follow Prometheus conventions: ``image_automation_`` prefix, ``_total`` for counters,
 ``_seconds`` for durations, base units, an ``_info`` metric for the selected version.
 Labels are bounded by configuration (repositories, policies, automations, receivers, registry
-hosts); nothing from a request (paths, bodies) ever becomes a label value. The registry also
-holds the standard ``process_*`` and ``python_info`` collectors and a ``build_info`` gauge.
-The ``_created`` series prometheus-client adds to counters and histograms are left out of the
-page: nobody alerts on them, and they double the series count. They are filtered when the page
-is rendered rather than switched off process-wide, so other registries are untouched.
+hosts) or by a fixed list (forge providers); nothing from a request (paths, bodies) ever
+becomes a label value. The registry also holds the standard ``process_*`` and ``python_info``
+collectors and a ``build_info`` gauge. The ``_created`` series prometheus-client adds to
+counters and histograms are left out of the page: nobody alerts on them, and they double the
+series count. They are filtered when the page is rendered rather than switched off
+process-wide, so other registries are untouched.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ class Metrics:
         self.webhooks = Counter(
             f"{PREFIX}_webhook_requests_total", "Webhook requests by receiver and verdict.",
             ["receiver", "result"], registry=r,
+        )  # fmt: skip
+        self.forge_webhooks = Counter(
+            f"{PREFIX}_forge_webhook_requests_total",
+            "Forge (pull request) webhook requests by provider and verdict.",
+            ["provider", "result"], registry=r,
         )  # fmt: skip
         self.config_errors = Gauge(
             f"{PREFIX}_config_errors", "Problems found in policy files at the last read.",

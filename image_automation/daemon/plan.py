@@ -18,6 +18,7 @@ from image_automation.config.loading import LoadResult
 from image_automation.config.models import ImageRepository, TrackedImage
 from image_automation.config.receivers import Receiver
 from image_automation.config.resolving import Resolved, ResolvedPolicy, resolve
+from image_automation.daemon.forge_wake import PushTarget
 from image_automation.daemon.scheduler import Plan
 from image_automation.domain import ImageRef, InvalidReference
 from image_automation.engine.automations import AutomationPlan
@@ -39,6 +40,8 @@ class DaemonConfig:
     receivers: Sequence[Receiver] = ()
     policies: Sequence[ResolvedPolicy] = ()
     errors: Sequence[str] = ()
+    push_targets: Mapping[str, PushTarget] = field(default_factory=dict)
+    """Automation → where it pushes (what a forge webhook is matched against)."""
 
     @property
     def plan(self) -> Plan:
@@ -70,11 +73,13 @@ def build_config(
     objects, scans = _repositories(loaded)
     automations: dict[str, float] = {}
     uses: dict[str, frozenset[str]] = {}
+    push_targets: dict[str, PushTarget] = {}
     for plan in plans:
         if plan.suspended:
             continue
         key = automation_key(plan)
         automations[key] = plan.interval
+        push_targets[key] = PushTarget(plan.repo.url, plan.push.branch)
         uses[key] = frozenset(p.image.name for p in policies_for(plan, resolved.policies))
     if not loaded.automations:
         automations[DEFAULT_AUTOMATION] = default_interval
@@ -88,6 +93,7 @@ def build_config(
         receivers=[r for r in receivers if not r.spec.suspend],
         policies=list(resolved.policies),
         errors=errors,
+        push_targets=push_targets,
     )
 
 

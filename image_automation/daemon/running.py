@@ -51,7 +51,8 @@ class DaemonSettings:
     max_body: int = DEFAULT_MAX_BODY
     """Largest accepted webhook body, in bytes."""
     secrets_dir: Path | None = None
-    """Directory of secrets: ``NAME/token`` for each receiver's ``secretRef``."""
+    """Directory of secrets: ``NAME/token`` for each receiver's ``secretRef`` and for each
+    forge webhook (``/hooks/forge/<provider>/NAME``)."""
     jitter_fraction: float = 0.1
     """Jitter of each timer as a fraction of its interval (capped at 30 s)."""
     scan_concurrency: int = 8
@@ -113,6 +114,8 @@ async def serve(
         on_hook=daemon.on_hook,
         ready=daemon.ready,
         max_body=settings.max_body,
+        forge_secret=daemon.forge_secret,
+        on_forge_event=daemon.on_forge_event,
     )
     try:
         host, port = await server.start(settings.host, settings.port)

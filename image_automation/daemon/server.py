@@ -6,6 +6,12 @@ receiver's secret path: the request is verified by the receiver type's rule
 (:mod:`image_automation.daemon.hooks`) and, if good, the repositories the receiver names are
 *enqueued* for a scan and reconcile. The body is never read as data. An unknown path is a 404,
 a bad signature a 401; both are counted and nothing else happens.
+
+``/hooks/forge/<provider>/<name>`` receives a forge's pull-request events: ``name`` picks the
+secret (looked up per request, so a rotated secret applies at once), the request is verified
+by the provider's rule (:mod:`image_automation.daemon.forge_hooks`), and a verified
+pull-request event is handed to ``on_forge_event``, which wakes the automations it concerns.
+An unknown provider and an unknown name get the same 404.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from image_automation.daemon.forge_hooks import PROVIDERS, ForgeEvent, verify_forge_event
 from image_automation.daemon.hooks import Verdict, verify
 from image_automation.daemon.metrics import CONTENT_TYPE, Metrics
 
@@ -41,6 +48,10 @@ class Hook:
 
 Ready = Callable[[], Awaitable[str | None]]
 """Returns ``None`` when ready, else the reason it is not."""
+ForgeSecret = Callable[[str], Awaitable[str | None]]
+"""The secret named by a forge hook's path, or ``None`` when there is no such secret."""
+OnForgeEvent = Callable[[ForgeEvent], Awaitable[int]]
+"""Wakes what a verified pull-request event concerns; returns how many automations."""
 
 
 class DaemonServer:
@@ -54,10 +65,14 @@ class DaemonServer:
         on_hook: Callable[[Hook], None],
         ready: Ready,
         max_body: int = DEFAULT_MAX_BODY,
+        forge_secret: ForgeSecret | None = None,
+        on_forge_event: OnForgeEvent | None = None,
     ) -> None:
         self._metrics = metrics
         self._hooks = hooks
         self._on_hook = on_hook
+        self._forge_secret = forge_secret
+        self._on_forge_event = on_forge_event
         self._ready = ready
         self._max_body = max_body
         self._accepting = True
@@ -88,6 +103,7 @@ class DaemonServer:
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_post("/hook/{digest}", self._hook)
+        app.router.add_post("/hooks/forge/{provider}/{name}", self._forge_hook)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -121,18 +137,55 @@ class DaemonServer:
         )
         self._count(hook.receiver, check.verdict.value)
         extra = {"receiver": hook.receiver, "result": check.verdict.value}
-        if check.verdict is Verdict.UNAUTHORIZED:
-            log.warning("webhook refused: %s", check.reason, extra=extra)
-            return web.Response(status=401, text="unauthorized\n")
-        if check.verdict is Verdict.MALFORMED:
-            log.warning("webhook refused: %s", check.reason, extra=extra)
-            return web.Response(status=400, text="bad payload\n")
-        if check.verdict is Verdict.IGNORED:
-            log.info("webhook ignored: %s", check.reason, extra=extra)
-            return web.Response(text="ignored\n")
+        if check.verdict is not Verdict.ACCEPTED:
+            return self._refusal(check.verdict, check.reason, extra)
         log.info("webhook accepted; %d repositories queued", len(hook.repositories), extra=extra)
         self._on_hook(hook)
         return web.Response(status=202, text="queued\n")
+
+    async def _forge_hook(self, request: web.Request) -> web.Response:
+        provider = request.match_info["provider"]
+        label = provider if provider in PROVIDERS else UNKNOWN_RECEIVER
+        secret = None
+        if label != UNKNOWN_RECEIVER and self._forge_secret and self._on_forge_event:
+            secret = await self._forge_secret(request.match_info["name"])
+        if secret is None:
+            self._count_forge(label, "not_found")
+            return web.Response(status=404, text="not found\n")
+        if not self._accepting:
+            self._count_forge(provider, "stopping")
+            return web.Response(status=503, text="stopping\n")
+        body = await self._read_body(request)
+        if body is None:
+            self._count_forge(provider, "too_large")
+            return web.Response(status=413, text="body too large\n")
+        check = verify_forge_event(provider, secret=secret, headers=request.headers, body=body)
+        extra = {"receiver": f"forge/{provider}", "result": check.verdict.value}
+        if check.event is None or self._on_forge_event is None:
+            self._count_forge(provider, check.verdict.value)
+            return self._refusal(check.verdict, check.reason, extra)
+        woken = await self._on_forge_event(check.event)
+        result = "accepted" if woken else "unmatched"
+        self._count_forge(provider, result)
+        event = check.event
+        log.info("forge webhook: %s pull request %d (%s -> %s) %s; %d automation(s) woken",
+                 event.repository, event.number, event.head_branch, event.base_branch,
+                 event.action, woken, extra={**extra, "result": result})  # fmt: skip
+        if not woken:
+            return web.Response(text="no automation for this pull request\n")
+        return web.Response(status=202, text=f"queued {woken}\n")
+
+    @staticmethod
+    def _refusal(verdict: Verdict, reason: str, extra: Mapping[str, str]) -> web.Response:
+        """The answer to a request that wakes nothing: 401, 400 or 200 (ignored)."""
+        if verdict is Verdict.UNAUTHORIZED:
+            log.warning("webhook refused: %s", reason, extra=extra)
+            return web.Response(status=401, text="unauthorized\n")
+        if verdict is Verdict.MALFORMED:
+            log.warning("webhook refused: %s", reason, extra=extra)
+            return web.Response(status=400, text="bad payload\n")
+        log.info("webhook ignored: %s", reason, extra=extra)
+        return web.Response(text="ignored\n")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
         """The body, or ``None`` past the limit (checked before and while reading)."""
@@ -150,5 +203,16 @@ class DaemonServer:
     def _count(self, receiver: str, result: str) -> None:
         self._metrics.webhooks.labels(receiver=receiver, result=result).inc()
 
+    def _count_forge(self, provider: str, result: str) -> None:
+        self._metrics.forge_webhooks.labels(provider=provider, result=result).inc()
 
-__all__ = ["DEFAULT_MAX_BODY", "UNKNOWN_RECEIVER", "DaemonServer", "Hook", "Ready"]
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "UNKNOWN_RECEIVER",
+    "DaemonServer",
+    "ForgeSecret",
+    "Hook",
+    "OnForgeEvent",
+    "Ready",
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Protocol
 
 from image_automation.config.receivers import webhook_path
+from image_automation.daemon.forge_hooks import ForgeEvent
+from image_automation.daemon.forge_wake import automations_for_event
 from image_automation.daemon.logs import REDACTOR, log_context
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
@@ -29,6 +32,9 @@ from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.errors import ImageAutomationError
 
 log = logging.getLogger(__name__)
+
+_SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+"""A secret's directory name (a Kubernetes Secret name, or a plain one): never a path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,8 @@ def build_hooks(
     hooks: dict[str, Hook] = {}
     problems: list[str] = []
     for receiver in config.receivers:
+        if not receiver.targets():  # only kinds we never act on: Flux's own business
+            continue
         name, namespace = receiver.metadata.name, receiver.metadata.namespace
         try:
             token = read_token(secrets_dir, receiver.spec.secret_ref.name)
@@ -208,6 +216,26 @@ class Daemon:
         config = self.config
         for automation in config.automations_using(hook.repositories) if config else []:
             self.request_reconcile(automation)
+
+    async def forge_secret(self, name: str) -> str | None:
+        """``secrets_dir/name/token`` for a forge hook, read per request so that a rotated
+        secret applies at once; ``None`` for a name that is no readable secret."""
+        if not _SECRET_NAME.fullmatch(name):
+            return None
+        try:
+            token = await asyncio.to_thread(read_token, self.secrets_dir, name)
+        except ImageAutomationError:
+            return None
+        REDACTOR.add(token)
+        return token
+
+    async def on_forge_event(self, event: ForgeEvent) -> int:
+        """Reconcile the automations pushing to the event's repository and head branch (no
+        scan: a pull request brings no new tags). Returns how many were queued."""
+        config = self.config
+        targets = config.push_targets if config else {}
+        queued = [a for a in automations_for_event(event, targets) if self.request_reconcile(a)]
+        return len(queued)
 
     async def _scans_settled(self, automation: str) -> None:
         """Wait for running or queued scans of the repositories ``automation`` uses."""

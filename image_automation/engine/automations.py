@@ -41,6 +41,7 @@ from image_automation.git import (
     MessageTemplateError,
     PushSettings,
     SigningKey,
+    check_url,
     render_message,
 )
 from image_automation.git.flux_messages import FluxTemplate, parse_template
@@ -114,8 +115,15 @@ def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
     """A plan for every automation document in ``loaded``; broken ones become errors."""
     out = Plans()
     sources = {doc.obj.key: doc for doc in loaded.git_repositories}
+    first: dict[str, Loaded] = {}
     for doc in loaded.automations:
         key = f"{doc.obj.kind}/{doc.obj.key}"
+        if key in first:  # Flux would see one object; ours would run twice
+            where = f"{first[key].file}:{first[key].line}"
+            message = f"duplicate {key}, first declared at {where}"
+            out.errors.append((key, ConfigError(message, location=doc.location())))
+            continue
+        first[key] = doc
         try:
             if isinstance(doc.obj, ImageUpdateAutomation):
                 plan = _flux_plan(doc, doc.obj, sources, context)
@@ -164,17 +172,20 @@ def check_automations(
     error) shows here rather than at the first commit. Without ``context.repo`` a repository
     that only ``--repo`` can supply is a warning, and the rest is still checked.
     """
-    warnings: list[str] = []
-    plans = plan_automations(loaded, context)
-    if context.repo is None:
-        warnings = [
-            str(exc)
-            for _, exc in plans.errors
-            if exc.location is not None and exc.location.field in _NEEDS_REPO
-        ]
-        plans = plan_automations(loaded, replace(context, repo=_STAND_IN))
+    plans, warnings = _plan_to_check(loaded, context)
     errors = [e for _, exc in plans.errors for e in getattr(exc, "problems", (exc,))]
     errors += shared_heads(zip(plans.plans, plans.documents, strict=True))
+    if context.repo is not None:  # then no plan read a GitRepository: check them here
+        try:
+            check_url(context.repo.url)
+        except ConfigError as exc:
+            errors.insert(0, ConfigError(f"--repo: {exc.message}"))
+        for git_doc in loaded.git_repositories:
+            assert isinstance(git_doc.obj, GitRepository)
+            try:
+                _check_url(git_doc, git_doc.obj.spec.url, ("spec", "url"))
+            except ConfigError as exc:
+                errors.append(exc)
     for plan, doc in zip(plans.plans, plans.documents, strict=True):
         try:
             warnings.extend(_check_template(plan, doc))
@@ -184,6 +195,30 @@ def check_automations(
             where = _template_location(doc, plan.kind, source, exc.line)
             errors.append(ConfigError(exc.message, location=where))
     return errors, warnings
+
+
+def _plan_to_check(loaded: LoadResult, context: PlanContext) -> tuple[Plans, list[str]]:
+    """Plans as ``reconcile`` makes them; without ``--repo``, an automation that needs it is
+    a warning and is planned against a stand-in, the others against their own repository
+    (whose host tells the forge of a pull request)."""
+    plans = plan_automations(loaded, context)
+    if context.repo is not None:
+        return plans, []
+    planned = {id(doc) for doc in plans.documents}
+    failed = [doc for doc in loaded.automations if id(doc) not in planned]
+    redo, kept = [], Plans(plans=plans.plans, documents=plans.documents)
+    for doc, (key, exc) in zip(failed, plans.errors, strict=True):
+        if exc.location is not None and exc.location.field in _NEEDS_REPO:
+            redo.append((doc, exc))
+        else:
+            kept.errors.append((key, exc))
+    again = plan_automations(
+        LoadResult(documents=[d for d, _ in redo]), replace(context, repo=_STAND_IN)
+    )
+    kept.plans += again.plans
+    kept.documents += again.documents
+    kept.errors += again.errors
+    return kept, [str(exc) for _, exc in redo]
 
 
 def _check_template(plan: AutomationPlan, doc: Loaded) -> list[str]:
@@ -247,6 +282,7 @@ def _flux_plan(
         src = source.obj.spec
         branch = src.ref.branch if src.ref and src.ref.branch else "main"
         secret = src.secret_ref.name if src.secret_ref else None
+        _check_url(source, src.url, ("spec", "url"))
         base = RepoTarget(url=src.url, branch=branch, secret=secret)
     branch = checkout.branch if checkout and checkout.branch else base.branch
     commit_spec = spec.git.commit
@@ -299,6 +335,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         branch = git.branch if "branch" in git.model_fields_set else context.repo.branch
     else:
         url, branch = git.url, git.branch
+        _check_url(doc, url, ("spec", "git", "url"))
         secret = git.secret_ref.name if git.secret_ref else None
     signing = None
     if spec.commit.signing_key is not None:
@@ -363,6 +400,14 @@ def _signing_key(doc: Loaded, secret: str, fmt: str, context: PlanContext) -> Si
         key_file=path,
         passphrase_file=passphrase if passphrase.is_file() else None,
     )
+
+
+def _check_url(doc: Loaded, url: str, field_path: tuple[str, ...]) -> None:
+    """A URL with a credential in it is refused here, at its line, as the clone would."""
+    try:
+        check_url(url)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, location=doc.location(*field_path)) from None
 
 
 def _update_path(doc: Loaded, path: str) -> str:

@@ -10,7 +10,8 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from image_automation.config.loading import MAX_FILE_BYTES, YAML_SUFFIXES, LoadResult, load_bytes
+from image_automation.config.loading import YAML_SUFFIXES, LoadResult, load_bytes, read_file
+from image_automation.config.templates import ChartDirectories
 from image_automation.git import Workspace
 
 _KIND_NEEDLES = ("image.toolkit.fluxcd.io", "image-automation.io", "source.toolkit.fluxcd.io")
@@ -26,23 +27,31 @@ async def discover(workspace: Workspace) -> LoadResult:
     """
     names = await workspace.files_containing(_KIND_NEEDLES, _YAML_GLOBS)
     wanted = [n for n in names if not any(p.startswith(".") for p in n.split("/")[:-1])]
-    return await asyncio.to_thread(_load_files, workspace.path, wanted)
+    return await asyncio.to_thread(load_files, workspace.path, wanted)
 
 
-def _load_files(root: Path, names: Sequence[str]) -> LoadResult:
+def load_files(root: Path, names: Sequence[str]) -> LoadResult:
+    """Load ``names`` (paths relative to ``root``) as :func:`load_paths` loads a tree.
+
+    Files in a Helm chart are skipped quietly, as are Go templates; files too big to be
+    policy files, dangling symlinks and symlinks (never followed out of a checkout) are
+    skipped with a warning.
+    """
     result = LoadResult()
+    charts = ChartDirectories(root)
     for rel in names:
         path = root / rel
-        try:
-            if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
-                result.warnings.append(f"{rel}: skipped (symlink or over {MAX_FILE_BYTES} bytes)")
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            result.warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
+        if charts.holds(rel):
+            continue
+        if path.is_symlink() and path.exists():
+            result.warnings.append(f"{rel}: symlink; skipped")
+            continue
+        data = read_file(path, name=rel)
+        if isinstance(data, LoadResult):
+            result.extend(data)
             continue
         result.extend(load_bytes(data, file=rel))
     return result
 
 
-__all__ = ["discover"]
+__all__ = ["discover", "load_files"]

@@ -42,6 +42,7 @@ from image_automation.engine.automations import (
     plan_automations,
     selects,
 )
+from image_automation.engine.coverage import coverage_warnings
 from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
 from image_automation.engine.pullrequests import (
@@ -198,6 +199,10 @@ async def _run_plans(
     )
     for key, error in plans.errors:
         into.automations.append(AutomationOutcome(key=key, errors=[str(error)]))
+    if home is not None and request.repo is not None:
+        here = (request.repo.url, request.repo.branch)
+        ours = [p for p in plans.plans if (p.repo.url, p.repo.branch) == here]
+        into.warnings.extend(await asyncio.to_thread(coverage_warnings, home.path, ours, loaded))
     if not plans.plans and not plans.errors:
         into.warnings.append("no automation documents found")
     active = [p for p in plans.plans if not p.suspended]

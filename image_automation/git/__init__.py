@@ -5,7 +5,7 @@ Use :meth:`Workspace.open` to lock and prepare a cached checkout, then
 :meth:`Workspace.publish` to apply, commit and push (retried when the remote moved).
 """
 
-from image_automation.git._auth import GitAuth
+from image_automation.git._auth import GitAuth, check_url
 from image_automation.git._checkout import absolute_local_url
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
 from image_automation.git._signing import SigningKey
@@ -40,6 +40,7 @@ __all__ = [
     "SigningKey",
     "Workspace",
     "absolute_local_url",
+    "check_url",
     "owned_by",
     "read_checkboxes",
     "render_message",

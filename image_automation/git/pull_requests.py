@@ -155,7 +155,8 @@ def render_pull_request(
     data = shape(content, provider=provider, limit=limit)
     footer = _footer(content)
     main = _fit(body, data, budget=limit - measure(footer), measure=measure)
-    return RenderedPullRequest(_title(title, data, measure=measure), main + footer)
+    body_text = main + footer if main else footer.lstrip("\n")
+    return RenderedPullRequest(_title(title, data, measure=measure), body_text)
 
 
 def read_checkboxes(body: str | None) -> Checkboxes:

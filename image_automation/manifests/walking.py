@@ -6,6 +6,8 @@ API::
                 include: Sequence[str] | None = None, line_include: Sequence[str] = (),
                 dry_run: bool = False, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
                 diff_prefix: str = "") -> UpdateResult
+    find_markers(root: Path, *, include=..., line_include=..., max_file_size=...)
+                 -> list[MarkerSite]          # what is marked, nothing edited
 
 This is the only part of ``manifests`` that touches the filesystem. The rules:
 
@@ -14,7 +16,8 @@ This is the only part of ``manifests`` that touches the filesystem. The rules:
   relative to ``root``. ``line_include`` globs (default none: opt-in) pick Dockerfiles, ``.env``
   and HCL files for :mod:`~image_automation.manifests.lines`; they win over ``include``.
 * ``.git`` directories are skipped. Symlinks are never followed: one that points outside
-  ``root`` is refused and reported as an error; one inside is skipped (its target is walked).
+  ``root`` is refused and reported as an error; one inside is skipped (its target is walked);
+  a dangling one is skipped with a warning.
 * A file larger than ``max_file_size`` bytes is skipped with a warning.
 * Files are screened for the bytes ``$imagepolicy`` before any parse, so unmarked files cost
   one read (every marker spelling, ``#``, ``##``, ``#{`` or ``//``, holds them). A file that
@@ -47,9 +50,9 @@ from pathlib import Path
 from image_automation.domain import ImageRef, UpdateResult
 from image_automation.errors import ManifestError
 from image_automation.manifests.diffs import unified_diff
-from image_automation.manifests.editing import FileEdit, apply_setters
+from image_automation.manifests.editing import FileEdit, apply_setters, decode
 from image_automation.manifests.lines import apply_line_setters
-from image_automation.manifests.markers import MARKER_BYTES
+from image_automation.manifests.markers import MARKER_BYTES, Setter, find_marker_comments
 
 DEFAULT_INCLUDE: tuple[str, ...] = ("*.yaml", "*.yml", "Kustomization")
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
@@ -147,6 +150,43 @@ def update_tree(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class MarkerSite:
+    """A marker found by :func:`find_markers`: file relative to the root, line, setter."""
+
+    file: str
+    line: int
+    setter: Setter
+
+
+def find_markers(
+    root: Path,
+    *,
+    include: Sequence[str] | None = None,
+    line_include: Sequence[str] = (),
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+) -> list[MarkerSite]:
+    """Every well-formed marker :func:`update_tree` would see under ``root``, in file order.
+
+    For checks that need to know what is marked without editing anything; files that cannot
+    be read or decoded are left out (``update_tree`` reports them).
+    """
+    report = _Report([], [])
+    yaml_match = _Matcher.compile(DEFAULT_INCLUDE if include is None else include)
+    found = _screen(root, yaml_match, _Matcher.compile(line_include), max_file_size, report)
+    sites: list[MarkerSite] = []
+    for item in sorted(found, key=lambda f: f.rel):
+        openers = ("#", "//") if item.editor is apply_line_setters else ("#",)
+        try:
+            _, text = decode(item.data, file=item.rel)
+        except ManifestError:
+            continue
+        for comment in find_marker_comments(text, openers=openers):
+            if comment.setter is not None:
+                sites.append(MarkerSite(item.rel, comment.line, comment.setter))
+    return sites
+
+
 def _write_all(files: list[tuple[str, bytes]]) -> list[OSError | None]:
     """Write each (path, data) atomically; the error of each, or None.
 
@@ -235,6 +275,9 @@ class _Screener:
             self.yaml_match(entry.name, rel) or self.line_match(entry.name, rel)
         ):
             return
+        if not os.path.exists(path):  # dangling: nothing to follow, nothing to refuse
+            self.report.warnings.append(f"{rel}: dangling symlink; skipped")
+            return
         target = os.path.realpath(path)
         if target != self.top and not target.startswith(self.top.rstrip(os.sep) + os.sep):
             self.report.errors.append(f"{rel}: symlink leads out of the repository; refused")
@@ -318,4 +361,4 @@ def _prefix(path: str) -> str:
     return "" if normal == "." else normal.strip("/") + "/"
 
 
-__all__ = ["DEFAULT_INCLUDE", "DEFAULT_MAX_FILE_SIZE", "update_tree"]
+__all__ = ["DEFAULT_INCLUDE", "DEFAULT_MAX_FILE_SIZE", "MarkerSite", "find_markers", "update_tree"]

@@ -67,7 +67,6 @@ def rank_semver(
 ) -> Ranked:
     """Version keys for the tags whose value is a version inside the range."""
     outside = f'outside range "{semver_range.text}"'
-    not_semver = NOT_STRICT if strict else NOT_SEMVER
     pre_ok = prereleases or semver_range.admits_prereleases()
     contains = semver_range.contains
     bounds = semver_range.simple_bounds()
@@ -89,7 +88,9 @@ def rank_semver(
             continue
         key = parse_version(value, strict=strict)
         if key is None:
-            skipped[tag] = not_semver
+            # The strict gate is about the dot count; three parts that still do not parse
+            # (``1.2.beta``) are simply not semver.
+            skipped[tag] = NOT_STRICT if strict and value.count(".") != 2 else NOT_SEMVER
         elif contains(key, prereleases=prereleases):
             add_key(key)
             add_tag(tag)

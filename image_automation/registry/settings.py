@@ -23,9 +23,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
+from image_automation.config.safe_yaml import load_one
 from image_automation.errors import ConfigError, Location
 from image_automation.registry.limits import HostPoliteness, RetryPolicy
 
@@ -156,10 +155,7 @@ class RegistrySettings(_Model):
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read: {exc.strerror}", location=Location(name)) from exc
-        try:
-            data = YAML(typ="safe", pure=True).load(text)
-        except YAMLError as exc:
-            raise ConfigError(f"invalid YAML: {exc}", location=Location(name)) from exc
+        data = load_one(text, file=name)  # bounded aliases; errors name file:line
         try:
             settings = cls.model_validate(data or {})
         except ValidationError as exc:

@@ -139,7 +139,7 @@ spec:
 ---
 apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImageUpdateAutomation
-metadata: {name: apps, namespace: apps}
+metadata: {name: apps-legacy, namespace: apps}
 spec:
   interval: 30m
   sourceRef: {kind: GitRepository, name: fleet}
@@ -178,3 +178,25 @@ def test_a_template_reading_image_result_passes_with_a_warning(tmp_path: Path) -
         "https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template "
         "(rendered here; current Flux refuses it)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "where"),
+    [
+        (flux() + SOURCE.replace("https://", "https://alice:S3cret@"), (), "automation.yaml:18: "
+         "spec.url: "),
+        (NATIVE.replace("file:///srv", "https://alice:S3cret@git.example.com").replace(
+            "{template}", '"Update"'), (), "automation.yaml:5: spec.git.url: "),
+        (flux(), ("--repo", "https://alice:S3cret@git.example.com/fleet.git"), "--repo: "),
+    ],
+)  # fmt: skip
+def test_a_git_url_with_a_password_is_refused_by_validate_without_showing_it(
+    tmp_path: Path, text: str, args: tuple[str, ...], where: str
+) -> None:
+    code, out = run(tmp_path, text, *args)
+    assert code == 1
+    errors = [x for x in out if not x.startswith("warning:")]
+    assert len(errors) == 1, out
+    assert where in errors[0] and "embeds credentials" in errors[0]
+    assert "alice:***@" in errors[0]
+    assert "S3cret" not in "\n".join(out)

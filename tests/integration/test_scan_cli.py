@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -13,6 +14,7 @@ from click.testing import CliRunner, Result
 from image_automation.cli import root
 from image_automation.cli._commands import register
 from tests.integration.conftest import LeakCheck
+from tests.integration.fault_proxy import Fault, FaultProxy
 from tests.integration.registry_fixtures import PASSWORD, USERNAME, RegistryServer, push_image
 
 pytestmark = pytest.mark.integration
@@ -192,3 +194,23 @@ def test_cert_secret_supplies_a_client_certificate_for_mutual_tls(
     result = run(leak_check, image, "--secrets-dir", str(tmp_path), "--cert-secret-ref", "mtls")
     assert result.exit_code == 0, result.stderr
     assert sorted(result.stdout.split()) == sorted(TAGS)
+
+
+async def test_a_hung_registry_ends_at_the_scan_deadline(
+    registry_anonymous: RegistryServer,
+    fault_proxy: FaultProxy,
+    leak_check: LeakCheck,
+    tmp_path: Path,
+) -> None:
+    image = pushed(registry_anonymous).replace(registry_anonymous.host, fault_proxy.host)
+    fault_proxy.add(Fault("hang", times=100))
+    settings = tmp_path / "registries.yaml"
+    settings.write_text(
+        "retry: {attempts: 2, baseDelay: 0}\n"
+        f"hosts:\n  '{fault_proxy.host}': {{insecure: true, timeout: 20, scanTimeout: 1}}\n"
+    )
+    # In a thread: the proxy answers (or rather, hangs) on this test's event loop.
+    result = await asyncio.to_thread(run, leak_check, image, "--registries", str(settings))
+    assert result.exit_code == 1
+    assert f"scan of {image} exceeded its deadline of 1s" in result.stderr
+    assert len(fault_proxy.seen) == 1  # cut inside the first try, none started after it

@@ -149,6 +149,7 @@ class Fleet:
         grace: str = "30s",
         repo: str | None = None,
         wait_ready: bool = True,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start ``run``; ``relative``: from ``root`` as cwd, with ``./secrets`` and ``./data``."""
         self.port = free_port()
@@ -164,6 +165,7 @@ class Fleet:
                     "--grace-period", grace, "--log-level", "debug" if debug else "info",
                 ],
                 stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=self.root,
+                preexec_fn=preexec_fn,
             )  # fmt: skip
         self.processes.append(proc)
         if wait_ready:

@@ -163,8 +163,12 @@ spec:
     proc, commit = start_with_automation(fleet, native)
     assert commit.author.startswith("native-bot")
     assert commit.subject == "native: 1 change(s)"
-    assert fleet.metric("image_automation_commits_total",
-                        automation=f"ImageAutomation/{NAMESPACE}/native") == 1  # fmt: skip
+    # The counter moves just after the push lands, so the commit can show first.
+    key = f"ImageAutomation/{NAMESPACE}/native"
+    wait_for(
+        lambda: fleet.metric("image_automation_commits_total", automation=key) == 1,
+        "the commit to be counted",
+    )
     assert fleet.stop(proc) == 0
 
 

@@ -84,7 +84,7 @@ def test_user_exclusion_list_replaces_the_default() -> None:
             POLICY + "  digestReflectionPolicy: Always\n",
             "f.yaml:6: spec: interval is required when digestReflectionPolicy is Always",
         ),
-        ("key: [unclosed\n", "f.yaml:2: not valid YAML"),
+        ("key: [unclosed\n", "f.yaml:1: not valid YAML: a flow sequence starts here and is never"),
         ("a: 1\na: 2\n", "f.yaml:2: not valid YAML"),
         (
             REPO.replace("image.toolkit.fluxcd.io/v1", "image.toolkit.fluxcd.io/v9"),
@@ -103,7 +103,7 @@ def test_one_bad_document_never_stops_the_others() -> None:
     result = load_bytes(text.encode(), file="f.yaml")
     assert [type(d.obj) for d in result.documents] == [ImageRepository, ImagePolicy]
     assert [str(e) for e in result.errors] == [
-        "f.yaml:11: not valid YAML: did not find expected ',' or ']'"
+        "f.yaml:10: not valid YAML: a flow sequence starts here and is never closed"
     ]
 
 

@@ -66,6 +66,14 @@ CASES: list[tuple[str, str, dict[str, str], bytes, tuple[str, ...], Verdict]] = 
     ("acr json", "acr", {}, b'{"action": "push"}', (), ACCEPTED),
     ("acr not json", "acr", {}, b"{", (), MALFORMED),
     ("unknown type", "bitbucket", {}, BODY, (), UNAUTHORIZED),
+    # aiohttp hands non-ASCII header bytes through as text; refused, never a crash (500).
+    ("hmac non-ascii signature", "generic-hmac", {"X-Signature": "sha256=\u00e9\udcff"}, BODY, (),
+     UNAUTHORIZED),
+    ("github non-ascii signature", "github", {"X-Hub-Signature-256": "sha256=\u00e9"}, BODY, (),
+     UNAUTHORIZED),
+    ("gitlab non-ascii token", "gitlab", {"X-Gitlab-Token": "\u00e9\udcff"}, BODY, (),
+     UNAUTHORIZED),
+    ("harbor non-ascii auth", "harbor", {"Authorization": "\udcff"}, BODY, (), UNAUTHORIZED),
 ]  # fmt: skip
 
 

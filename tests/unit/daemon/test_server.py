@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -171,3 +172,27 @@ async def test_metrics_page_parses_with_prometheus_parser(harness: Client) -> No
                                       "tag": "1.2.3"}  # fmt: skip
     requests = families["image_automation_registry_requests"].samples[0]
     assert (requests.labels, requests.value) == ({"host": "registry.local", "status": "200"}, 3)
+
+
+async def raw_post(client: TestClient[object, object], path: str, header: bytes) -> bytes:
+    """A POST with one header sent as raw bytes (HTTP clients refuse non-ASCII values)."""
+    server = client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(
+        b"POST " + path.encode() + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+        + header + b"\r\nContent-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
+    )  # fmt: skip
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return answer
+
+
+async def test_a_signature_header_of_undecodable_bytes_is_401_not_a_crash(
+    harness: Client,
+) -> None:
+    h, client = harness
+    answer = await raw_post(client, HMAC_PATH, b"X-Signature: sha256=\xc3\xa9\xff")
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert h.queued == []

@@ -117,6 +117,27 @@ def test_a_receiver_without_a_readable_token_is_not_served(tmp_path: Path) -> No
     assert len(problems) == 1 and "hub-token" in problems[0]
 
 
+def test_a_receiver_naming_only_kinds_we_do_not_act_on_needs_no_token(tmp_path: Path) -> None:
+    flux_only = (
+        FILES
+        + """---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: {name: git-push, namespace: apps}
+spec:
+  type: github
+  secretRef: {name: git-push-token}
+  resources:
+    - {kind: GitRepository, name: fleet}
+"""
+    )
+    hooks, problems = build_hooks(
+        planned(flux_only, default_interval=60), secrets_dir=secrets(tmp_path)
+    )
+    assert [hook.receiver for hook in hooks.values()] == ["apps/hub"]
+    assert not any("git-push" in problem for problem in problems)
+
+
 async def test_hook_scans_named_repositories_then_reconciles_their_automations(
     tmp_path: Path,
 ) -> None:

@@ -819,3 +819,8 @@ def _rows(body: str) -> list[str]:
 )
 def test_markdown_escaping(value: object, as_code: str, as_md: str) -> None:
     assert (code(value), md(value)) == (as_code, as_md)
+
+
+def test_an_empty_body_template_leaves_the_footer_alone() -> None:
+    body = render_pull_request(content(WEB), body_template="{# nothing #}", provider="github").body
+    assert body == FOOTER.lstrip("\n")

@@ -267,3 +267,19 @@ def test_tags_may_be_any_iterable_of_names_and_infos() -> None:
     assert decision.tag == "1.1.0"
     assert decision.digest is None
     assert decision.lost == {"1.0.0": "older than 1.1.0"}
+
+
+@pytest.mark.parametrize(
+    ("tag", "reason"),
+    [
+        ("1.2.beta", "not semver"),
+        ("1.2.3.4", "not semver (three dot parts required)"),
+        ("1.2", "not semver (three dot parts required)"),
+        ("release", "not semver (three dot parts required)"),
+    ],
+)
+def test_the_strict_gate_blames_the_dot_count_only_when_it_is_the_cause(
+    tag: str, reason: str
+) -> None:
+    decision = decide(["1.0.0", tag], **SEMVER)
+    assert decision.skipped[tag] == reason

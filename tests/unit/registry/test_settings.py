@@ -49,7 +49,7 @@ def test_with_host_layers_flags_over_the_file() -> None:
     [
         ("hosts:\n  h:\n    concurrency: 0\n", "hosts.h.concurrency"),
         ("defaults:\n  nonsense: 1\n", "defaults.nonsense"),
-        ("hosts: [\n", "invalid YAML"),
+        ("hosts: [\n", "not valid YAML"),
     ],
 )
 def test_errors_name_the_file_and_field(tmp_path: Path, text: str, where: str) -> None:

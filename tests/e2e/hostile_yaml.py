@@ -1,0 +1,41 @@
+"""Hostile YAML for the end-to-end tests, and a memory ceiling to run the CLI under.
+
+"Refused within bounds" is asserted with a resource limit on the subprocess, not a clock:
+the address space is capped, so code that expands the aliases dies with MemoryError (the
+unbounded loader reached ~3.5 GB), while code that refuses them runs as usual.
+"""
+
+from __future__ import annotations
+
+import itertools
+import resource
+from collections.abc import Callable
+
+MEMORY_CEILING = 100 * 1024 * 1024
+"""Address space for ``validate``, a single-threaded process."""
+THREADED_CEILING = 1024 * 1024 * 1024
+"""Address space for ``reconcile`` and the daemon: each thread reserves an 8 MB stack, and
+git, started by them, inherits the limit; still well under what the bomb would need."""
+
+POLICY_HEAD = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: lol}\n"
+
+
+def billion_laughs(head: str = POLICY_HEAD) -> str:
+    """Nine anchors, each listing the previous one nine times: ~10⁹ nodes once expanded."""
+    lines = [head + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in itertools.pairwise("abcdefghi"):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+BOMB_LINE = POLICY_HEAD.count("\n") + 6
+"""The line of ``f:``, where the first alias of ``e`` crosses the expansion bound."""
+
+
+def capped_memory(limit: int = MEMORY_CEILING) -> Callable[[], None]:
+    """A ``preexec_fn`` capping the child's address space at ``limit`` bytes."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
