@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from click.testing import CliRunner
 
+from image_automation.cli import root
 from tests.forges.server import FakeForge
 from tests.forges.state import PullRequest
 from tests.integration.git_fixtures import HttpGitServer
@@ -205,12 +207,24 @@ class PrFleet:
             "--work-dir", str(work), "--state", str(self.root / "state.db"), *args,
         ]  # fmt: skip
 
-    def reconcile(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        """``reconcile --once``; asserts exit 0 unless ``ok`` is False."""
-        done = subprocess.run(
-            self.argv(*args), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
-            start_new_session=True, check=False,
-        )  # fmt: skip
+    def reconcile(
+        self, *args: str, ok: bool = True, process: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """``reconcile --once``; asserts exit 0 unless ``ok`` is False.
+
+        By default the CLI's own command runs in this process (click's test runner: the same
+        code from argument parsing to the report, without an interpreter start per run);
+        ``process`` runs it as a subprocess, for what only a process shows (its log lines).
+        """
+        if process:
+            done = subprocess.run(
+                self.argv(*args), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+                start_new_session=True, check=False,
+            )  # fmt: skip
+        else:
+            argv = self.argv(*args)[3:]
+            result = CliRunner().invoke(root, argv, catch_exceptions=False)
+            done = subprocess.CompletedProcess(argv, result.exit_code, result.stdout, result.stderr)
         self.runs.append(done)
         if ok:
             assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.pullrequests.fleet import PrFleet, flux_automation
+from tests.e2e.pullrequests.fleet import AUTHOR_EMAIL, PrFleet, flux_automation
 
 pytestmark = pytest.mark.integration
 
@@ -19,19 +19,35 @@ def _tick(fleet: PrFleet, number: int, box: str) -> None:
         pr.body = pr.body.replace(f"- [ ] <!-- ia:{box} -->", f"- [x] <!-- ia:{box} -->")
 
 
-def test_the_rebase_box_pushes_a_fresh_commit_and_is_cleared(fleet: PrFleet) -> None:
+def _age(fleet: PrFleet) -> str:
+    """Replace our head commit by the same change from the same author, dated 2020."""
+    repo = fleet.fake.repo
+    ours = repo.sha(HEAD) or ""
+    who = {"NAME": "Image Bot", "EMAIL": AUTHOR_EMAIL, "DATE": "2020-01-01T00:00:00+00:00"}
+    env = {f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER") for k, v in who.items()}
+    tree = repo.git("rev-parse", f"{ours}^{{tree}}").strip()
+    aged = repo.git("commit-tree", tree, "-p", repo.sha("main") or "", "-m", "aged", env=env)
+    repo.git("update-ref", f"refs/heads/{HEAD}", aged.strip(), ours)
+    return aged.strip()
+
+
+def test_the_rebase_box_recreates_the_branch_and_is_cleared(fleet: PrFleet) -> None:
     fleet.seed(flux_automation(fleet.fake))
     fleet.push("1.1.0")
     fleet.reconcile()
     (pr,) = fleet.pulls()
-    before = fleet.fake.repo.sha(HEAD)
+    aged = _age(fleet)  # our commit, dated 2020: a rebase now cannot make the same one
     _tick(fleet, pr.number, "rebase")
     done = fleet.reconcile()
-    after = fleet.fake.repo.sha(HEAD)
-    assert after != before and f"updated #{pr.number}" in done.stdout, done.stdout
-    assert fleet.fake.repo.parents(after or "") == [fleet.fake.repo.sha("main")]
+    assert f"updated #{pr.number}" in done.stdout, done.stdout
+    after = fleet.fake.repo.sha(HEAD) or ""
+    assert after != aged and fleet.fake.repo.parents(after) == [fleet.fake.repo.sha("main")]
+    assert fleet.marked(HEAD) == "1.1.0"
     assert "- [ ] <!-- ia:rebase -->" in fleet.fake.pull(pr.number).body
     assert len(fleet.pulls()) == 1
+    fleet.fake.reset_requests()
+    fleet.reconcile()
+    assert fleet.writes() == []  # cleared: the next run does not rebase again
 
 
 def test_the_ignore_box_closes_it_and_refuses_that_version_only(fleet: PrFleet) -> None:

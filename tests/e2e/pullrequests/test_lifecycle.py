@@ -117,7 +117,10 @@ def test_a_human_commit_on_our_branch_is_never_clobbered_and_noticed_once(
     assert len(fleet.pulls()) == 1
 
 
-def test_commits_are_made_by_the_automation_author_and_carry_one_change(fleet: PrFleet) -> None:
+def test_commits_are_made_by_the_automation_author_and_carry_one_change(
+    github_fleet: PrFleet,
+) -> None:
+    fleet = github_fleet
     fleet.seed(flux_automation(fleet.fake))
     fleet.push("1.1.0")
     fleet.reconcile()

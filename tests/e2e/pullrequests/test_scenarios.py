@@ -134,10 +134,10 @@ def _holding(root: Path, secret: str) -> list[Path]:
 def test_the_forge_token_is_in_no_log_url_body_comment_or_git_config(fleet: PrFleet) -> None:
     fleet.seed(flux_automation(fleet.fake))
     fleet.push("1.1.0")
-    fleet.reconcile("--verbose")
+    fleet.reconcile("--verbose", process=True)  # a process: its whole log is on stderr
     fleet.fake.human_push(HEAD, {"NOTES.md": "mine\n"}, "human")
     fleet.push("1.2.0")
-    fleet.reconcile("--verbose")
+    fleet.reconcile("--verbose", process=True)
     token = fleet.fake.token
     for run in fleet.runs:
         assert token not in run.stdout and token not in run.stderr
