@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.pullrequests.fleet import PrFleet, flux_automation
+from tests.e2e.pullrequests.fleet import PrFleet, flux_automation, native_automation
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +86,18 @@ def test_a_refused_token_fails_the_automation_naming_the_forge_not_the_token(
     assert "401" in done.stdout and "FAILED" in done.stdout, done.stdout
     assert "x" * 36 not in done.stdout + done.stderr
     assert fleet.pulls() == []
+
+
+def test_grouping_per_image_names_each_head_after_its_image(github_fleet: PrFleet) -> None:
+    fleet = github_fleet
+    fleet.seed(
+        native_automation(fleet.fake, pull_request="    grouping: image\n"), policies=("web", "api")
+    )
+    fleet.push("1.1.0", policy="web")
+    fleet.push("1.1.0", policy="api")
+    fleet.reconcile()
+    slug = fleet.registry.host.replace(":", "-")
+    heads = sorted(p.head for p in fleet.pulls())
+    assert heads == sorted(
+        f"{HEAD}-{slug}-{fleet.images[p].replace('/', '-')}" for p in ("web", "api")
+    )
