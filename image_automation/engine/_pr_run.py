@@ -133,7 +133,8 @@ class GroupRun:
 
     async def run(self) -> PullRequestOutcome:
         pr = await self._forge_view()
-        if pr is not None and owned_by(pr.body) != (self.key, self.head):
+        ours = self.record is not None or pr is None or owned_by(pr.body) == (self.key, self.head)
+        if pr is not None and not ours:  # found by its head, and not made by us
             return self.outcome("held", pr, detail="this pull request was not opened by us")
         heads = await self.s.workspace.prepare_branch(self.head)
         result = await self._desired()
@@ -316,18 +317,28 @@ class GroupRun:
         pr = self.s.pr
         labels = pr.labels if self.s.forge.capabilities.labels else ()
         new = NewPullRequest(self.head, self.base, text.title, text.body, labels, pr.draft)
+        warnings: list[str] = []
         try:
-            opened = await self.s.forge.open_pull_request(new)
-        except (ForgeUnavailable, ForgeConflict):  # it may exist after all: find, never repeat
-            found = await self.s.forge.find_pull_request(self.head, base=self.base)
-            if found is None:
+            opened = await self._create(new)
+        except ForgeNotFound as exc:  # a label the forge does not know (Gitea, Forgejo)
+            if not labels:
                 raise
-            opened = found
-        warnings = await decorate(self.s.forge, opened, self.s.pr, provider=self.s.provider)
+            warnings.append(f"labels not set: {exc}")
+            opened = await self._create(replace(new, labels=()))
+        warnings += await decorate(self.s.forge, opened, self.s.pr, provider=self.s.provider)
         now = self.s.clock()
         await self.s.store.record_pull_request_opened(self.key, opened.number, now=now)
         await self.s.store.save_pull_request(self._new_record(opened, pushed=pushed, result=result))
         return self.outcome("opened", opened, result=result, text=text, warnings=warnings)
+
+    async def _create(self, new: NewPullRequest) -> PullRequest:
+        try:
+            return await self.s.forge.open_pull_request(new)
+        except (ForgeUnavailable, ForgeConflict):  # it may exist after all: find, never repeat
+            found = await self.s.forge.find_pull_request(self.head, base=self.base)
+            if found is None:
+                raise
+            return found
 
     async def _update(
         self, pr: PullRequest, text: RenderedPullRequest, result: UpdateResult, *,
@@ -341,11 +352,18 @@ class GroupRun:
         wanted = set(self.s.pr.labels) - set(pr.labels)
         if wanted and self.s.forge.capabilities.labels:
             edits["labels"] = tuple(sorted(set(pr.labels) | wanted))
-        if edits:
-            pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
         warnings: list[str] = []
+        try:
+            if edits:
+                pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
+        except ForgeNotFound as exc:  # a label the forge does not know (Gitea, Forgejo)
+            if edits.pop("labels", None) is None:
+                raise
+            warnings.append(f"labels not set: {exc}")
+            if edits:
+                pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
         if self.record is None:  # adopted after a restart: finish what the first run began
-            warnings = await decorate(self.s.forge, pr, self.s.pr, provider=self.s.provider)
+            warnings += await decorate(self.s.forge, pr, self.s.pr, provider=self.s.provider)
             await self.s.store.record_pull_request_opened(self.key, pr.number, now=self.s.clock())
         record = self._new_record(pr, pushed=pushed, result=result)
         await self.s.store.save_pull_request(record)

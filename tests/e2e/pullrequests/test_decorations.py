@@ -83,3 +83,15 @@ def test_auto_merge_merges_once_checks_pass_and_the_next_version_opens_afresh(
     assert f"#{pr.number} was merged" in after.stdout
     merged, fresh = fleet.pulls()
     assert merged.state == "merged" and fresh.state == "open" and "1.2.0" in fresh.title
+
+
+def test_a_label_the_forge_does_not_know_is_a_warning_not_a_failed_run(fleet: PrFleet) -> None:
+    fake = fleet.fake
+    fleet.seed(native_automation(fake, pull_request="    labels: [no-such-label]\n"))
+    fleet.push("1.1.0")
+    done = fleet.reconcile()
+    (pr,) = fleet.pulls()
+    assert pr.state == "open", done.stdout
+    if fake.provider in ("gitea", "forgejo"):  # labels by id: one must exist first
+        assert "warning: labels not set" in done.stdout and "no-such-label" in done.stdout
+        assert pr.labels == []
