@@ -33,7 +33,25 @@ def forge_settings(plan: AutomationPlan, *, secrets_dir: Path | None) -> ForgeSe
             "(spec.pullRequest.provider or the image-automation.io/forge annotation)"
         )
     token = forge_token(plan, secrets_dir)
-    return ForgeSettings(location.provider, location.api_url, location.repository, token=token)
+    username = _app_password_user(plan, secrets_dir) if location.provider == "bitbucket" else ""
+    return ForgeSettings(
+        location.provider, location.api_url, location.repository, token=token, username=username
+    )
+
+
+def _app_password_user(plan: AutomationPlan, secrets_dir: Path | None) -> str:
+    """A Bitbucket app password goes with its account's user name (Basic auth): the secret's
+    ``username`` when its token is the ``password`` file, not a ``bearerToken``."""
+    name = (plan.pull_request.secret if plan.pull_request else None) or plan.repo.secret
+    if secrets_dir is None or name is None:
+        return ""
+    folder = secrets_dir / name
+    if (folder / "bearerToken").is_file() or not (folder / "username").is_file():
+        return ""
+    try:
+        return (folder / "username").read_text(encoding="utf-8").strip()[:256]
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 async def decorate(

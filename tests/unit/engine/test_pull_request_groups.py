@@ -4,11 +4,14 @@ lifecycle (report lines, body comparison, forge clients kept per settings)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import pytest
 
+from image_automation.config.loading import load_bytes
 from image_automation.domain import Change, ImageRef
+from image_automation.engine._pr_forges import forge_settings
 from image_automation.engine._pr_groups import (
     foreign_warning,
     groups_for,
@@ -18,7 +21,12 @@ from image_automation.engine._pr_groups import (
 )
 from image_automation.engine._pr_outcome import PullRequestOutcome
 from image_automation.engine._pr_run import _normal
-from image_automation.engine.automations import PullRequestPlan
+from image_automation.engine.automations import (
+    PlanContext,
+    PullRequestPlan,
+    RepoTarget,
+    plan_automations,
+)
 from image_automation.engine.pullrequests import ForgePool
 from image_automation.forges import ForgeSettings
 from image_automation.state import IgnoredVersion, SetterChange
@@ -158,3 +166,35 @@ async def test_the_pool_keeps_one_client_per_forge_repository_and_token() -> Non
         assert len(pool) == 3
         assert seen == ["t-one", "t-one", "t-two"]
     assert len(pool) == 0
+
+
+NATIVE = """\
+apiVersion: image-automation.io/v1alpha1
+kind: ImageAutomation
+metadata: {name: fleet, namespace: apps}
+spec:
+  commit: {author: {email: bot@example.test}}
+  pullRequest: {}
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "files", "username"),
+    [
+        ("https://bitbucket.org/ws/fleet.git", {"username": "ann", "password": "app-pw"}, "ann"),
+        ("https://bitbucket.org/ws/fleet.git", {"bearerToken": "tok", "username": "ann"}, ""),
+        ("https://github.com/org/fleet.git", {"username": "ann", "password": "pat"}, ""),
+    ],
+)
+def test_a_bitbucket_app_password_goes_with_its_user_name(
+    tmp_path: Path, url: str, files: dict[str, str], username: str
+) -> None:
+    secret = tmp_path / "fleet-git"
+    secret.mkdir()
+    for name, value in files.items():
+        (secret / name).write_text(value + "\n")
+    loaded = load_bytes(NATIVE.encode(), file="a.yaml")
+    (plan,) = plan_automations(loaded, PlanContext(repo=RepoTarget(url, "main", "fleet-git"))).plans
+    settings = forge_settings(plan, secrets_dir=tmp_path)
+    assert settings.username == username
+    assert settings.token == files.get("bearerToken", files.get("password"))
