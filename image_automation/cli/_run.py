@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -21,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo
 from image_automation.config.models import parse_duration
 from image_automation.config.safe_yaml import load_one
+from image_automation.daemon.google_keys import GOOGLE_CERTS_URL
 from image_automation.daemon.logs import LogFormat, configure_logging
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.running import DaemonSettings, handle_signals, serve
@@ -57,6 +59,7 @@ class RunFile(BaseModel):
     log_level: str | None = None
     interval: str | None = None
     grace_period: str | None = None
+    google_certs_url: str | None = None
 
 
 def _option(name: str, *dest: str, **kwargs: Any) -> Callable[[_F], _F]:
@@ -81,6 +84,15 @@ def _listen(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not host:
         raise click.BadParameter(f"{text!r}: expected HOST:PORT", param_hint="--listen")
     return host.strip("[]"), int(port)
+
+
+def _https_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise click.BadParameter(
+            f"{text!r}: expected an http(s) URL", param_hint="--google-certs-url"
+        )
+    return text
 
 
 def _seconds(text: str, hint: str) -> float:
@@ -135,6 +147,12 @@ def _seconds(text: str, hint: str) -> float:
     metavar="DURATION",
     help="How long a stop waits for a running commit/push.  [default: 30s]",
 )
+@_option(
+    "--google-certs-url",
+    metavar="URL",
+    help="Google's JWK set, for gcr (Pub/Sub push) receivers.  "
+    "[default: https://www.googleapis.com/oauth2/v3/certs]",
+)
 def run_command(**flags: Any) -> None:
     """Keep --repo up to date: scan on a schedule, react to webhooks, serve health and metrics.
 
@@ -185,6 +203,7 @@ def resolve_settings(
         port=port,
         grace_period=_seconds(pick("grace_period", "30s"), "--grace-period"),
         secrets_dir=secrets_dir,
+        google_certs_url=_https_url(pick("google_certs_url", GOOGLE_CERTS_URL)),
     )
     log_format = pick("log_format", "plain")
     if log_format not in ("plain", "json"):

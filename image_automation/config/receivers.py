@@ -24,11 +24,16 @@ RECEIVER_KIND = "Receiver"
 HOOK_PREFIX = "/hook/"
 
 ReceiverType = Literal[
-    "dockerhub", "harbor", "quay", "github", "gitlab", "acr", "generic", "generic-hmac"
-]
+    "dockerhub", "harbor", "quay", "github", "gitlab", "acr", "generic", "generic-hmac",
+    # Flux's Pub/Sub receiver (Artifact Registry, GCR), and two of ours Flux has no type for:
+    "gcr", "ecr-eventbridge", "distribution",
+]  # fmt: skip
 RECEIVER_TYPES: tuple[str, ...] = get_args(ReceiverType)
 EVENT_FILTERING_TYPES = frozenset({"github", "gitlab"})
 """Types whose requests carry an event name that ``spec.events`` filters (Flux)."""
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {"gcr": ("email", "audience")}
+"""Keys a type needs in its secret beside ``token`` (Flux's ``gcr``: the subscription's
+service account and the token audience)."""
 
 
 ResourceKind = Literal[
@@ -120,6 +125,7 @@ __all__ = [
     "NOTIFICATION_V1",
     "RECEIVER_KIND",
     "RECEIVER_TYPES",
+    "SECRET_FIELDS",
     "WAKING_KINDS",
     "Receiver",
     "ReceiverResource",

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from image_automation.daemon.google_keys import GOOGLE_CERTS_URL, GoogleKeys
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.scheduler import WorkQueue
 from image_automation.daemon.server import DEFAULT_MAX_BODY, DaemonServer
@@ -57,6 +58,8 @@ class DaemonSettings:
     """Jitter of each timer as a fraction of its interval (capped at 30 s)."""
     scan_concurrency: int = 8
     """Repositories scanned at once (each registry host also limits itself)."""
+    google_certs_url: str = GOOGLE_CERTS_URL
+    """Where Google publishes the keys that sign Pub/Sub push tokens (``gcr`` receivers)."""
 
 
 def _force_exit() -> None:
@@ -116,6 +119,7 @@ async def serve(
         max_body=settings.max_body,
         forge_secret=daemon.forge_secret,
         on_forge_event=daemon.on_forge_event,
+        google_keys=GoogleKeys(settings.google_certs_url),
     )
     try:
         host, port = await server.start(settings.host, settings.port)

@@ -4,8 +4,12 @@
 state store answers; ``/metrics`` is the Prometheus exposition. ``/hook/<sha256>`` is a
 receiver's secret path: the request is verified by the receiver type's rule
 (:mod:`image_automation.daemon.hooks`) and, if good, the repositories the receiver names are
-*enqueued* for a scan and reconcile. The body is never read as data. An unknown path is a 404,
-a bad signature a 401; both are counted and nothing else happens.
+*enqueued* for a scan and reconcile. The body is never read as data: for the types whose
+events name a repository (ECR, Pub/Sub, distribution notifications, GitHub packages) it only
+narrows the receiver's repositories to the ones the event is about, and an event about none of
+them wakes nothing. A ``gcr`` receiver's token is checked against Google's keys
+(:mod:`image_automation.daemon.google_keys`, fetched here, before the pure check). An unknown
+path is a 404, a bad signature a 401; both are counted and nothing else happens.
 
 ``/hooks/forge/<provider>/<name>`` receives a forge's pull-request events: ``name`` picks the
 secret (looked up per request, so a rotated secret applies at once), the request is verified
@@ -17,13 +21,17 @@ An unknown provider and an unknown name get the same 404.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from aiohttp import web
 
 from image_automation.daemon.forge_hooks import PROVIDERS, ForgeEvent, verify_forge_event
-from image_automation.daemon.hooks import Verdict, verify
+from image_automation.daemon.google_jwt import key_id
+from image_automation.daemon.google_keys import GoogleKeys, KeysUnavailable
+from image_automation.daemon.hooks import Check, Verdict, verify
 from image_automation.daemon.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,8 @@ class Hook:
     token: str = field(repr=False)
     events: tuple[str, ...] = ()
     repositories: tuple[str, ...] = ()
+    secret: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The secret's other keys the type needs (``gcr``: ``email``, ``audience``)."""
 
 
 Ready = Callable[[], Awaitable[str | None]]
@@ -67,8 +77,12 @@ class DaemonServer:
         max_body: int = DEFAULT_MAX_BODY,
         forge_secret: ForgeSecret | None = None,
         on_forge_event: OnForgeEvent | None = None,
+        google_keys: GoogleKeys | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._metrics = metrics
+        self._google_keys = google_keys
+        self._clock = clock
         self._hooks = hooks
         self._on_hook = on_hook
         self._forge_secret = forge_secret
@@ -132,16 +146,36 @@ class DaemonServer:
         if body is None:
             self._count(hook.receiver, "too_large")
             return web.Response(status=413, text="body too large\n")
+        try:
+            keys = await self._keys_for(hook, request)
+        except KeysUnavailable as exc:
+            self._count(hook.receiver, "unverifiable")
+            log.warning("webhook not verified now: %s", exc, extra={"receiver": hook.receiver})
+            return web.Response(status=503, text="cannot verify now\n")
         check = verify(
-            hook.kind, token=hook.token, events=hook.events, headers=request.headers, body=body
-        )
-        self._count(hook.receiver, check.verdict.value)
+            hook.kind, token=hook.token, events=hook.events, headers=request.headers, body=body,
+            secret=hook.secret, google_keys=keys, now=self._clock(),
+        )  # fmt: skip
         extra = {"receiver": hook.receiver, "result": check.verdict.value}
         if check.verdict is not Verdict.ACCEPTED:
+            self._count(hook.receiver, check.verdict.value)
             return self._refusal(check.verdict, check.reason, extra)
-        log.info("webhook accepted; %d repositories queued", len(hook.repositories), extra=extra)
-        self._on_hook(hook)
+        woken = _narrowed(hook, check)
+        if check.subjects is not None and not woken.repositories:
+            self._count(hook.receiver, "unmatched")
+            log.info("webhook ignored: the event names none of its repositories",
+                     extra={**extra, "result": "unmatched"})  # fmt: skip
+            return web.Response(text="ignored: no repository of this receiver\n")
+        self._count(hook.receiver, check.verdict.value)
+        log.info("webhook accepted; %d repositories queued", len(woken.repositories), extra=extra)
+        self._on_hook(woken)
         return web.Response(status=202, text="queued\n")
+
+    async def _keys_for(self, hook: Hook, request: web.Request) -> Mapping[str, Any] | None:
+        """Google's signing keys for a ``gcr`` hook (others need none)."""
+        if hook.kind != "gcr" or self._google_keys is None:
+            return None
+        return await self._google_keys.for_kid(key_id(request.headers.get("Authorization")))
 
     async def _forge_hook(self, request: web.Request) -> web.Response:
         provider = request.match_info["provider"]
@@ -205,6 +239,16 @@ class DaemonServer:
 
     def _count_forge(self, provider: str, result: str) -> None:
         self._metrics.forge_webhooks.labels(provider=provider, result=result).inc()
+
+
+def _narrowed(hook: Hook, check: Check) -> Hook:
+    """``hook`` waking only the named repositories the event is about (all, when it says not)."""
+    if check.subjects is None:
+        return hook
+    wanted = tuple(
+        r for r in hook.repositories if any(s.matches(r) for s in check.subjects)
+    )  # fmt: skip
+    return replace(hook, repositories=wanted)
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from image_automation.config.receivers import webhook_path
+from image_automation.config.receivers import SECRET_FIELDS, Receiver, webhook_path
 from image_automation.daemon.forge_hooks import ForgeEvent
 from image_automation.daemon.forge_wake import automations_for_event
 from image_automation.daemon.logs import REDACTOR, log_context
@@ -91,13 +91,13 @@ class Engine(Protocol):
         ...
 
 
-def read_token(secrets_dir: Path | None, name: str) -> str:
-    """``secrets_dir/name/token``, trailing newline removed. Raises ``ImageAutomationError``."""
+def read_token(secrets_dir: Path | None, name: str, key: str = "token") -> str:
+    """``secrets_dir/name/key``, trailing newline removed. Raises ``ImageAutomationError``."""
     if secrets_dir is None:
         raise ImageAutomationError(f"secret {name!r}: no --secrets-dir given")
     if not name or "/" in name or name in {".", ".."}:
         raise ImageAutomationError(f"secret name {name!r} is not a plain directory name")
-    path = secrets_dir / name / "token"
+    path = secrets_dir / name / key
     try:
         token = path.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
@@ -118,11 +118,10 @@ def build_hooks(
             continue
         name, namespace = receiver.metadata.name, receiver.metadata.namespace
         try:
-            token = read_token(secrets_dir, receiver.spec.secret_ref.name)
+            token, secret = _receiver_secret(receiver, secrets_dir)
         except ImageAutomationError as exc:
             problems.append(f"receiver {receiver.key}: {exc}")
             continue
-        REDACTOR.add(token)
         repositories = []
         for target in receiver.targets():
             repository = config.objects.get(target)
@@ -138,8 +137,19 @@ def build_hooks(
             token=token,
             events=tuple(receiver.spec.events),
             repositories=tuple(repositories),
+            secret=secret,
         )
     return hooks, problems
+
+
+def _receiver_secret(receiver: Receiver, secrets_dir: Path | None) -> tuple[str, dict[str, str]]:
+    """The receiver's token and the other keys its type needs (``gcr``: email, audience)."""
+    name = receiver.spec.secret_ref.name
+    token = read_token(secrets_dir, name)
+    REDACTOR.add(token)
+    secret = {key: read_token(secrets_dir, name, key) for key in SECRET_FIELDS.get(
+        receiver.spec.type, ())}  # fmt: skip
+    return token, secret
 
 
 class _Seen:

@@ -278,6 +278,16 @@ class Http:
                     self._shared[registry] = found
         return self._shared[registry]
 
+    async def credential_for(self, endpoint: Endpoint) -> Credential | None:
+        """``endpoint``'s repository credential, as its registry requests get it.
+
+        The seam for vendor APIs that take a token rather than the registry's challenge flow
+        (GHCR's packages API, Artifact Registry's REST API): whatever source answers for the
+        registry (a docker config, a mounted secret, a cloud provider's credential source)
+        answers here too, and the API reads its token from that answer.
+        """
+        return await self._credential(endpoint)
+
     async def basic_auth(self, endpoint: Endpoint) -> httpx.Auth | None:
         """Basic auth with ``endpoint``'s repository credentials (vendor APIs such as
         Harbor's), or ``None`` when there are none or they are an identity token."""

@@ -35,6 +35,10 @@ _TOKEN_REQUEST = "image_automation.token_request"
 _CHALLENGE_RE = re.compile(r"\s*([A-Za-z][A-Za-z0-9_-]*)\s*")
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 _REPO_PATH_RE = re.compile(r"^/v2/(.+?)/(?:tags/list|manifests/[^/]+|blobs/[^/]+)$")
+_VENDOR_PATHS = (  # push-time APIs served by the registry itself, and the action they need
+    (re.compile(r"^/acr/v1/(.+?)/_tags$"), "metadata_read"),
+    (re.compile(r"^/gitlab/v1/repositories/(.+?)/tags/list/$"), "pull"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +80,17 @@ def parse_challenges(values: list[str]) -> list[Challenge]:
 
 
 def scope_for(url: httpx.URL) -> str | None:
-    """``/v2/team/app/tags/list`` → ``repository:team/app:pull``; other paths → ``None``."""
+    """``/v2/team/app/tags/list`` → ``repository:team/app:pull`` (ACR's ``/acr/v1/team/app/_tags``
+    → ``…:metadata_read``, GitLab's ``/gitlab/v1/repositories/…/tags/list/`` → ``…:pull``);
+    other paths → ``None``."""
     match = _REPO_PATH_RE.match(url.path)
-    return f"repository:{match.group(1)}:pull" if match else None
+    if match:
+        return f"repository:{match.group(1)}:pull"
+    for pattern, action in _VENDOR_PATHS:
+        match = pattern.match(url.path)
+        if match:
+            return f"repository:{match.group(1)}:{action}"
+    return None
 
 
 class TokenCache:

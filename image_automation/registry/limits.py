@@ -193,6 +193,14 @@ _operation_counter: contextvars.ContextVar[RequestCounter | None] = contextvars.
 )
 
 
+def count_request(counter: RequestCounter) -> None:
+    """Count one request made outside httpx (boto3's) in ``counter`` and the operation's."""
+    counter.total += 1
+    operation = _operation_counter.get()
+    if operation is not None:
+        operation.total += 1
+
+
 class counting_operation:
     """Count the requests made by the current task inside the ``with`` block."""
 
@@ -260,10 +268,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         limiter = self._limits.for_host(request.url.netloc.decode("ascii"))
         await limiter.acquire()
-        self._counter.total += 1
-        operation = _operation_counter.get()
-        if operation is not None:
-            operation.total += 1
+        count_request(self._counter)
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException:
@@ -292,6 +297,7 @@ __all__ = [
     "RequestCounter",
     "RetryPolicy",
     "SystemClock",
+    "count_request",
     "counting_operation",
     "parse_retry_after",
 ]

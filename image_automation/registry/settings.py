@@ -17,6 +17,7 @@ A ``hosts`` entry overrides only the keys it names; the rest come from ``default
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -28,9 +29,29 @@ from image_automation.config.safe_yaml import load_one
 from image_automation.errors import ConfigError, Location
 from image_automation.registry.limits import HostPoliteness, RetryPolicy
 
-PushTimeApi = Literal["auto", "dockerhub", "quay", "harbor", "none"]
-ResolvedPushTimeApi = Literal["dockerhub", "quay", "harbor", "none"]
-_AUTO_PUSH_TIME_API: dict[str, ResolvedPushTimeApi] = {"docker.io": "dockerhub", "quay.io": "quay"}
+PushTimeApi = Literal[
+    "auto", "dockerhub", "quay", "harbor", "ecr", "artifactregistry", "acr", "ghcr", "gitlab",
+    "none",
+]  # fmt: skip
+ResolvedPushTimeApi = Literal[
+    "dockerhub", "quay", "harbor", "ecr", "artifactregistry", "acr", "ghcr", "gitlab", "none"
+]
+_AUTO_PUSH_TIME_API: dict[str, ResolvedPushTimeApi] = {
+    "docker.io": "dockerhub",
+    "quay.io": "quay",
+    "ghcr.io": "ghcr",
+    "registry.gitlab.com": "gitlab",
+}
+ECR_HOST = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+)
+"""A private ECR registry: ``<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]``."""
+_AUTO_PUSH_TIME_PATTERNS: tuple[tuple[re.Pattern[str], ResolvedPushTimeApi], ...] = (
+    (ECR_HOST, "ecr"),
+    (re.compile(r"[a-z0-9-]+-docker\.pkg\.dev"), "artifactregistry"),
+    (re.compile(r"(?:(?:us|eu|asia)\.)?gcr\.io"), "artifactregistry"),
+    (re.compile(r"[a-z0-9]+\.azurecr\.(?:io|cn|us)"), "acr"),
+)
 
 
 class _Model(BaseModel):
@@ -71,13 +92,17 @@ class HostSettings(_Model):
     )
     push_time_api: PushTimeApi = Field(
         "auto",
-        description="Where push times come from: `auto` (docker.io: dockerhub, quay.io: quay, "
-        "else none), `dockerhub`, `quay`, `harbor` (any host, named explicitly) or `none`.",
+        description="Where push times come from: `auto` (the API of the registry's vendor, "
+        "told by its host: docker.io, quay.io, ghcr.io, registry.gitlab.com, ECR, Artifact "
+        "Registry/GCR, ACR; else none), `dockerhub`, `quay`, `harbor` or `gitlab` (any host, "
+        "named explicitly), `ecr`, `artifactregistry`, `acr`, `ghcr`, or `none`.",
     )
     push_time_url: str | None = Field(
         None,
         description="Base URL of the push-time API (scheme://host[:port][/prefix]); default "
-        "https://hub.docker.com, https://quay.io, or the registry itself for harbor.",
+        "https://hub.docker.com, https://quay.io, https://api.github.com (ghcr), "
+        "https://artifactregistry.googleapis.com, the region's endpoint (ecr), or the "
+        "registry itself (harbor, acr, gitlab).",
     )
 
     @field_validator("push_time_url")
@@ -100,7 +125,14 @@ class HostSettings(_Model):
             return self.push_time_api
         if self.mirror:
             return "none"
-        return _AUTO_PUSH_TIME_API.get(registry.lower(), "none")
+        host = registry.lower()
+        found = _AUTO_PUSH_TIME_API.get(host)
+        if found is not None:
+            return found
+        for pattern, api in _AUTO_PUSH_TIME_PATTERNS:
+            if pattern.fullmatch(host):
+                return api
+        return "none"
 
     def politeness(self) -> HostPoliteness:
         return HostPoliteness(
@@ -167,6 +199,7 @@ class RegistrySettings(_Model):
 
 
 __all__ = [
+    "ECR_HOST",
     "HostSettings",
     "PushTimeApi",
     "RegistrySettings",

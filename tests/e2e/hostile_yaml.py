@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import itertools
 import resource
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 MEMORY_CEILING = 100 * 1024 * 1024
 """Address space for ``validate``, a single-threaded process."""
@@ -39,3 +43,30 @@ def capped_memory(limit: int = MEMORY_CEILING) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     return apply
+
+
+_LAUNCHER = """\
+import os, resource, sys
+limit, report, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execv(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+"""
+"""Forks the command from a small process: a child forked from pytest itself would count
+pytest's own resident pages in its peak (the kernel keeps the high-water mark across exec)."""
+
+
+def run_measured(
+    argv: Sequence[str], *, report: Path, limit: int, **popen: Any
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run ``argv`` under an address-space cap of ``limit`` bytes; its peak RSS in KiB."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, str(limit), str(report), *argv],
+        capture_output=True, text=True, check=False, **popen,
+    )  # fmt: skip
+    return result, int(report.read_text())

@@ -187,8 +187,16 @@ def _config(setup: Setup, root: Path, port: int, extra: dict[str, Any]) -> dict[
     return config
 
 
-def start_registry(setup: Setup = "anonymous", *, timeout: float = 15.0) -> RegistryServer:
-    """Start a registry in ``setup``; raise :class:`FixtureError` (with stderr) if it fails."""
+def start_registry(
+    setup: Setup = "anonymous",
+    *,
+    timeout: float = 15.0,
+    notifications: dict[str, Any] | None = None,
+) -> RegistryServer:
+    """Start a registry in ``setup``; raise :class:`FixtureError` (with stderr) if it fails.
+
+    ``notifications`` is the registry's ``notifications`` section (endpoints it POSTs its
+    push and pull events to)."""
     binary = shutil.which("docker-registry")
     if binary is None:
         raise FixtureError("docker-registry is not installed (make test runs .ci/system-deps)")
@@ -215,6 +223,8 @@ def start_registry(setup: Setup = "anonymous", *, timeout: float = 15.0) -> Regi
                 "rootcertbundle": str(tokens.cert_file),
             }
         }
+    if notifications is not None:
+        extra["notifications"] = notifications
     config = _config(setup, root, port, extra)
     if ca is not None:
         config["http"]["tls"] = {"certificate": str(ca.cert_file), "key": str(ca.key_file)}

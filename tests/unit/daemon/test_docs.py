@@ -49,3 +49,23 @@ def test_every_exported_metric_is_documented() -> None:
         suffix = {"counter": "_total", "info": "_info"}.get(family.type, "")
         exported.add(family.name + suffix)
     assert exported <= documented, exported - documented
+
+
+def test_the_documented_cloud_receivers_load_and_the_ecr_example_wakes_its_repository() -> None:
+    from image_automation.config.loading import load_bytes
+    from image_automation.config.receivers import Receiver
+
+    text = DOC.read_text()
+    section = text.split("### Cloud registry receivers", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    loaded = load_bytes(block.encode(), file="daemon.md")
+    receivers = [d.obj for d in loaded.receivers if isinstance(d.obj, Receiver)]
+    assert [r.spec.type for r in receivers] == ["ecr-eventbridge", "gcr", "distribution", "github"]
+    curl = section.split("An ECR event by hand:", 1)[1].split("```sh\n", 1)[1].split("```")[0]
+    body = curl.split("-d '", 1)[1].split("'", 1)[0].encode()
+    token = "doc-token"
+    check = verify("ecr-eventbridge", token=token, events=(), headers={"X-Api-Key": token},
+                   body=body)  # fmt: skip
+    assert check.verdict is Verdict.ACCEPTED and check.subjects is not None
+    assert [s.matches("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app")
+            for s in check.subjects] == [True]  # fmt: skip

@@ -12,6 +12,8 @@ from image_automation.daemon.hooks import Verdict, hmac_hex, verify
 
 TOKEN = "hook-Secr3t-token"
 BODY = b'{"push_data": {"tag": "1.2.3"}, "repository": {"repo_name": "team/app"}}'
+PACKAGE = (b'{"action": "published", "package": {"name": "app", "namespace": "org", '
+           b'"package_type": "CONTAINER", "registry": {"url": "https://ghcr.io"}}}')  # fmt: skip
 
 
 def sig(algorithm: str, token: str = TOKEN, body: bytes = BODY) -> str:
@@ -37,8 +39,10 @@ CASES: list[tuple[str, str, dict[str, str], bytes, tuple[str, ...], Verdict]] = 
     ("hmac unknown algorithm", "generic-hmac", {"X-Signature": f"md5={sig('md5')}"}, BODY, (),
      UNAUTHORIZED),
     ("hmac no algorithm", "generic-hmac", {"X-Signature": sig("sha256")}, BODY, (), UNAUTHORIZED),
-    ("github sha256", "github", {"X-Hub-Signature-256": f"sha256={sig('sha256')}",
-     "X-GitHub-Event": "package"}, BODY, ("package",), ACCEPTED),
+    ("github sha256", "github", {"X-Hub-Signature-256": f"sha256={sig('sha256', body=PACKAGE)}",
+     "X-GitHub-Event": "package"}, PACKAGE, ("package",), ACCEPTED),
+    ("github push reads no body", "github", {"X-Hub-Signature-256": f"sha256={sig('sha256')}",
+     "X-GitHub-Event": "push"}, BODY, (), ACCEPTED),
     ("github sha1 fallback", "github", {"X-Hub-Signature": f"sha1={sig('sha1')}"}, BODY, (),
      ACCEPTED),
     ("github 256 header wins over a good sha1", "github", {"X-Hub-Signature-256": "sha256=00",

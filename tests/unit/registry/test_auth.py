@@ -82,6 +82,25 @@ def test_scope_is_derived_from_the_repository_path() -> None:
     assert scope_for(httpx.URL("https://r/v2/")) is None
 
 
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("/acr/v1/team/app/_tags?n=100", "repository:team/app:metadata_read"),
+        ("/acr/v1/app/_tags", "repository:app:metadata_read"),
+        ("/gitlab/v1/repositories/group/sub/app/tags/list/?n=1000",
+         "repository:group/sub/app:pull"),
+        ("/acr/v1/_catalog", None),
+        ("/gitlab/v1/", None),
+    ],
+)  # fmt: skip
+def test_vendor_push_time_paths_on_the_registry_ask_for_their_repository_scope(
+    path: str, scope: str | None
+) -> None:
+    # Up front, a token is fetched for the request's own scope: ACR's tag API wants
+    # metadata_read, GitLab's pull; a catalog scope would earn a 401 and a second token.
+    assert scope_for(httpx.URL(f"https://r{path}")) == scope
+
+
 def test_anonymous_request_passes_untouched_when_not_challenged() -> None:
     auth = RegistryAuth("reg.example", credential=None, tokens=TokenCache())
     flow, request = _flow(auth)

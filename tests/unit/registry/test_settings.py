@@ -65,8 +65,27 @@ def test_errors_name_the_file_and_field(tmp_path: Path, text: str, where: str) -
     [
         ({}, "docker.io", "dockerhub"),
         ({}, "quay.io", "quay"),
-        ({}, "ghcr.io", "none"),
+        ({}, "ghcr.io", "ghcr"),
+        ({}, "registry.gitlab.com", "gitlab"),
+        ({}, "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "ecr"),
+        ({}, "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", "ecr"),
+        ({}, "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "ecr"),
+        ({}, "public.ecr.aws", "none"),  # ECR Public has another API
+        ({}, "dkr.ecr.eu-west-1.amazonaws.com", "none"),  # no account
+        ({}, "europe-west1-docker.pkg.dev", "artifactregistry"),
+        ({}, "gcr.io", "artifactregistry"),
+        ({}, "eu.gcr.io", "artifactregistry"),
+        ({}, "evil-gcr.io", "none"),
+        ({}, "myregistry.azurecr.io", "acr"),
+        ({}, "azurecr.io", "none"),
+        ({}, "gitlab.example.com", "none"),  # self-managed: named where the API is on
         ({}, "harbor.example.com", "none"),  # Harbor runs anywhere: it must be named
+        ({"gitlab.example.com": {"pushTimeApi": "gitlab"}}, "gitlab.example.com", "gitlab"),
+        (
+            {"123456789012.dkr.ecr.eu-west-1.amazonaws.com": {"mirror": "m.local/ecr"}},
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            "none",
+        ),
         ({"harbor.example.com": {"pushTimeApi": "harbor"}}, "harbor.example.com", "harbor"),
         ({"docker.io": {"pushTimeApi": "none"}}, "docker.io", "none"),
         ({"docker.io": {"mirror": "mirror.local/hub"}}, "docker.io", "none"),
@@ -103,7 +122,7 @@ def test_push_time_url_is_read_from_the_file_without_trailing_slash(tmp_path: Pa
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ("hosts:\n  h:\n    pushTimeApi: gitlab\n", "hosts.h.pushTimeApi"),
+        ("hosts:\n  h:\n    pushTimeApi: gitea\n", "hosts.h.pushTimeApi"),
         ("hosts:\n  h:\n    pushTimeUrl: hub.docker.com\n", "hosts.h.pushTimeUrl"),
         ("hosts:\n  h:\n    pushTimeUrl: ftp://x\n", "hosts.h.pushTimeUrl"),
     ],
