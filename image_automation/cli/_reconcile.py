@@ -19,6 +19,7 @@ import click
 
 from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo, state_option
 from image_automation.engine.automations import RepoTarget
+from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
     ReconcileReport,
@@ -55,7 +56,12 @@ def _default_work_dir() -> Path:
     metavar="PATH",
     help="Extra policy/automation file or directory. Repeatable.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the diff of each automation; push nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the diff of each automation (and the pull request it would open or update: "
+    "title, body, branch); push nothing, write nothing to a forge.",
+)
 @click.option(
     "--secrets-dir",
     type=AbsolutePath(exists=True, file_okay=False),
@@ -155,7 +161,7 @@ async def _run(
     def clock() -> datetime:
         return datetime.now(UTC)
 
-    async with await open_store(state) as store:
+    async with await open_store(state) as store, ForgePool() as forges:
         tags = StoreTagSource(
             store=store,
             settings=registry.settings,
@@ -163,7 +169,11 @@ async def _run(
             docker_config=registry.docker_config,
             clock=clock,
         )
-        return await reconcile_once(request, tags=tags, store=store, clock=clock)
+        access = RegistryAccess(registry.settings, registry.secrets, registry.docker_config)
+        context = PullRequestContext(forges=forges, secrets_dir=request.secrets_dir, access=access)
+        return await reconcile_once(
+            request, tags=tags, store=store, clock=clock, pull_requests=context
+        )
 
 
 def _render(report: ReconcileReport, *, dry_run: bool) -> None:
@@ -188,6 +198,9 @@ def _render(report: ReconcileReport, *, dry_run: bool) -> None:
 def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
     if outcome.skipped:
         click.echo(f"{outcome.key}: skipped ({outcome.skipped})")
+        return
+    if outcome.mode == "pull-request":
+        _render_pull_requests(outcome)
         return
     if outcome.commit:
         head = f"committed {outcome.commit[:12]}, pushed {', '.join(outcome.refs)}"
@@ -220,3 +233,31 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
         click.echo(f"  error: {error}")
     if dry_run and outcome.diff:
         click.echo(outcome.diff, nl=False)
+
+
+def _render_pull_requests(outcome: AutomationOutcome) -> None:
+    """One line per head branch (what happened to its pull request), its changes, and for a
+    dry run the title, body and diff it would carry."""
+    head = "FAILED (pull requests)" if outcome.errors else "pull requests"
+    click.echo(f"{outcome.key}: {head}")
+    for pr in outcome.pull_requests:
+        click.echo(f"  branch {pr.head}: {pr.summary()}")
+        for change in pr.changes:
+            click.echo(
+                f"    {change.file}:{change.line}: {change.setter}: {change.old} -> {change.new}"
+            )
+        if pr.action.startswith("would-") and pr.title:
+            click.echo(f"    title: {pr.title}")
+            click.echo("    body:")
+            for line in pr.body.splitlines():
+                click.echo(f"      {line}".rstrip())
+            if pr.diff:
+                click.echo(pr.diff, nl=False)
+    if not outcome.pull_requests and not outcome.errors:
+        click.echo("  nothing selected to propose")
+    for warning in outcome.warnings:
+        click.echo(f"  warning: {warning}")
+    for error in outcome.file_errors:
+        click.echo(f"  file error: {error}")
+    for error in outcome.errors:
+        click.echo(f"  error: {error}")

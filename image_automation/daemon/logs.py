@@ -26,7 +26,7 @@ from image_automation.domain import mask_secrets
 LogFormat = Literal["plain", "json"]
 CONTEXT_FIELDS = (
     "repository", "policy", "automation", "receiver", "result",
-    "commit", "file", "line", "old", "new",
+    "commit", "file", "line", "old", "new", "head", "action", "pull_request", "url",
 )  # fmt: skip
 
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(

@@ -78,6 +78,12 @@ class Metrics:
             f"{PREFIX}_push_retries_total", "Pushes retried because the remote moved.",
             ["automation"], registry=r,
         )  # fmt: skip
+        self.pull_requests = Counter(
+            f"{PREFIX}_pull_requests_total",
+            "What reconciles did to pull requests (opened, updated, unchanged, closed, "
+            "deferred, held).",
+            ["automation", "action"], registry=r,
+        )  # fmt: skip
         self.webhooks = Counter(
             f"{PREFIX}_webhook_requests_total", "Webhook requests by receiver and verdict.",
             ["receiver", "result"], registry=r,

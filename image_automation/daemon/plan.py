@@ -79,7 +79,10 @@ def build_config(
             continue
         key = automation_key(plan)
         automations[key] = plan.interval
-        push_targets[key] = PushTarget(plan.repo.url, plan.push.branch)
+        # A pull request's head is its own branch (a native automation's default is not its
+        # push branch); the forge's events name that head.
+        head = plan.pull_request.branch if plan.pull_request else plan.push.branch
+        push_targets[key] = PushTarget(plan.repo.url, head)
         uses[key] = frozenset(p.image.name for p in policies_for(plan, resolved.policies))
     if not loaded.automations:
         automations[DEFAULT_AUTOMATION] = default_interval

@@ -28,6 +28,7 @@ from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
 from image_automation.domain import Change, redact
+from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.errors import ImageAutomationError
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class ReconcileResult:
     warnings: tuple[str, ...] = ()
     commit: str | None = None
     changes: tuple[Change, ...] = ()
+    pull_requests: tuple[PullRequestOutcome, ...] = ()
+    """Pull-request delivery: what happened to each head branch's pull request."""
 
 
 class Engine(Protocol):
@@ -339,6 +342,8 @@ class Daemon:
             self.metrics.last_success.labels(automation=automation).set(time.time())
         for policy, (image, tag) in result.selections.items():
             self.metrics.record_selection(policy, image=image, tag=tag)
+        for pr in result.pull_requests:
+            self.metrics.pull_requests.labels(automation=automation, action=pr.action).inc()
         self._log_result(automation, result, outcome)
 
     def _log_result(self, automation: str, result: ReconcileResult, outcome: str) -> None:
@@ -352,6 +357,11 @@ class Daemon:
                           "old": change.old, "new": change.new}  # fmt: skip
                 log.info("changed %s:%d: %s -> %s", change.file, change.line, change.old,
                          change.new, extra=fields)  # fmt: skip
+        for pr in result.pull_requests:
+            fields = {"head": pr.head, "action": pr.action, "pull_request": pr.number,
+                      "url": pr.url or None}  # fmt: skip
+            level = logging.WARNING if pr.action == "held" else logging.INFO
+            log.log(level, "pull request %s: %s", pr.head, pr.summary(), extra=fields)
         for error in result.file_errors:
             log.warning("file error: %s", error)
         if result.error:
@@ -359,6 +369,10 @@ class Daemon:
             return
         errors = len(result.file_errors)
         file_errors = f", {errors} file error{'s' if errors > 1 else ''}" if errors else ""
+        if result.pull_requests:
+            actions = ", ".join(f"{pr.action} {pr.head}" for pr in result.pull_requests)
+            log.info("reconciled: pull requests: %s%s", actions, file_errors)
+            return
         log.info("reconciled: %s, %d commit(s)%s", outcome, result.commits, file_errors)
 
     async def ready(self) -> str | None:

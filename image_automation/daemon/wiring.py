@@ -32,7 +32,7 @@ from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, automation_key, build_config
 from image_automation.daemon.service import ReconcileResult, ScanResult
-from image_automation.domain import ImageRef, TagInfo
+from image_automation.domain import Decision, ImageRef, TagInfo
 from image_automation.engine.automations import (
     AutomationPlan,
     PlanContext,
@@ -40,6 +40,7 @@ from image_automation.engine.automations import (
     plan_automations,
 )
 from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
     image_for,
@@ -157,6 +158,7 @@ class RepoEngine:
         self._store: StateStore | None = None
         self._lister: RegistryLister | None = None
         self._auth: GitAuth | None = None
+        self._pull_requests: PullRequestContext | None = None
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -174,6 +176,15 @@ class RepoEngine:
             docker_config=docker_config,
             secrets_dir=s.secrets_dir,
             metrics=self.metrics,
+        )
+        # Forge clients live as long as the daemon: their ETag caches make a steady-state
+        # pull-request read a 304, and their rate-limit windows carry over between runs.
+        forges = await self._stack.enter_async_context(ForgePool(on_token=REDACTOR.add))
+        secrets = SecretsDir(s.secrets_dir) if s.secrets_dir else None
+        self._pull_requests = PullRequestContext(
+            forges=forges,
+            secrets_dir=s.secrets_dir,
+            access=RegistryAccess(registry, secrets, docker_config),
         )
         return self
 
@@ -259,10 +270,13 @@ class RepoEngine:
             await before_select()
             plan = self._loaded.plans.get(automation)
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
-            stored = await _select_stored(self.store, chosen, now=datetime.now(UTC))
+            keep = plan is not None and plan.pull_request is not None  # for the PR's text
+            stored = await _select_stored(self.store, chosen, now=datetime.now(UTC), keep=keep)
             if plan is None:
                 return ReconcileResult(selections=stored.selections)
-            out = AutomationOutcome(key=plan.key, errors=list(stored.errors))
+            out = AutomationOutcome(
+                key=plan.key, errors=list(stored.errors), decisions=stored.decisions
+            )
             async with workspace_for(
                 plan,
                 workspace,
@@ -280,6 +294,8 @@ class RepoEngine:
                     store=self.store,
                     clock=lambda: datetime.now(UTC),
                     out=out,
+                    pull_requests=self._pull_requests,
+                    policies=chosen,
                 )
         return ReconcileResult(
             commits=1 if out.commit else 0,
@@ -290,6 +306,7 @@ class RepoEngine:
             warnings=tuple(out.warnings),
             commit=out.commit,
             changes=out.changes if out.commit else (),
+            pull_requests=tuple(out.pull_requests),
         )
 
     async def check(self) -> str | None:
@@ -307,16 +324,19 @@ class _Stored:
     images: dict[str, ImageRef] = field(default_factory=dict)
     """Policy name → the reference to write."""
     errors: list[str] = field(default_factory=list)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    """Policy key → its decision, kept only when asked (a pull request's body explains it)."""
 
 
 async def _select_stored(
-    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime
+    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime, keep: bool = False
 ) -> _Stored:
     """``decide_from_state`` one policy at a time, keeping only the winners.
 
     Each full Decision (a reason for every tag) is stored and then dropped, so memory stays
-    flat with a thousand policies over a thousand tags each. A policy whose repository has
-    no good scan yet is an error.
+    flat with a thousand policies over a thousand tags each — unless ``keep`` (one
+    pull-request automation's policies, whose body shows why each version won). A policy
+    whose repository has no good scan yet is an error.
     """
     out = _Stored()
     for policy in policies:
@@ -325,6 +345,8 @@ async def _select_stored(
             out.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
             continue
         out.selections[policy.key] = (policy.image.name, decision.tag)
+        if keep:
+            out.decisions[policy.key] = decision
         image = image_for(policy, decision)
         if image is not None:
             out.images[policy.name] = image

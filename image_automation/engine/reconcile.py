@@ -23,7 +23,6 @@ Only the repositories the automations' policies need are scanned, once per run.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -46,9 +45,16 @@ from image_automation.engine.automations import (
 from image_automation.engine.coverage import coverage_warnings
 from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
+from image_automation.engine.pullrequests import (
+    ForgePool,
+    PullRequestContext,
+    PullRequestOutcome,
+    PullRequestRun,
+    run_pull_requests,
+)
+from image_automation.engine.updating import update_plan as _update
 from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
-from image_automation.manifests import update_tree
 from image_automation.state import PushRecord, SetterChange, StateStore
 
 log = logging.getLogger(__name__)
@@ -108,6 +114,10 @@ class AutomationOutcome:
     refs: tuple[str, ...] = ()
     attempts: int = 0
     skipped: str = ""
+    pull_requests: list[PullRequestOutcome] = field(default_factory=list)
+    """Pull-request delivery: what happened to each head branch's pull request."""
+    mode: str = "push"
+    """``push`` or ``pull-request`` (how the automation delivers)."""
 
     @property
     def ok(self) -> bool:
@@ -136,11 +146,16 @@ async def reconcile_once(
     tags: TagSource,
     store: StateStore | None = None,
     clock: Callable[[], datetime],
+    pull_requests: PullRequestContext | None = None,
 ) -> ReconcileReport:
-    """Run every automation found once; see the module docstring."""
+    """Run every automation found once; see the module docstring. ``pull_requests``: forge
+    clients and registry access for pull-request automations (default: a pool for this run)."""
     report = ReconcileReport()
     loaded = await asyncio.to_thread(load_paths, request.config_paths)
     async with AsyncExitStack() as stack:
+        if pull_requests is None:
+            pool = await stack.enter_async_context(ForgePool())
+            pull_requests = PullRequestContext(forges=pool, secrets_dir=request.secrets_dir)
         home: Workspace | None = None
         if request.repo is not None:
             try:
@@ -160,7 +175,8 @@ async def reconcile_once(
                 return report
             loaded.extend(await discover(home))
             log.info("found %d documents in %s", len(loaded.documents), request.repo.url)
-        await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock, into=report)
+        await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock,
+                         into=report, pull_requests=pull_requests)  # fmt: skip
     return report
 
 
@@ -173,6 +189,7 @@ async def _run_plans(
     store: StateStore | None,
     clock: Callable[[], datetime],
     into: ReconcileReport,
+    pull_requests: PullRequestContext,
 ) -> None:
     resolved = resolve(loaded)
     into.errors.extend(str(e) for e in resolved.errors)
@@ -224,6 +241,8 @@ async def _run_plans(
                     store=store,
                     clock=clock,
                     out=outcome,
+                    pull_requests=pull_requests,
+                    policies=chosen[plan.key],
                 )
         except ImageAutomationError as exc:
             outcome.errors.append(str(exc))
@@ -321,13 +340,27 @@ async def run_automation(
     clock: Callable[[], datetime],
     out: AutomationOutcome,
     dry_run: bool = False,
+    pull_requests: PullRequestContext | None = None,
+    policies: Sequence[ResolvedPolicy] = (),
 ) -> None:
     """Edit, commit and push one automation in ``workspace`` (a checkout of ``plan.repo``).
 
     ``images``: policy name → the reference its decision selected. ``prepared``: the
     checkout was just prepared at the push branch's remote head, so the first attempt uses it
-    as is. The result goes into ``out``; a pushed commit is recorded in ``store``.
+    as is. The result goes into ``out``; a pushed commit is recorded in ``store``. A plan
+    with ``pull_request`` goes through :func:`run_pull_requests` instead (``pull_requests``
+    is then required; ``out.decisions`` and ``policies`` feed the pull request's text).
     """
+    if plan.pull_request is not None:
+        out.mode = "pull-request"
+        if pull_requests is None:
+            raise ConfigError(f"{plan.key}: pull-request delivery is not set up here")
+        done = await run_pull_requests(
+            plan, images, workspace, context=pull_requests, store=store, clock=clock,
+            decisions=out.decisions, policies=policies, dry_run=dry_run,
+        )  # fmt: skip
+        _take_pull_requests(out, done)
+        return
 
     async def apply(root: Path) -> UpdateResult:
         return await _update(root, plan, images, dry_run=dry_run)
@@ -357,43 +390,12 @@ async def run_automation(
         await store.record_push(record)
 
 
-async def _update(
-    root: Path, plan: AutomationPlan, images: Mapping[str, ImageRef], *, dry_run: bool
-) -> UpdateResult:
-    target = root / plan.path
-    if not target.is_dir():  # the automation's mistake, not a file's
-        raise ConfigError(f"update.path {plan.path!r}: no such directory in the repository")
-    result = await asyncio.to_thread(
-        update_tree,
-        target,
-        namespace=plan.namespace,
-        policies=images,
-        line_include=plan.line_include,
-        dry_run=dry_run,
-        diff_prefix=plan.path,  # the diff names files from the repository root
-    )
-    return _rooted(result, plan.path)
-
-
-def _rooted(result: UpdateResult, path: str) -> UpdateResult:
-    """Paths in the result relative to the repository root, not to ``update.path``."""
-    if path in ("", "."):
-        return result
-    prefix = path.rstrip("/") + "/"
-    return dataclasses.replace(
-        result,
-        changes=tuple(dataclasses.replace(c, file=prefix + c.file) for c in result.changes),
-        warnings=tuple(_rooted_message(m, prefix) for m in result.warnings),
-        errors=tuple(_rooted_message(m, prefix) for m in result.errors),
-        files_written=tuple(prefix + f for f in result.files_written),
-    )
-
-
-def _rooted_message(message: str, prefix: str) -> str:
-    """A ``PATH: ...`` message of the update (``.`` for its root) with ``prefix`` on PATH."""
-    if message.startswith(".:"):
-        return prefix.rstrip("/") + message[1:]
-    return prefix + message
+def _take_pull_requests(out: AutomationOutcome, done: PullRequestRun) -> None:
+    out.pull_requests = done.outcomes
+    out.changes = tuple(c for o in done.outcomes for c in o.changes)
+    out.warnings.extend(done.warnings)
+    out.file_errors.extend(done.file_errors)
+    out.errors.extend(done.errors)
 
 
 def _take(out: AutomationOutcome, result: UpdateResult) -> None:

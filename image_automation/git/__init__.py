@@ -20,11 +20,12 @@ from image_automation.git.pull_requests import (
     read_checkboxes,
     render_pull_request,
 )
-from image_automation.git.workspace import Apply, Workspace
+from image_automation.git.workspace import Apply, BranchHeads, Workspace
 
 __all__ = [
     "DEFAULT_TEMPLATE",
     "Apply",
+    "BranchHeads",
     "Checkboxes",
     "CommitSettings",
     "GitAuth",

@@ -28,7 +28,8 @@ from image_automation.git._signing import prepare_signing
 
 log = logging.getLogger(__name__)
 
-_REMOTE = "origin"
+REMOTE = "origin"
+_REMOTE = REMOTE
 # Fetch and commit would each start `git maintenance run --auto`; it runs once on close.
 _FETCH = ("--quiet", "--no-tags", "--no-auto-maintenance")
 _NO_AUTO_MAINTENANCE = ("maintenance.auto", "false")
@@ -94,6 +95,10 @@ class Checkout:
         with translating(action, secrets=self._secrets, push=push, remote=self._remote):
             out = runner.execute(argv, env={**self._env, **(env or {})})
         return str(out)
+
+    def run_git(self, *args: str, action: str, push: bool = False) -> str:
+        """Run git in the checkout (for the adapter's sibling modules); see ``_git``."""
+        return self._git(*args, action=action, push=push)
 
     def _git_status(self, *args: str, action: str) -> tuple[int, str, str]:
         """Run git; (exit status, stdout, stderr) rather than an error for a non-zero exit."""
@@ -388,4 +393,4 @@ class Checkout:
         return tuple(t.split(":", 1)[-1] for t in targets)
 
 
-__all__ = ["Checkout", "absolute_local_url", "absolute_path"]
+__all__ = ["REMOTE", "Checkout", "absolute_local_url", "absolute_path"]

@@ -16,7 +16,8 @@ from image_automation.git.messages import MessageTemplate
 _BAD_REF = re.compile(r"^-|\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|/$|\.lock$|^/|//")
 
 
-def _check_branch(name: str, what: str) -> None:
+def check_branch(name: str, what: str) -> None:
+    """Raise ConfigError naming ``what`` when ``name`` is not a safe branch name."""
     if not name or _BAD_REF.search(name):
         raise ConfigError(f"{what} {name!r} is not a valid branch name")
 
@@ -35,7 +36,7 @@ class RepoSpec:
     sparse_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_branch(self.branch, "checkout branch")
+        check_branch(self.branch, "checkout branch")
         if self.url.startswith("-"):
             raise ConfigError(f"git URL {self.url!r} is not a URL")
         if self.depth is not None and self.depth < 1:
@@ -84,7 +85,7 @@ class PushSettings:
 
     def __post_init__(self) -> None:
         if self.branch is not None:
-            _check_branch(self.branch, "push branch")
+            check_branch(self.branch, "push branch")
         if self.refspec is not None and (not self.refspec or self.refspec.startswith("-")):
             raise ConfigError(f"push refspec {self.refspec!r} is not a refspec")
         if self.attempts < 1:
@@ -113,4 +114,4 @@ class PublishResult:
     refs: tuple[str, ...] = ()
 
 
-__all__ = ["CommitSettings", "PublishResult", "PushSettings", "RepoSpec"]
+__all__ = ["CommitSettings", "PublishResult", "PushSettings", "RepoSpec", "check_branch"]

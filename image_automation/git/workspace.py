@@ -31,7 +31,9 @@ from typing import Any, TypeVar
 
 from image_automation.domain import UpdateResult
 from image_automation.errors import GitConflict, GitError
+from image_automation.git import _branches
 from image_automation.git._auth import GitAuth, check_url, git_environment
+from image_automation.git._branches import BranchHeads
 from image_automation.git._checkout import Checkout, absolute_path
 from image_automation.git._errors import Remote
 from image_automation.git._lock import locked
@@ -223,5 +225,51 @@ class Workspace:
             return PublishResult(commit=sha, result=result, attempts=attempt, refs=refs)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # -- pull-request head branches (see :mod:`image_automation.git._branches`) -------------
 
-__all__ = ["Apply", "Workspace", "cache_key"]
+    async def prepare_branch(self, branch: str) -> BranchHeads:
+        """Fetch the checkout branch and ``branch``; check ``branch`` out re-created from the
+        checkout branch's remote head. A later :meth:`force_push` of ``branch`` wins only
+        against the remote value seen here (``head``), never against a newer push."""
+        base = await self.prepare(PushSettings(branch=branch, force=True))
+        head = await _in_thread(_branches.tracked, self._checkout, branch)
+        return BranchHeads(base=base, head=head)
+
+    async def remote_heads(self, branches: Sequence[str]) -> dict[str, str | None]:
+        """Where each branch is on the remote now (``None``: absent); no fetch."""
+        return await _in_thread(_branches.remote_heads, self._checkout, tuple(branches))
+
+    async def committers(self, *, base: str, head: str) -> tuple[str, ...]:
+        """Committer e-mails of the commits ``head`` has over ``base`` (both fetched)."""
+        return await _in_thread(lambda: _branches.committers(self._checkout, base=base, head=head))
+
+    async def carries(self, *, head: str, base: str) -> bool:
+        """``head`` is one commit on ``base`` with the tree of our ``HEAD`` (nothing to push)."""
+        return await _in_thread(lambda: _branches.carries(self._checkout, head=head, base=base))
+
+    async def edit(
+        self,
+        apply: Apply,
+        commit: CommitSettings,
+        *,
+        automation: str = "",
+        values: Mapping[str, Any] | None = None,
+    ) -> tuple[UpdateResult, str | None]:
+        """``apply(path)`` then :meth:`commit`; the commit sha is ``None`` when nothing changed."""
+        self._checkout.pristine = False  # until the commit has looked at what apply() wrote
+        result = await apply(self.path)
+        return result, await self.commit(result, commit, automation=automation, values=values)
+
+    async def force_push(self, branch: str, *, options: Sequence[str] = ()) -> tuple[str, ...]:
+        """Push ``HEAD`` to ``branch`` with a lease on the value :meth:`prepare_branch` saw;
+        :class:`GitConflict` when the branch moved since."""
+        return await self.push(PushSettings(branch=branch, force=True, options=tuple(options)))
+
+    async def delete_branch(self, branch: str, *, expect: str) -> bool:
+        """Delete ``branch`` on the remote if it is still at ``expect``; False if it moved."""
+        return await _in_thread(
+            lambda: _branches.delete_branch(self._checkout, branch, expect=expect)
+        )
+
+
+__all__ = ["Apply", "BranchHeads", "Workspace", "cache_key"]

@@ -63,7 +63,9 @@ class GitHubRender:
             "node_id": f"LA_{label_id}",
             "url": f"{self.api_url}/repos/{self.repository}/labels/{name}",
             "name": name,
-            "description": None,
+            # pull-request-simple (the requested_reviewers reply) declares a plain string here
+            # where pull-request allows null: "" is valid in both.
+            "description": "",
             "color": "ededed",
             "default": False,
         }

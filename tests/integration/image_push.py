@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -84,8 +84,10 @@ def push_image(
     architecture: str = "amd64",
     os_name: str = "linux",
     salt: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> PushedImage:
-    """Push a tiny single-platform image under every tag in ``tags``."""
+    """Push a tiny single-platform image under every tag in ``tags`` (``labels``: its
+    config's ``Labels``, e.g. the OCI source and revision)."""
     when = created or dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     layer = f"layer {repo} {architecture} {salt}".encode()
     config = json.dumps(
@@ -93,7 +95,7 @@ def push_image(
             "created": when.isoformat().replace("+00:00", "Z"),
             "architecture": architecture,
             "os": os_name,
-            "config": {},
+            "config": {"Labels": dict(labels)} if labels else {},
             "rootfs": {"type": "layers", "diff_ids": [_digest(layer)]},
         },
         sort_keys=True,

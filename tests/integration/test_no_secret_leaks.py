@@ -15,14 +15,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from image_automation.engine.automations import RepoTarget
+from image_automation.engine.pullrequests import ForgePool, PullRequestContext
+from image_automation.engine.reconcile import ReconcileReport, ReconcileRequest, reconcile_once
+from image_automation.engine.registry_tags import StoreTagSource
 from image_automation.errors import RegistryError
 from image_automation.registry import RegistryClient, StaticCredentials
 from image_automation.registry.credentials import Credential
+from image_automation.state import open_store
+from tests.e2e.pullrequests.fleet import PrFleet, flux_automation, start_forge_git
+from tests.forges.fixtures import fake_forge_factory  # noqa: F401 (the fixture)
+from tests.forges.server import FakeForge
 from tests.integration.conftest import LeakCheck, _Capture, settings_for
 from tests.integration.fixture_base import URL_PASSWORD, free_port
 from tests.integration.registry_fixtures import PASSWORD, SECRETS, USERNAME, RegistryServer
@@ -179,3 +188,54 @@ def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes]) -> N
             raise AssertionError(f"daemon exited with {proc.returncode}")
         time.sleep(0.05)
     raise AssertionError("the daemon never reported the refused URL")
+
+
+# -- a pull-request run: forge token in no log record, report, body, comment or file --------
+
+
+async def test_a_pull_request_run_leaks_no_forge_token(
+    fake_forge_factory: Callable[..., FakeForge],  # noqa: F811
+    registry_anonymous: RegistryServer,
+    tmp_path: Path,
+    leak_check: LeakCheck,
+) -> None:
+    fake = fake_forge_factory("gitlab")  # every fake registers its token in SECRETS
+    assert fake.token in SECRETS.all()
+    git = start_forge_git(fake)
+    try:
+        fleet = PrFleet(fake=fake, git=git, registry=registry_anonymous, root=tmp_path)
+        fleet.seed(flux_automation(fake))
+        fleet.push("1.1.0")
+        report = await _reconcile_pull_requests(fleet)
+        fake.human_push("image-automation/fleet", {"NOTES.md": "mine\n"}, "a human")
+        fleet.push("1.2.0")
+        held = await _reconcile_pull_requests(fleet)
+    finally:
+        git.stop()
+    assert [o.pull_requests[0].action for o in (*report.automations, *held.automations)] == [
+        "opened",
+        "held",
+    ]
+    leak_check.record(repr(report) + repr(held))
+    for pr in fleet.pulls():
+        leak_check.record(pr.title + pr.body + "".join(c.body for c in pr.comments))
+    assert leak_check.all_texts()
+    assert _files_hold(tmp_path / "work", fake.token) == []
+
+
+async def _reconcile_pull_requests(fleet: PrFleet) -> ReconcileReport:
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    secrets = fleet.root / "secrets"
+    request = ReconcileRequest(
+        work_dir=fleet.root / "work",
+        repo=RepoTarget(fleet.git.url, "main", "forge-auth"),
+        secrets_dir=secrets,
+    )
+    async with await open_store(fleet.root / "state.db") as store, ForgePool() as forges:
+        tags = StoreTagSource(store=store, clock=now)
+        context = PullRequestContext(forges=forges, secrets_dir=secrets)
+        return await reconcile_once(
+            request, tags=tags, store=store, clock=now, pull_requests=context
+        )

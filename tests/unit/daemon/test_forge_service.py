@@ -133,3 +133,23 @@ async def test_a_rotated_forge_secret_applies_to_the_next_request(tmp_path: Path
 async def test_without_a_secrets_dir_there_is_no_forge_secret() -> None:
     daemon = Daemon(engine=FakeEngine(forge_config()), metrics=Metrics(), queue=WorkQueue())
     assert await daemon.forge_secret("forge-hook") is None
+
+
+NATIVE_PR = """\
+apiVersion: image-automation.io/v1alpha1
+kind: ImageAutomation
+metadata: {name: native, namespace: apps}
+spec:
+  commit: {author: {email: bot@example.test}}
+  pullRequest: {grouping: policy}
+"""
+
+
+def test_a_native_pull_request_automation_is_woken_for_its_own_head_branch() -> None:
+    loaded = load_bytes((FORGE_FILES + "---\n" + NATIVE_PR).encode(), file="fleet.yaml")
+    plans = plan_automations(loaded, PlanContext(repo=RepoTarget(REPO_URL, "main")))
+    assert plans.errors == []
+    config = build_config(loaded, plans=plans.plans, default_interval=60)
+    # No spec.git.push.branch: the head is the default image-automation/<name>.
+    target = config.push_targets["ImageAutomation/apps/native"]
+    assert target == PushTarget(REPO_URL, "image-automation/native")
