@@ -84,8 +84,9 @@ def read_annotations(annotations: object) -> Legacy:
         if not sep:  # AIU keys an alias-less image's options by its name
             alias, image = split_image_name(item)[0], item
         aliases[alias.replace("/", "_")] = alias
-        out.images.append(LegacyImage(ImageSpec(alias, image.strip(), CommonUpdateSettings(),
-                                                _where(IMAGE_LIST), _where(IMAGE_LIST))))  # fmt: skip
+        where = _where(IMAGE_LIST)
+        spec = ImageSpec(alias, image.strip(), CommonUpdateSettings(), where, where)
+        out.images.append(LegacyImage(spec))
     _read_per_image(ours, aliases, out)
     _read_write_back(ours, out)
     out.problems.append(Problem(_where(IMAGE_LIST), DEPRECATION, error=False))

@@ -23,6 +23,7 @@ from image_automation.manifests._scalars import render
 from image_automation.manifests.editing import Splice
 from image_automation.manifests.markers import line_end
 
+
 def parse(text: str, *, file: str) -> Node | None:
     """The root of the single document in ``text`` (None when there is none)."""
     try:

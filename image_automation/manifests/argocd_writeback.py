@@ -176,8 +176,13 @@ def _override_helm(edit: _Edit, root: Node | None, images: Sequence[ImageWrite])
         for name, wanted in image.helm_values():
             item = by_name.get(name)
             if item is None:
-                missing.append([f"name: {render(name, style='')}",
-                                f"value: {render(wanted, style='')}", "forcestring: true"])
+                missing.append(
+                    [
+                        f"name: {render(name, style='')}",
+                        f"value: {render(wanted, style='')}",
+                        "forcestring: true",
+                    ]
+                )
                 olds.append("")
                 continue
             found = tree.entry(item, "value")
@@ -216,7 +221,7 @@ def _kustomize_key(entry: str) -> str:
 
 def _override_kustomize(edit: _Edit, root: Node | None, images: Sequence[ImageWrite]) -> None:
     seq = _section(edit, root, "kustomize", "images")
-    items = {}
+    items: dict[str, ScalarNode] = {}
     for item in seq.value if seq is not None else []:
         if isinstance(item, ScalarNode):
             items.setdefault(_kustomize_key(str(item.value)), item)
@@ -253,7 +258,7 @@ def edit_kustomization(data: bytes, *, file: str, images: Sequence[ImageWrite]) 
     seq = tree.value(root, "images")
     if seq is not None and not isinstance(seq, SequenceNode):
         raise ManifestError(f"{file}:{tree.line(seq)}: images is not a list")
-    entries = {}
+    entries: dict[str, MappingNode] = {}
     for item in seq.value if seq is not None else []:
         name = tree.text_of(tree.value(item, "name"))
         if isinstance(item, MappingNode) and name is not None:
