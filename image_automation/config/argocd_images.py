@@ -31,7 +31,9 @@ from pydantic import ValidationError
 
 from image_automation.config.argocd_models import CommonUpdateSettings
 from image_automation.config.models import TrackedImage
+from image_automation.config.safe_yaml import load_one
 from image_automation.domain import ImageRef, InvalidReference
+from image_automation.errors import ConfigError
 from image_automation.policy import InvalidPattern, InvalidRange, compile_pattern, parse_range
 
 STRATEGIES = {
@@ -157,8 +159,30 @@ def _glob_class(pattern: str, start: int) -> tuple[int, str]:
     return i, "".join(parts) + "]"
 
 
-def map_image(spec: ImageSpec, *, namespace: str, name: str) -> Mapped:
-    """The ``TrackedImage`` ``namespace/name`` for ``spec``; problems carry field paths."""
+def plain_http_hosts(registries_conf: str | None, *, file: str) -> frozenset[str]:
+    """Hosts AIU's ``registries.conf`` reaches over plain HTTP (an ``http://`` api_url)."""
+    if not registries_conf:
+        return frozenset()
+    try:
+        data = load_one(registries_conf, file=file)
+    except ConfigError:
+        return frozenset()
+    entries = data.get("registries") if isinstance(data, dict) else None
+    hosts = set()
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        api, prefix = entry.get("api_url"), entry.get("prefix")
+        if isinstance(api, str) and api.startswith("http://") and isinstance(prefix, str):
+            hosts.add(prefix.rstrip("/"))
+    return frozenset(hosts)
+
+
+def map_image(
+    spec: ImageSpec, *, namespace: str, name: str, plain_http: frozenset[str] = frozenset()
+) -> Mapped:
+    """The ``TrackedImage`` ``namespace/name`` for ``spec``; problems carry field paths.
+    ``plain_http``: registry hosts reached without TLS (AIU's ``registries.conf``)."""
     image_text, constraint = split_image_name(spec.image_name)
     where = (*spec.path, "imageName")
     out = Mapped(tracked=None, name=image_text)
@@ -179,7 +203,7 @@ def map_image(spec: ImageSpec, *, namespace: str, name: str) -> Mapped:
     scan = _scan(settings, spec, out.problems)
     if scan is None:
         return out
-    body["scan"] = scan
+    body["scan"] = {**scan, "insecure": True} if out.ref.registry in plain_http else scan
     if "follow" in select:
         body["digestReflectionPolicy"] = "Always"
     document = {
@@ -311,5 +335,6 @@ __all__ = [
     "glob_to_re2",
     "map_image",
     "merge",
+    "plain_http_hosts",
     "split_image_name",
 ]

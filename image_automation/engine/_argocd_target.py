@@ -28,6 +28,8 @@ class ImageTarget:
     helm_name: str | None = None
     helm_tag: str | None = None
     helm_spec: str | None = None
+    force: bool = False
+    """``forceUpdate``: write it even where the Application's files never name it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,8 @@ class ArgoWriteBack:
     file: str
     app_type: Literal["helm", "kustomize"]
     images: tuple[ImageTarget, ...]
+    source_path: str = "."
+    """The Application source's path: an image is written only where its files name it."""
     target_key: str = ""
     branch_template: FluxTemplate | None = None
     """AIU's templated write branch (``base:<template>``), rendered from the changes."""

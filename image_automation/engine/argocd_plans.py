@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from pydantic import ValidationError
+
 from image_automation.config.argocd_annotations import read_annotations
-from image_automation.config.argocd_images import ImageSpec, map_image, merge
+from image_automation.config.argocd_images import ImageSpec, map_image, merge, plain_http_hosts
 from image_automation.config.argocd_models import (
     ApplicationRef,
     ApplicationSource,
@@ -35,6 +37,7 @@ from image_automation.config.argocd_models import (
     WriteBackConfig,
 )
 from image_automation.config.loading import Loaded, LoadResult
+from image_automation.config.pull_requests import NativePullRequest
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.engine._argocd_target import ArgoWriteBack, ImageTarget, Target
 from image_automation.engine._pr_settings import PullRequestPlan
@@ -56,6 +59,8 @@ INTERVAL = 120.0
 """AIU's default check interval (``--interval 2m``)."""
 DEFAULT_AUTHOR = ("argocd-image-updater", "noreply@argoproj.io")
 SIGNING_ANNOTATION = "image-automation.io/signing-secret"
+FORGE_API_URL = "image-automation.io/forge-api-url"
+FORGE_SECRET = "image-automation.io/forge-secret"
 _KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
@@ -78,6 +83,7 @@ class _Run:
     home: frozenset[str]
     config: Loaded | None
     out: ArgoPlans
+    plain_http: frozenset[str] = frozenset()
 
     def problem(self, key: str, doc: Loaded, path: Sequence[str | int], message: str,
                 error: bool = True) -> None:  # fmt: skip
@@ -97,7 +103,11 @@ def plan_argocd(loaded: LoadResult, context: PlanContext) -> ArgoPlans:
     home = home_urls(loaded, context.repo.url if context.repo else None, context.root)
     found = applications(loaded, root=context.root, home=home)
     configs = [d for d in loaded.documents if isinstance(d.obj, ImageUpdaterConfig)]
-    run = _Run(context, home, configs[0] if configs else None, out)
+    config = configs[0] if configs else None
+    plain = frozenset[str]()
+    if config is not None and isinstance(config.obj, ImageUpdaterConfig):
+        plain = plain_http_hosts(config.obj.data.get("registries.conf"), file=config.file)
+    run = _Run(context, home, config, out, plain)
     for doc, path, why in found.problems:
         run.problem(f"ApplicationSet/{doc.obj.key}", doc, path, why, error=False)
     claimed: set[int] = set()
@@ -236,7 +246,9 @@ def _write_plan(
     if policies is None:
         return None
     tk = target_key(repo.url, base, file)
-    argo = ArgoWriteBack(app.name, app.namespace, target, file, app_type, images, tk, template)
+    argo = ArgoWriteBack(app.name, app.namespace, target, file, app_type, images,
+                         _inside(PurePosixPath((src.path or ".").strip("/") or ".")), tk,
+                         template)  # fmt: skip
     pull_request = _pull_request(git, tk, push_branch, run, key=key, doc=doc)
     commit = _commit(doc, obj, app.name, run, key=key)
     if commit is None:
@@ -384,7 +396,7 @@ def _policies(
     docs, images = [], []
     for spec, targets in specs:
         name = f"{obj.metadata.name}/{app.name}/{spec.alias}"
-        mapped = map_image(spec, namespace=namespace, name=name)
+        mapped = map_image(spec, namespace=namespace, name=name, plain_http=run.plain_http)
         for problem in mapped.problems:
             run.problem(key, image_doc, problem.path, problem.message, problem.error)
         if mapped.tracked is None:
@@ -395,7 +407,8 @@ def _policies(
         kustomize = targets.kustomize.name if targets and targets.kustomize else None
         images.append(ImageTarget(name, spec.alias, mapped.name, f"{namespace}:{name}", kustomize,
                                   helm.name if helm else None, helm.tag if helm else None,
-                                  helm.spec if helm else None))  # fmt: skip
+                                  helm.spec if helm else None,
+                                  force=spec.settings.force_update is True))  # fmt: skip
     resolved = resolve(LoadResult(documents=docs))
     for error in resolved.errors:
         run.out.errors.append((key, error))
@@ -418,7 +431,20 @@ def _pull_request(git: GitConfig, key_hash: str, write: str | None, run: _Run, *
         )
         run.problem(key, doc, ("spec",), why)  # fmt: skip
         return None
-    return PullRequestPlan(provider=chosen[0], api_url=None, secret=None,
+    annotations = (doc.obj.metadata.model_extra or {}).get("annotations") or {}
+    extra = {"provider": chosen[0]}
+    for annotation, name in ((FORGE_API_URL, "apiURL"), (FORGE_SECRET, "secretRef")):
+        value = annotations.get(annotation) if isinstance(annotations, Mapping) else None
+        if isinstance(value, str):
+            extra[name] = {"name": value} if name == "secretRef" else value  # type: ignore[assignment]
+    try:
+        settings = NativePullRequest.model_validate(extra)
+    except ValidationError as exc:
+        path = ("metadata", "annotations", FORGE_API_URL)
+        run.problem(key, doc, path, str(exc.errors()[0]["msg"]))
+        return None
+    secret = settings.secret_ref.name if settings.secret_ref else None
+    return PullRequestPlan(provider=settings.provider, api_url=settings.api_url, secret=secret,
                            branch=f"image-updater-{key_hash}")  # fmt: skip
 
 

@@ -30,19 +30,54 @@ from image_automation.manifests.diffs import unified_diff
 from image_automation.manifests.walking import write_file_atomic
 
 _KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_MAX_SOURCE_FILES = 2000
 
 
-def image_writes(target: ArgoWriteBack, images: Mapping[str, ImageRef]) -> list[ImageWrite]:
-    """The writes for the images that selected something (policy name → reference)."""
+def image_writes(
+    target: ArgoWriteBack, images: Mapping[str, ImageRef], *, root: Path | None = None
+) -> list[ImageWrite]:
+    """The writes for the images that selected something (policy name → reference).
+
+    With ``root``, an image is written only when a file under the Application's source
+    path names it (Git's view of AIU's "the image is live in the Application") or it has
+    ``forceUpdate``: an ``applicationRef`` selecting several Applications lists the images
+    of them all, and each Application gets its own.
+    """
     out = []
+    texts = _source_texts(root, target.source_path) if root is not None else None
     for image in target.images:
         ref = images.get(image.policy)
         if ref is None or ref.tag is None:
+            continue
+        if (
+            texts is not None
+            and not image.force
+            and not any(image.name.encode() in text for text in texts)
+        ):
             continue
         out.append(ImageWrite(image.setter, image.name, ref.tag, ref.digest,
                               image.kustomize_name, image.helm_name, image.helm_tag,
                               image.helm_spec))  # fmt: skip
     return out
+
+
+def _source_texts(root: Path, source: str) -> list[bytes]:
+    """The text files under ``root/source`` (bounded: size per file, number of files)."""
+    top = root / source
+    texts: list[bytes] = []
+    for directory, subdirs, files in os.walk(top):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(directory, name)
+            try:
+                if path.is_symlink() or path.stat().st_size > DEFAULT_MAX_FILE_SIZE:
+                    continue
+                texts.append(path.read_bytes())
+            except OSError:
+                continue
+            if len(texts) >= _MAX_SOURCE_FILES:
+                return texts
+    return texts
 
 
 def _read(root: Path, rel: str, *, missing_ok: bool) -> bytes | None:
@@ -94,7 +129,7 @@ def _edit(
 def write_back_sync(
     root: Path, target: ArgoWriteBack, images: Mapping[str, ImageRef], *, dry_run: bool
 ) -> UpdateResult:
-    writes = image_writes(target, images)
+    writes = image_writes(target, images, root=root)
     if not writes:
         return UpdateResult()
     try:

@@ -1,0 +1,77 @@
+"""An AIU v1 fleet (ImageUpdater + Applications in Git) through ``reconcile --once``: real
+registry, real git remote, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.argocd.fleet import fleet_files
+from tests.e2e.reconcile.helpers import run_reconcile
+from tests.integration.git_fixtures import make_remote
+from tests.integration.local_registry import LocalRegistry
+
+pytestmark = pytest.mark.integration
+
+
+def _changed_lines(diff: str) -> list[str]:
+    return [
+        line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+
+
+def test_fleet_gets_one_commit_per_application_touching_only_the_image_values(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    suffix = os.urandom(3).hex()
+    images = {k: f"fleet-{suffix}/{k}" for k in ("web", "api", "mon")}
+    for repo in images.values():
+        registry.push(repo, "1.0.0", "1.0.1", "1.1.0", "2.0.0", "1.1.1-rc.1")
+    remote = make_remote(tmp_path / "fleet.git", fleet_files(registry.host, images))
+    seed = remote.head()
+
+    first = run_reconcile(remote.url, tmp_path / "work", "--dry-run")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert remote.head() == seed
+    assert "+    value: 1.0.1" in first.stdout  # the override file, created
+
+    done = run_reconcile(remote.url, tmp_path / "work")
+    assert done.returncode == 0, done.stdout + done.stderr
+    host = registry.host
+    web, api, mon = (f"{host}/{images[k]}" for k in ("web", "api", "mon"))
+    commits = remote.commits()
+    assert len(commits) == 4, done.stdout  # three Applications, one commit each
+    assert {c.author for c in commits[:3]} == {"Image Updater <updater@example.test>"}
+    assert {c.subject for c in commits[:3]} == {
+        f"build: automatic update of {app}" for app in ("web", "api", "monitoring")
+    }
+    # web (Helm): the override file is created with only the image parameters, sorted
+    assert remote.read("apps/web/.argocd-source-web.yaml") == (
+        "helm:\n  parameters:\n"
+        f"  - name: image.name\n    value: {web}\n    forcestring: true\n"
+        "  - name: image.tag\n    value: 1.0.1\n    forcestring: true\n"
+    )
+    # api (Kustomize, 1.x): only newTag moves; 1.1.1-rc.1 needs a -0 constraint (AIU)
+    assert _changed_lines(remote.git("diff", seed, "main", "--", "apps/api")) == [
+        '-    newTag: "1.0.0"',
+        '+    newTag: "1.1.0"',
+    ]
+    # monitoring (multi-source, no constraint: the highest version, prereleases too)
+    assert _changed_lines(remote.git("diff", seed, "main", "--", "apps/monitoring")) == [
+        '-    tag: "1.0.0"',
+        '+    tag: "2.0.0"',
+    ]
+    assert "sidecar:\n  image: *grafana" in remote.read("apps/monitoring/values.yaml")
+    files = remote.git("diff", "--name-only", seed, "main").split()
+    assert sorted(files) == [
+        "apps/api/overlays/prod/kustomization.yaml",
+        "apps/monitoring/values.yaml",
+        "apps/web/.argocd-source-web.yaml",
+    ]
+    assert f"{mon}:1.0.0 -> {mon}:2.0.0" in done.stdout and f"{api}:1.1.0" in done.stdout
+
+    again = run_reconcile(remote.url, tmp_path / "work")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert remote.head() == commits[0].sha  # nothing new: no commit
