@@ -25,8 +25,12 @@ sidecar:
 """
 
 
-def fleet_files(host: str, images: dict[str, str], tag: str = "1.0.0") -> dict[str, str]:
-    """The repository; ``images`` maps web/api/mon to registry repositories on ``host``."""
+def fleet_files(
+    host: str, images: dict[str, str], tag: str = "1.0.0", *, git_config: str = "",
+    annotations: str = "{}",
+) -> dict[str, str]:  # fmt: skip
+    """The repository; ``images`` maps web/api/mon to registry repositories on ``host``;
+    ``git_config`` goes into the ImageUpdater's ``spec.writeBackConfig`` (pull requests)."""
     web, api, mon = (f"{host}/{images[k]}" for k in ("web", "api", "mon"))
     return {
         "argocd/root.yaml": f"""\
@@ -71,11 +75,11 @@ spec:
         "argocd/apps/image-updater.yaml": f"""\
 apiVersion: argocd-image-updater.argoproj.io/v1alpha1
 kind: ImageUpdater
-metadata: {{name: fleet, namespace: {NAMESPACE}}}
+metadata: {{name: fleet, namespace: {NAMESPACE}, annotations: {annotations}}}
 spec:
   writeBackConfig:
     method: git
-  applicationRefs:
+{git_config}  applicationRefs:
     - namePattern: "w*"
       labelSelectors: {{matchLabels: {{team: shop}}}}
       images:
