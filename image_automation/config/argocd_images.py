@@ -186,13 +186,13 @@ def map_image(
     image_text, constraint = split_image_name(spec.image_name)
     where = (*spec.path, "imageName")
     out = Mapped(tracked=None, name=image_text)
+    if "@" in spec.image_name:
+        out.problems.append(Problem(where, "a digest cannot be tracked; name a tag constraint"))
+        return out
     try:
         out.ref = ImageRef.parse(image_text)
     except InvalidReference as exc:
         out.problems.append(Problem(where, str(exc)))
-        return out
-    if out.ref.digest:
-        out.problems.append(Problem(where, "a digest cannot be tracked; name a tag constraint"))
         return out
     settings = spec.settings
     select = _select(settings, constraint, spec, out.problems)
