@@ -22,9 +22,7 @@ def _seed(fleet: PrFleet) -> None:
     for policy in fleet.images:
         fleet.push("1.0.0", policy=policy)
     git_config = (
-        "    gitConfig:\n"
-        "      branch: main\n"
-        f"      pullRequest: {{{fleet.fake.provider}: {{}}}}\n"
+        f"    gitConfig:\n      branch: main\n      pullRequest: {{{fleet.fake.provider}: {{}}}}\n"
     )
     annotations = f'{{image-automation.io/forge-api-url: "{fleet.fake.api_url}"}}'
     files = fleet_files(fleet.registry.host, fleet.images, git_config=git_config,
