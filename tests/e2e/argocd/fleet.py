@@ -4,8 +4,10 @@
 ``FLEET_URL``, which is how the fleet's own Applications are known to live in this
 repository. Three Applications, one per write-back target: ``web`` (Helm chart in Git, the
 default ``.argocd-source-web.yaml``, absent at first), ``api`` (Kustomize overlay, its
-``images:`` entry) and ``monitoring`` (multi-source: a chart from a Helm repository, values
-from Git at named keys, a values file with comments and anchors).
+``images:`` entry), ``monitoring`` (multi-source: a chart from a Helm repository, values
+from Git at named keys, a values file with comments and anchors) and ``ops`` (multi-source,
+both in Git: a chart first, then a Kustomize overlay; ``writeBackTarget: kustomization``
+picks the overlay, as AIU picks the source by target type, and the chart is never written).
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ spec:
       helm: {{valueFiles: [$values/apps/monitoring/values.yaml]}}
     - {{repoURL: "{FLEET_URL}", targetRevision: main, path: apps/monitoring, ref: values}}
   destination: {{server: "https://kubernetes.default.svc", namespace: monitoring}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: ops, namespace: {NAMESPACE}}}
+spec:
+  project: default
+  sources:
+    - {{repoURL: "{FLEET_URL}", targetRevision: main, path: apps/ops/chart}}
+    - {{repoURL: "{FLEET_URL}", targetRevision: main, path: apps/ops/overlay}}
+  destination: {{server: "https://kubernetes.default.svc", namespace: ops}}
 """,
         "argocd/apps/image-updater.yaml": f"""\
 apiVersion: argocd-image-updater.argoproj.io/v1alpha1
@@ -101,6 +113,13 @@ spec:
           imageName: {mon}
           manifestTargets:
             helm: {{name: grafana.image.repository, tag: grafana.image.tag}}
+    - namePattern: ops
+      writeBackConfig:
+        method: git
+        gitConfig: {{writeBackTarget: kustomization}}
+      images:
+        - alias: ops
+          imageName: {api}:1.x
 """,
         "argocd/apps/updater-config.yaml": f"""\
 apiVersion: v1
@@ -129,4 +148,46 @@ images:
     newTag: "{tag}"
 """,
         "apps/monitoring/values.yaml": VALUES.format(mon=mon),
+        "apps/ops/chart/Chart.yaml": "apiVersion: v2\nname: ops\nversion: 0.1.0\n",
+        "apps/ops/chart/values.yaml": f"image:\n  name: {api}\n  tag: {tag}\n",
+        "apps/ops/overlay/deployment.yaml": "kind: Deployment\n",
+        "apps/ops/overlay/kustomization.yaml": f"""\
+resources:
+  - deployment.yaml
+images:
+  - name: {api}
+    newTag: "{tag}"
+""",
     }
+
+
+WRITTEN = (
+    "apps/api/overlays/prod/kustomization.yaml",
+    "apps/monitoring/values.yaml",
+    "apps/ops/overlay/kustomization.yaml",
+    "apps/web/.argocd-source-web.yaml",
+)
+"""Every file a write-back of the fleet touches (``git diff --name-only`` order)."""
+
+
+def value_lines(host: str, images: dict[str, str], new: dict[str, str], old: str = "1.0.0"
+                ) -> list[str]:  # fmt: skip
+    """The whole-tree diff's changed lines (``git diff``, path order) when ``new`` (web, api,
+    mon, ops → tag) is written: the image values and nothing else. The override file is new
+    and holds only the image parameters, which is what AIU creates."""
+    web = f"{host}/{images['web']}"
+    return [
+        f'-    newTag: "{old}"', f'+    newTag: "{new["api"]}"',
+        f'-    tag: "{old}"', f'+    tag: "{new["mon"]}"',
+        f'-    newTag: "{old}"', f'+    newTag: "{new["ops"]}"',
+        "+helm:", "+  parameters:",
+        "+  - name: image.name", f"+    value: {web}", "+    forcestring: true",
+        "+  - name: image.tag", f"+    value: {new['web']}", "+    forcestring: true",
+    ]  # fmt: skip
+
+
+def changed_lines(diff: str) -> list[str]:
+    """The added and removed lines of a unified diff, without its file headers."""
+    return [
+        line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]

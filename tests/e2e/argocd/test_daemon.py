@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.argocd.fleet import fleet_files
+from tests.e2e.argocd.fleet import WRITTEN, changed_lines, fleet_files, value_lines
 from tests.e2e.daemon.harness import Fleet, wait_for
 from tests.integration.git_fixtures import GitRemote, HttpGitServer
 from tests.integration.registry_fixtures import RegistryServer
@@ -45,15 +45,16 @@ def test_daemon_commits_each_applications_write_back_and_nothing_else(fleet: Arg
 
     def written() -> bool:
         changed = fleet.remote.git("diff", "--name-only", seed, "main").split()
-        return len(changed) == 3
+        return len(changed) == len(WRITTEN)
 
-    wait_for(written, "three write-backs on the remote", limit=120)
-    changed = sorted(fleet.remote.git("diff", "--name-only", seed, "main").split())
-    assert changed == [
-        "apps/api/overlays/prod/kustomization.yaml",
-        "apps/monitoring/values.yaml",
-        "apps/web/.argocd-source-web.yaml",
-    ]
+    wait_for(written, "four write-backs on the remote", limit=120)
+    changed = fleet.remote.git("diff", "--name-only", seed, "main").split()
+    assert tuple(changed) == WRITTEN
+    # the whole tree: nothing but the image values changed (the acceptance of issue 16)
+    images = dict.fromkeys(("web", "api", "mon"), fleet.image)
+    new = dict.fromkeys(("web", "api", "mon", "ops"), "1.0.1")
+    diff = fleet.remote.git("diff", seed, "main")
+    assert changed_lines(diff) == value_lines(fleet.host, images, new)
     assert "value: 1.0.1" in fleet.remote.read("apps/web/.argocd-source-web.yaml")
     assert 'newTag: "1.0.1"' in fleet.remote.read("apps/api/overlays/prod/kustomization.yaml")
     values = fleet.remote.read("apps/monitoring/values.yaml")

@@ -41,7 +41,7 @@ def test_each_write_back_target_gets_one_pull_request_updated_in_place(
 
     fleet.reconcile()
     pulls = fleet.pulls("open")
-    assert len(pulls) == 3, [p.head for p in pulls]  # one per Application write-back target
+    assert len(pulls) == 4, [p.head for p in pulls]  # one per Application write-back target
     heads = {p.head for p in pulls}
     assert all(h.startswith("image-updater-") for h in heads)
     assert fleet.fake.repo.read("apps/web/values.yaml", "main") == base  # base untouched

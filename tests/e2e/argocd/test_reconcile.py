@@ -8,18 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.argocd.fleet import fleet_files
+from tests.e2e.argocd.fleet import WRITTEN, changed_lines, fleet_files, value_lines
 from tests.e2e.reconcile.helpers import run_reconcile
 from tests.integration.git_fixtures import make_remote
 from tests.integration.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
-
-
-def _changed_lines(diff: str) -> list[str]:
-    return [
-        line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")
-    ]
 
 
 def test_fleet_gets_one_commit_per_application_touching_only_the_image_values(
@@ -42,11 +36,14 @@ def test_fleet_gets_one_commit_per_application_touching_only_the_image_values(
     host = registry.host
     web, api, mon = (f"{host}/{images[k]}" for k in ("web", "api", "mon"))
     commits = remote.commits()
-    assert len(commits) == 4, done.stdout  # three Applications, one commit each
-    assert {c.author for c in commits[:3]} == {"Image Updater <updater@example.test>"}
-    assert {c.subject for c in commits[:3]} == {
-        f"build: automatic update of {app}" for app in ("web", "api", "monitoring")
+    assert len(commits) == 5, done.stdout  # four Applications, one commit each
+    assert {c.author for c in commits[:4]} == {"Image Updater <updater@example.test>"}
+    assert {c.subject for c in commits[:4]} == {
+        f"build: automatic update of {app}" for app in ("web", "api", "monitoring", "ops")
     }
+    # the whole tree: nothing but the image values changed (the acceptance of issue 16)
+    new = {"web": "1.0.1", "api": "1.1.0", "mon": "2.0.0", "ops": "1.1.0"}
+    assert changed_lines(remote.git("diff", seed, "main")) == value_lines(host, images, new)
     # web (Helm): the override file is created with only the image parameters, sorted
     assert remote.read("apps/web/.argocd-source-web.yaml") == (
         "helm:\n  parameters:\n"
@@ -54,22 +51,20 @@ def test_fleet_gets_one_commit_per_application_touching_only_the_image_values(
         "  - name: image.tag\n    value: 1.0.1\n    forcestring: true\n"
     )
     # api (Kustomize, 1.x): only newTag moves; 1.1.1-rc.1 needs a -0 constraint (AIU)
-    assert _changed_lines(remote.git("diff", seed, "main", "--", "apps/api")) == [
+    assert changed_lines(remote.git("diff", seed, "main", "--", "apps/api")) == [
         '-    newTag: "1.0.0"',
         '+    newTag: "1.1.0"',
     ]
     # monitoring (multi-source, no constraint: the highest version, prereleases too)
-    assert _changed_lines(remote.git("diff", seed, "main", "--", "apps/monitoring")) == [
+    assert changed_lines(remote.git("diff", seed, "main", "--", "apps/monitoring")) == [
         '-    tag: "1.0.0"',
         '+    tag: "2.0.0"',
     ]
     assert "sidecar:\n  image: *grafana" in remote.read("apps/monitoring/values.yaml")
+    # ops (multi-source, both in Git): the overlay is written, never the chart before it
+    assert changed_lines(remote.git("diff", seed, "main", "--", "apps/ops/chart")) == []
     files = remote.git("diff", "--name-only", seed, "main").split()
-    assert sorted(files) == [
-        "apps/api/overlays/prod/kustomization.yaml",
-        "apps/monitoring/values.yaml",
-        "apps/web/.argocd-source-web.yaml",
-    ]
+    assert tuple(files) == WRITTEN
     assert f"{mon}:1.0.0 -> {mon}:2.0.0" in done.stdout and f"{api}:1.1.0" in done.stdout
 
     again = run_reconcile(remote.url, tmp_path / "work")
