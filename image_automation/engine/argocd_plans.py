@@ -37,7 +37,7 @@ from image_automation.config.argocd_models import (
     WriteBackConfig,
 )
 from image_automation.config.loading import Loaded, LoadResult
-from image_automation.config.pull_requests import NativePullRequest
+from image_automation.config.pull_requests import NativePullRequest, branch_problem
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.engine._argocd_target import ArgoWriteBack, ImageTarget, Target
 from image_automation.engine._pr_settings import PullRequestPlan
@@ -294,6 +294,9 @@ def _source(app: App, target: Target, root: Path | None) -> tuple[ApplicationSou
     if not app.sources:
         return "it has no source"
     git_sources = [s for s in app.sources if s.path is not None and not s.chart]
+    for src in git_sources:  # before any file is looked at: nothing outside is probed
+        if _inside(PurePosixPath((src.path or ".").strip("/") or ".")).startswith("!"):
+            return f"source path {(src.path or '')[:60]!r} leaves the repository"
     want = {"kustomization": "kustomize", "helmvalues": "helm"}.get(target)
     for src in git_sources:
         kind = _kind_of(src, root)
@@ -365,6 +368,10 @@ def _branches(
         except FluxTemplateError as exc:
             run.problem(key, doc, ("spec",), f"write branch: {exc.message}")
             return None, "", None, None
+    bad = _bad_branch(base, None if template else write)
+    if bad:
+        run.problem(key, doc, ("spec",), bad)
+        return None, "", None, None
     if is_home and here:
         return RepoTarget(here.url, base, here.secret), base, write, template
     try:
@@ -373,6 +380,16 @@ def _branches(
         run.problem(key, doc, ("spec",), str(exc))
         return None, "", None, None
     return RepoTarget(url, base, secret), base, write, template
+
+
+def _bad_branch(base: str, write: str | None) -> str | None:
+    """Why the base or (untemplated) write branch cannot be used, before git sees it: a
+    name such as ``-x`` or ``a/../b`` would read as an option or is no ref at all."""
+    for name, what in ((base, "base branch"), (write, "write branch")):
+        problem = branch_problem(name) if name is not None else None
+        if problem and name is not None:
+            return f"gitConfig.branch: {what} {name[:60]!r} is not a valid branch name: {problem}"
+    return None
 
 
 def credentials(method: str, namespace: str) -> str | None:
