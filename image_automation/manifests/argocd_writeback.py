@@ -349,6 +349,9 @@ def _find_key(edit: _Edit, root: Node | None, dotted: str) -> tuple[ScalarNode, 
                 f"{edit.file}: no key {'.'.join(walked)} (for {dotted}); keys are never added "
                 "to a values file: add it, or name the key in manifestTargets.helm"
             )
+        if found[1].start_mark.index < found[0].end_mark.index:  # composed aliases share nodes
+            raise ManifestError(f"{edit.file}:{tree.line(found[0])}: {part}: is an alias; set "
+                                "the anchored value instead")  # fmt: skip
         node = found[1]
     assert found is not None
     return found
