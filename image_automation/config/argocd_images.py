@@ -14,7 +14,8 @@ AIU's documented semantics:
 * ``allowTags``: ``regexp:<RE2>`` searched in the tag, or ``any``; anything else, or a
   regexp that does not compile, matches no tag (a warning says so);
 * ``ignoreTags``: Go ``filepath.Match`` globs, each tag that matches one is skipped;
-* ``pullSecret: pullsecret:<ns>/<name>``: the docker config in ``--secrets-dir/<name>``.
+* ``pullSecret: pullsecret:<ns>/<name>``: the docker config in ``--secrets-dir/<name>``;
+  ``<ns>`` must be the ImageUpdater's namespace (the folder is that namespace's).
 
 Settings are merged per field, the innermost level (image, then applicationRef, then spec)
 winning. Pure: no I/O.
@@ -48,6 +49,12 @@ _DEPRECATED = {"latest": "newest-build", "name": "alphabetical"}
 MATCH_NOTHING = r"\A\z"
 """An allow pattern no tag matches (tags are never empty): AIU's invalid ``allowTags``."""
 _SETTINGS_FIELDS = tuple(CommonUpdateSettings.model_fields)
+
+
+_SECRET_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+)
+"""A Kubernetes Secret name (DNS-1123 subdomain): never ``..``, a ``/`` or empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +207,7 @@ def map_image(
         return out
     body: dict[str, Any] = {"image": out.ref.name, "select": select}
     body.update(_filters(settings, spec, out.problems))
-    scan = _scan(settings, spec, out.problems)
+    scan = _scan(settings, spec, out.problems, namespace=namespace)
     if scan is None:
         return out
     body["scan"] = {**scan, "insecure": True} if out.ref.registry in plain_http else scan
@@ -302,7 +309,7 @@ def _compiles(pattern: str) -> bool:
 
 
 def _scan(
-    settings: CommonUpdateSettings, spec: ImageSpec, problems: list[Problem]
+    settings: CommonUpdateSettings, spec: ImageSpec, problems: list[Problem], *, namespace: str
 ) -> dict[str, Any] | None:
     scan: dict[str, Any] = {}
     platforms: Sequence[str] = settings.platforms or []
@@ -315,15 +322,30 @@ def _scan(
     secret = settings.pull_secret
     if secret is not None:
         where = (*spec.settings_path, "pullSecret")
-        kind, _, ref = secret.partition(":")
-        if kind != "pullsecret" or not ref:
-            problems.append(
-                Problem(where, f"{secret.split(':')[0][:30]!r} credentials are not read from "
-                        "Git; use pullsecret:<namespace>/<name> or --docker-config")
-            )  # fmt: skip
+        name = _pull_secret(secret, namespace)
+        if name.startswith("!"):
+            problems.append(Problem(where, name[1:]))
             return None
-        scan["secretRef"] = {"name": ref.rpartition("/")[2]}
+        scan["secretRef"] = {"name": name}
     return scan
+
+
+def _pull_secret(secret: str, namespace: str) -> str:
+    """The mounted folder ``pullsecret:<ns>/<name>`` names; ``!why`` when it names none, or
+    a Secret of another namespace (its folder is not this namespace's to read)."""
+    kind, _, ref = secret.partition(":")
+    if kind != "pullsecret":
+        return (f"!{kind[:30]!r} credentials are not read from Git; use "
+                "pullsecret:<namespace>/<name> or --docker-config")  # fmt: skip
+    ns, slash, name = ref.partition("/")
+    if not slash:
+        return f"!{secret[:80]!r} must be pullsecret:<namespace>/<name>"
+    if not _SECRET_NAME.fullmatch(name):
+        return f"!{name[:80]!r} is not a Secret name (lowercase DNS subdomain, at most 253)"
+    if ns != namespace:
+        return (f"!secret {name!r} is in namespace {ns[:63]}, not the ImageUpdater's "
+                f"{namespace} (refused, as for git:secret)")  # fmt: skip
+    return name
 
 
 __all__ = [

@@ -26,6 +26,7 @@ AIU_CONFIGMAP = "argocd-image-updater-config"
 PR_PROVIDERS = ("github", "gitlab", "gitea", "forgejo", "bitbucket", "azuredevops")
 
 _ALIAS = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
+_HELM_KEY = r"^(?:[^.\\\s]|\\.)+(?:\.(?:[^.\\\s]|\\.)+)*$"
 _METHOD = re.compile(r"argocd|git|git:[a-zA-Z0-9][a-zA-Z0-9._/:-]*")
 
 
@@ -76,14 +77,19 @@ class WriteBackConfig(_Model):
         return value
 
 
+_HelmKey = Annotated[str, Field(max_length=253, pattern=_HELM_KEY)]
+"""A Helm parameter name: dotted keys, ``\\.`` an escaped dot; no empty key (``a..b``,
+``.a``, ``a.``), no whitespace, bounded (a values file is never searched for nonsense)."""
+
+
 class HelmTarget(_Model):
-    name: str | None = None
-    tag: str | None = None
-    spec: str | None = None
+    name: _HelmKey | None = None
+    tag: _HelmKey | None = None
+    spec: _HelmKey | None = None
 
 
 class KustomizeTarget(_Model):
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^\S+$")]
 
 
 class ManifestTargets(_Model):
