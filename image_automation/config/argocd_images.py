@@ -166,23 +166,24 @@ def _glob_class(pattern: str, start: int) -> tuple[int, str]:
     return i, "".join(parts) + "]"
 
 
-def plain_http_hosts(registries_conf: str | None, *, file: str) -> frozenset[str]:
-    """Hosts AIU's ``registries.conf`` reaches over plain HTTP (an ``http://`` api_url)."""
+def plain_http_hosts(registries_conf: str | None, *, file: str) -> tuple[frozenset[str], str]:
+    """Hosts AIU's ``registries.conf`` reaches over plain HTTP (an ``http://`` api_url), and
+    why the text cannot be read ("" when it can): a broken file is reported, not ignored."""
     if not registries_conf:
-        return frozenset()
+        return frozenset(), ""
     try:
         data = load_one(registries_conf, file=file)
-    except ConfigError:
-        return frozenset()
+    except ConfigError as exc:
+        return frozenset(), exc.message
     entries = data.get("registries") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return frozenset(), "registries must be a list of mappings (name, prefix, api_url, ...)"
     hosts = set()
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
+    for entry in entries:
         api, prefix = entry.get("api_url"), entry.get("prefix")
         if isinstance(api, str) and api.startswith("http://") and isinstance(prefix, str):
             hosts.add(prefix.rstrip("/"))
-    return frozenset(hosts)
+    return frozenset(hosts), ""
 
 
 def map_image(

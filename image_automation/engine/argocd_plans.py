@@ -104,10 +104,12 @@ def plan_argocd(loaded: LoadResult, context: PlanContext) -> ArgoPlans:
     found = applications(loaded, root=context.root, home=home)
     configs = [d for d in loaded.documents if isinstance(d.obj, ImageUpdaterConfig)]
     config = configs[0] if configs else None
-    plain = frozenset[str]()
+    plain, broken = frozenset[str](), ""
     if config is not None and isinstance(config.obj, ImageUpdaterConfig):
-        plain = plain_http_hosts(config.obj.data.get("registries.conf"), file=config.file)
+        plain, broken = plain_http_hosts(config.obj.data.get("registries.conf"), file=config.file)
     run = _Run(context, home, config, out, plain)
+    if broken and config is not None:
+        run.problem(f"ConfigMap/{config.obj.key}", config, ("data", "registries.conf"), broken)
     for doc, path, why in found.problems:
         run.problem(f"ApplicationSet/{doc.obj.key}", doc, path, why, error=False)
     claimed: set[int] = set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from image_automation.cli import root
@@ -119,3 +120,45 @@ def test_hostile_argocd_documents_are_refused_with_a_line_not_a_crash(tmp_path: 
     assert code == 1
     assert f"{tmp_path / 'bomb.yaml'}:" in out and "too many aliases" in out
     assert "at most 1024 characters" in out
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ("registries: [{prefix: 127.0.0.1:5000, api_url: http://x}]", "not valid YAML"),
+        ("registries: {prefix: x}", "registries must be a list of mappings"),
+        ("registries: [x]", "registries must be a list of mappings"),
+        ("- registries", "registries must be a list of mappings"),
+    ],
+)
+def test_a_broken_registries_conf_is_an_error_at_its_key_not_ignored(
+    tmp_path: Path, conf: str, message: str
+) -> None:
+    config = (
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: argocd-image-updater-config, namespace: argocd}\n"
+        f"data:\n  registries.conf: |\n    {conf}\n"
+    )
+    (tmp_path / "updater.yaml").write_text(UPDATER)
+    (tmp_path / "apps.yaml").write_text(APPS)
+    (tmp_path / "config.yaml").write_text(config)
+    code, out = _validate(tmp_path)
+    assert code == 1, out
+    assert f"{tmp_path / 'config.yaml'}:5: data.registries.conf: {message}" in out, out
+
+
+def test_validate_reads_a_relative_or_absolute_directory_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "fleet").mkdir()
+    (tmp_path / "fleet" / "updater.yaml").write_text(UPDATER)
+    (tmp_path / "fleet" / "apps.yaml").write_text(APPS)
+    (tmp_path / "fleet" / "plain").mkdir()
+    monkeypatch.chdir(tmp_path)
+    absolute = _validate(tmp_path / "fleet")
+    relative = _validate(Path("fleet"))
+    dotted = _validate(Path("./fleet/"))
+    assert absolute[0] == relative[0] == dotted[0] == 1
+    strip = str(tmp_path) + "/"
+    assert absolute[1].replace(strip, "") == relative[1] == dotted[1].replace("./", "")
+    assert "fleet/updater.yaml:7: spec.applicationRefs[0].namePattern" in relative[1]
