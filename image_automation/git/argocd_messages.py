@@ -35,7 +35,11 @@ MAX_BRANCH = 255
 
 
 def split_reference(value: str) -> tuple[str, str]:
-    """``name:tag[@digest]`` → (name, ``tag[@digest]``); a bare value is all tag."""
+    """``name:tag[@digest]`` → (name, ``tag[@digest]``); a bare value is all tag (a values
+    file's tag key alone: ``1.0.0`` is the old tag, not an image named ``1.0.0``)."""
+    head = value.split("@", 1)[0]
+    if ":" not in head.rpartition("/")[2]:
+        return "", value
     try:
         ref = ImageRef.parse(value.split("@", 1)[0])
     except InvalidReference:
