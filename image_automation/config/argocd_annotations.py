@@ -28,6 +28,7 @@ from image_automation.config.argocd_models import (
 )
 
 PREFIX = AIU_GROUP + "/"
+MAX_IMAGES = 100
 IMAGE_LIST = PREFIX + "image-list"
 _PER_IMAGE = {
     "update-strategy": "updateStrategy",
@@ -77,6 +78,9 @@ def read_annotations(annotations: object) -> Legacy:
             out.problems.append(Problem(_where(key), "must be a string (quote it)"))
     text = ours[IMAGE_LIST] if isinstance(ours[IMAGE_LIST], str) else ""
     aliases: dict[str, str] = {}
+    if text.count(",") >= MAX_IMAGES:  # as ImageUpdater's images[]: a list, not a flood
+        out.problems.append(Problem(_where(IMAGE_LIST), f"at most {MAX_IMAGES} images"))
+        return out
     for item in (p.strip() for p in text.split(",")):
         if not item:
             continue
@@ -119,7 +123,7 @@ def _read_per_image(ours: Mapping[str, object], aliases: dict[str, str], out: Le
             continue
         path = _where(f"{PREFIX}{alias.replace('/', '_')}.update-strategy")
         image.spec = ImageSpec(alias, image.spec.image_name, merged, image.spec.path, path)
-        image.targets = _targets(targets.get(alias, {}))
+        image.targets = _targets(alias, targets.get(alias, {}), out.problems)
 
 
 def _value(option: str, value: str) -> object:
@@ -130,11 +134,20 @@ def _value(option: str, value: str) -> object:
     return value
 
 
-def _targets(found: dict[str, str]) -> ManifestTargets | None:
-    if "kustomize.image-name" in found:
-        return ManifestTargets(kustomize=KustomizeTarget(name=found["kustomize.image-name"]))
+def _targets(alias: str, found: dict[str, str], problems: list[Problem]) -> ManifestTargets | None:
+    """The Helm parameter names or Kustomize name; a bad one is a problem at its key."""
+    key = f"{PREFIX}{alias.replace('/', '_')}."
     helm = {k.removeprefix("helm.image-"): v for k, v in found.items() if k.startswith("helm.")}
-    return ManifestTargets(helm=HelmTarget.model_validate(helm)) if helm else None
+    try:
+        if "kustomize.image-name" in found:
+            key += "kustomize.image-name"
+            return ManifestTargets(kustomize=KustomizeTarget(name=found["kustomize.image-name"]))
+        return ManifestTargets(helm=HelmTarget.model_validate(helm)) if helm else None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key += "" if key.endswith("name") else f"helm.image-{error['loc'][0]}"
+        problems.append(Problem(_where(key), f"{alias}: {error['msg']}"))
+        return None
 
 
 def _read_write_back(ours: Mapping[str, object], out: Legacy) -> None:

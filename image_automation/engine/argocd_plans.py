@@ -209,6 +209,8 @@ def _images(
     base = _annotation_base(app)
     for problem in legacy.problems:
         run.problem(key, app.doc, (*base, *problem.path[2:]), problem.message, problem.error)
+    if any(p.error for p in legacy.problems):  # never run on half of what the owner wrote
+        return [], None, app.doc
     if not legacy.images:
         run.problem(key, app.doc, base, f"{app.name}: useAnnotations is set but the "
                     "Application has no argocd-image-updater.argoproj.io/image-list")  # fmt: skip
