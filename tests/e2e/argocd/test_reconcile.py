@@ -70,3 +70,34 @@ def test_fleet_gets_one_commit_per_application_touching_only_the_image_values(
     again = run_reconcile(remote.url, tmp_path / "work")
     assert again.returncode == 0, again.stdout + again.stderr
     assert remote.head() == commits[0].sha  # nothing new: no commit
+
+
+def test_a_templated_write_branch_gets_each_applications_write_back_and_main_stays(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    """AIU's ``base:<template>`` form: checked out from ``main``, pushed to the rendered
+    branch (one per Application here), ``main`` never written; a second run adds nothing."""
+    suffix = os.urandom(3).hex()
+    images = {k: f"branch-{suffix}/{k}" for k in ("web", "api", "mon")}
+    for repo in images.values():
+        registry.push(repo, "1.0.0", "1.0.1")
+    git_config = "    gitConfig: {branch: 'main:image-updater-{{.AppName}}'}\n"
+    remote = make_remote(tmp_path / "fleet.git",
+                         fleet_files(registry.host, images, git_config=git_config))  # fmt: skip
+    seed = remote.head()
+    done = run_reconcile(remote.url, tmp_path / "work")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert remote.head() == seed
+    new = dict.fromkeys(("web", "api", "mon", "ops"), "1.0.1")
+    expected = value_lines(registry.host, images, new)
+    lines = []
+    for app in ("api", "monitoring", "ops", "web"):
+        branch = f"image-updater-{app}"
+        assert remote.has_branch(branch), done.stdout
+        lines += changed_lines(remote.git("diff", seed, branch))
+        assert remote.commits(branch)[1].sha == seed  # one commit on top of main
+    assert lines == expected
+    heads = {app: remote.head(f"image-updater-{app}") for app in ("web", "api")}
+    again = run_reconcile(remote.url, tmp_path / "work")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {app: remote.head(f"image-updater-{app}") for app in heads} == heads
