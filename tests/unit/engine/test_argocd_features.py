@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from image_automation.config.loading import load_bytes
+from image_automation.config.loading import load_bytes, load_paths
 from image_automation.domain import ImageRef
 from image_automation.engine.argocd_apps import MAX_GENERATED
 from image_automation.engine.argocd_plans import ArgoPlans, plan_argocd
@@ -325,3 +325,22 @@ def test_the_first_platform_is_scanned(tmp_path: Path) -> None:
     assert only.policies is not None
     assert only.policies[0].platform == "linux/arm64"
     assert any("only the first platform, linux/arm64" in w for w in out.warnings)
+
+
+def test_the_shipped_examples_plan_what_their_comments_say() -> None:
+    """policies/argocd/: each ImageUpdater selects its Applications (the ApplicationSet's
+    two included) and writes where the comments say, with no problem."""
+    root = Path(__file__).resolve().parents[3] / "policies" / "argocd"
+    loaded = load_paths([root])
+    assert not loaded.errors, loaded.errors
+    repo = RepoTarget("https://git.example.com/org/fleet.git", "main")
+    out = plan_argocd(loaded, PlanContext(repo=repo, root=root))
+    assert not out.errors and not out.warnings, (out.errors, out.warnings)
+    targets = {p.name: (p.argocd.target, p.argocd.file, len(p.argocd.images))
+               for p in out.plans if p.argocd}  # fmt: skip
+    assert targets == {
+        "fleet/guestbook": ("override", "apps/guestbook/.argocd-source-guestbook.yaml", 1),
+        "fleet/shop-staging": ("kustomization", "apps/shop/overlays/staging", 1),
+        "fleet/shop-production": ("kustomization", "apps/shop/overlays/production", 1),
+        "platform/monitoring": ("helmvalues", "apps/monitoring/values/monitoring.yaml", 3),
+    }
