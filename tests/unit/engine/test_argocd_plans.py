@@ -79,6 +79,9 @@ def _plan(tmp: Path, *docs: str) -> ArgoPlans:
         (("overlay", "chart"), None, "overlay/.argocd-source-app.yaml", "kustomize"),
         (("plain", "overlay"), None, "overlay/.argocd-source-app.yaml", "kustomize"),
         ((None, "overlay"), None, "overlay/.argocd-source-app.yaml", "kustomize"),
+        # a source path written /-absolute or with ./ is the same directory
+        (("/chart",), None, "chart/.argocd-source-app.yaml", "helm"),
+        (("./overlay/",), "kustomization", "overlay", "kustomize"),
         # kustomization: the Kustomize source, wherever it is in the list
         (("chart", "overlay"), "kustomization", "overlay", "kustomize"),
         (("chart", "overlay"), "kustomization:.", "overlay", "kustomize"),
