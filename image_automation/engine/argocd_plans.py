@@ -230,7 +230,8 @@ def _write_plan(
 ) -> AutomationPlan | None:  # fmt: skip
     git = write_back.git_config or GitConfig()
     target, target_path = _target(git.write_back_target)
-    source = _source(app, target, run.context.root)
+    # validate without --repo: the checkout stands for every source's repository
+    source = _source(app, target, run.context.root, run.home if run.context.repo else None)
     if isinstance(source, str):
         run.problem(key, app.doc, ("spec",), f"Application {app.name} cannot be resolved from "
                     f"Git: {source}")  # fmt: skip
@@ -293,8 +294,10 @@ def _kind_of(src: ApplicationSource, root: Path | None) -> AppType | None:
     return None
 
 
-def _source(app: App, target: Target, root: Path | None) -> tuple[ApplicationSource, AppType] | str:
-    """The source written to, picked by target type as AIU does, and the app's type."""
+def _source(app: App, target: Target, root: Path | None, home: frozenset[str] | None
+            ) -> tuple[ApplicationSource, AppType] | str:  # fmt: skip
+    """The source written to, picked by target type as AIU does, and the app's type. Only a
+    source in this repository is typed by its files; another's by its helm:/kustomize: block."""
     if not app.sources:
         return "it has no source"
     git_sources = [s for s in app.sources if s.path is not None and not s.chart]
@@ -303,7 +306,8 @@ def _source(app: App, target: Target, root: Path | None) -> tuple[ApplicationSou
             return f"source path {(src.path or '')[:60]!r} leaves the repository"
     want = {"kustomization": "kustomize", "helmvalues": "helm"}.get(target)
     for src in git_sources:
-        kind = _kind_of(src, root)
+        here = home is None or normalise_url(src.repo_url) in home
+        kind = _kind_of(src, root if here else None)
         if kind is not None and (want is None or kind == want):
             return src, kind
     if want == "helm" and git_sources:
@@ -312,6 +316,10 @@ def _source(app: App, target: Target, root: Path | None) -> tuple[ApplicationSou
         return "no source is a path in a Git repository (a Helm repository chart only)"
     if want:
         return f"no source is a {want} source for writeBackTarget {target}"
+    away = [s.repo_url for s in git_sources if home and normalise_url(s.repo_url) not in home]
+    if away:
+        return (f"its source is in another repository ({away[0][:80]}), whose files are not "
+                "read here: give the source a helm: or kustomize: block")  # fmt: skip
     return "a plain-directory Application has no parameters to write (use markers instead)"
 
 

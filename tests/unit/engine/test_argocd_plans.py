@@ -166,3 +166,31 @@ def test_hostile_write_back_settings_are_refused_at_their_line(
         out = _plan(tmp_path, _updater(target, branch=branch), _app("chart"))
         errors = [str(e) for _, e in out.errors]
     assert any(message in e and e.startswith("argocd.yaml:") for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ("", "in another repository"),
+        (", helm: {}", None),
+        (", kustomize: {}", None),
+    ],
+)
+def test_a_source_in_another_repository_is_typed_by_its_block_never_by_this_checkout(
+    tmp_path: Path, block: str, expected: str | None
+) -> None:
+    """This checkout's ``chart/Chart.yaml`` says nothing about another repository's
+    ``chart`` directory: without a ``helm:`` or ``kustomize:`` block its type is unknown."""
+    other = "https://git.example.test/org/other.git"
+    doc = (
+        _app("chart")
+        .replace(f'"{URL}"', f'"{other}"')
+        .replace("path: 'chart'}", f"path: 'chart'{block}}}")
+    )
+    out = _plan(tmp_path, _updater(None, branch="main"), doc)
+    if expected is None:
+        (plan,) = out.plans
+        assert plan.repo.url == other
+        return
+    assert not out.plans
+    assert any(expected in str(e) for _, e in out.errors), out.errors
