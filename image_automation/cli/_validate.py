@@ -46,10 +46,12 @@ def validate_command(
     """
     loaded = load_paths(paths or (Path("."),))
     resolved = resolve(loaded)
+    dirs = [p for p in paths or (Path("."),) if p.is_dir()]
     context = PlanContext(
         repo=RepoTarget(repo, branch) if repo else None,
         secrets_dir=secrets_dir,
         check_secret_files=secrets_dir is not None,
+        root=dirs[0] if len(dirs) == 1 else None,  # Argo CD apps resolve in the one tree given
     )
     automation_errors, automation_warnings = check_automations(loaded, context)
     for root in paths or (Path("."),):
@@ -78,4 +80,5 @@ def _coverage(root: Path, loaded: LoadResult, context: PlanContext) -> list[str]
         return []
     if context.repo is None:  # as check_automations: the checkout stands for --repo
         context = replace(context, repo=RepoTarget(url="file:///--repo", branch="main"))
-    return coverage_warnings(root, plan_automations(mine, context).plans, mine)
+    plans = [p for p in plan_automations(mine, context).plans if p.argocd is None]
+    return coverage_warnings(root, plans, mine)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from image_automation.config.argocd_models import ArgoObject, argocd_model, is_ours
 from image_automation.config.models import (
     FLUX_GROUP,
     FLUX_V1BETA2,
@@ -38,7 +39,7 @@ from image_automation.config.templates import CHART_FILE, is_template
 from image_automation.errors import ConfigError, Location
 
 PathKey = tuple[str | int, ...]
-LoadedObject = PolicyObject | Receiver
+LoadedObject = PolicyObject | Receiver | ArgoObject
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -204,10 +205,11 @@ def _load_document(
     api_version, kind = value.get("apiVersion"), value.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return
-    model = _model_for(api_version, kind)
+    model = _model_for(api_version, kind) or argocd_model(api_version, kind, value)
     lines = _line_map(node, offset)
     if model is None:
-        if api_version.split("/")[0] in (FLUX_GROUP, NATIVE_API_VERSION.split("/")[0]):
+        ours = (FLUX_GROUP, NATIVE_API_VERSION.split("/")[0])
+        if api_version.split("/")[0] in ours or is_ours(api_version):
             where = Location(file, lines.get(("apiVersion",), line), "apiVersion")
             into.errors.append(
                 ConfigError(f"unsupported apiVersion/kind {api_version} {kind}", location=where)

@@ -27,6 +27,7 @@ from typing import Self
 import httpx
 
 from image_automation.config.lastgood import LastGoodFiles
+from image_automation.config.loading import LoadResult
 from image_automation.config.resolving import ResolvedPolicy, resolve
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
@@ -228,15 +229,26 @@ class RepoEngine:
         s = self.settings
         planned = plan_automations(
             result,
-            PlanContext(repo=RepoTarget(s.repo, s.branch, s.git_secret), secrets_dir=s.secrets_dir),
-        )
+            PlanContext(
+                repo=RepoTarget(s.repo, s.branch, s.git_secret), secrets_dir=s.secrets_dir,
+                root=root,
+            ),
+        )  # fmt: skip
         plans = {automation_key(p): p for p in planned.plans if not p.suspended}
-        self._loaded = _Loaded({t.repository: t for t in targets.targets}, plans)
+        own = [p for plan in plans.values() for p in plan.policies or ()]  # Image Updater images
+        own_targets = targets_from_config(LoadResult(documents=[p.repository for p in own]), own)
+        found = {t.repository: t for t in [*targets.targets, *own_targets.targets]}
+        self._loaded = _Loaded(found, plans)
         config = build_config(
             result, plans=planned.plans, default_interval=s.interval, resolved=resolved
         )
+        scans = dict(config.scans)
+        for policy in own:  # each at the shortest interval of the images sharing it
+            seconds = max(policy.scan_interval.total_seconds(), 1.0)
+            scans[policy.image.name] = min(scans.get(policy.image.name, seconds), seconds)
+        config = dataclasses.replace(config, scans=scans)
         broken = [f"{key}: {error}" for key, error in planned.errors]
-        extra = [*result.warnings, *targets.problems, *broken]
+        extra = [*result.warnings, *targets.problems, *planned.warnings, *broken]
         return dataclasses.replace(config, errors=[*config.errors, *extra])
 
     async def scan(self, repository: str) -> ScanResult:

@@ -24,7 +24,9 @@ from image_automation.config.models import (
     NativePush,
     PushSpec,
 )
+from image_automation.config.resolving import ResolvedPolicy
 from image_automation.domain import Change, UpdateResult
+from image_automation.engine._argocd_target import ArgoWriteBack
 from image_automation.engine._pr_settings import (
     PlanProblems,
     PullRequestPlan,
@@ -77,6 +79,10 @@ class AutomationPlan:
     pull_request: PullRequestPlan | None = None
     """Deliver through a pull request (head ``pull_request.branch``, base ``repo.branch``);
     None: push, as without it."""
+    policies: tuple[ResolvedPolicy, ...] | None = None
+    """The plan's own policies (an Image Updater plan's images); None: by ``selector``."""
+    argocd: ArgoWriteBack | None = None
+    """An Argo CD write-back target instead of markers under ``path``."""
 
     @property
     def key(self) -> str:
@@ -100,6 +106,8 @@ class PlanContext:
     secrets_dir: Path | None = None
     check_secret_files: bool = True
     """False (``validate`` without ``--secrets-dir``): trust that signing key files exist."""
+    root: Path | None = None
+    """The checkout the documents were read from (Argo CD Applications are resolved in it)."""
 
 
 @dataclass(slots=True)
@@ -109,6 +117,7 @@ class Plans:
     """(automation key, error) for automations that cannot run."""
     documents: list[Loaded] = field(default_factory=list)
     """The document of each plan, in the same order (keys may repeat)."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
@@ -135,6 +144,13 @@ def plan_automations(loaded: LoadResult, context: PlanContext) -> Plans:
             continue
         out.plans.append(plan)
         out.documents.append(doc)
+    from image_automation.engine.argocd_plans import plan_argocd  # it builds on this module
+
+    argo = plan_argocd(loaded, context)
+    out.plans += argo.plans
+    out.documents += argo.documents
+    out.errors += argo.errors
+    out.warnings += argo.warnings
     return out
 
 
@@ -173,6 +189,7 @@ def check_automations(
     that only ``--repo`` can supply is a warning, and the rest is still checked.
     """
     plans, warnings = _plan_to_check(loaded, context)
+    warnings += plans.warnings
     errors = [e for _, exc in plans.errors for e in getattr(exc, "problems", (exc,))]
     errors += shared_heads(zip(plans.plans, plans.documents, strict=True))
     if context.repo is not None:  # then no plan read a GitRepository: check them here
@@ -206,8 +223,10 @@ def _plan_to_check(loaded: LoadResult, context: PlanContext) -> tuple[Plans, lis
         return plans, []
     planned = {id(doc) for doc in plans.documents}
     failed = [doc for doc in loaded.automations if id(doc) not in planned]
-    redo, kept = [], Plans(plans=plans.plans, documents=plans.documents)
-    for doc, (key, exc) in zip(failed, plans.errors, strict=True):
+    redo, kept = [], Plans(plans=plans.plans, documents=plans.documents, warnings=plans.warnings)
+    ours = len(failed)  # Image Updater problems follow the automations' own
+    redo_errors, kept.errors = plans.errors[:ours], plans.errors[ours:]
+    for doc, (key, exc) in zip(failed, redo_errors, strict=True):
         if exc.location is not None and exc.location.field in _NEEDS_REPO:
             redo.append((doc, exc))
         else:
@@ -233,6 +252,7 @@ def _check_template(plan: AutomationPlan, doc: Loaded) -> list[str]:
 
 
 _TEMPLATE_FIELD = {
+    "ImageUpdater": ("spec",),
     "ImageUpdateAutomation": ("spec", "git", "commit", "messageTemplate"),
     "ImageAutomation": ("spec", "commit", "messageTemplate"),
 }

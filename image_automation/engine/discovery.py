@@ -14,7 +14,13 @@ from image_automation.config.loading import YAML_SUFFIXES, LoadResult, load_byte
 from image_automation.config.templates import ChartDirectories
 from image_automation.git import Workspace
 
-_KIND_NEEDLES = ("image.toolkit.fluxcd.io", "image-automation.io", "source.toolkit.fluxcd.io")
+_KIND_NEEDLES = (
+    "image.toolkit.fluxcd.io",
+    "image-automation.io",
+    "source.toolkit.fluxcd.io",
+    "argoproj.io",  # Argo CD Applications, ApplicationSets, Image Updater objects
+    "argocd-image-updater-config",
+)
 _YAML_GLOBS = tuple(f"*{suffix}" for suffix in YAML_SUFFIXES)
 
 

@@ -194,14 +194,16 @@ async def _run_plans(
     resolved = resolve(loaded)
     into.errors.extend(str(e) for e in resolved.errors)
     into.warnings.extend(resolved.warnings)
+    root = home.path if home is not None else None
     plans = plan_automations(
-        loaded, PlanContext(repo=request.repo, secrets_dir=request.secrets_dir)
+        loaded, PlanContext(repo=request.repo, secrets_dir=request.secrets_dir, root=root)
     )
+    into.warnings.extend(plans.warnings)
     for key, error in plans.errors:
         into.automations.append(AutomationOutcome(key=key, errors=[str(error)]))
     if home is not None and request.repo is not None:
         here = (request.repo.url, request.repo.branch)
-        ours = [p for p in plans.plans if (p.repo.url, p.repo.branch) == here]
+        ours = [p for p in plans.plans if (p.repo.url, p.repo.branch) == here and p.argocd is None]
         into.warnings.extend(await asyncio.to_thread(coverage_warnings, home.path, ours, loaded))
     if not plans.plans and not plans.errors:
         into.warnings.append("no automation documents found")
@@ -256,7 +258,10 @@ def _same_repo(workspace: Workspace, plan: AutomationPlan) -> bool:
 
 
 def policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> list[ResolvedPolicy]:
-    """Policies of the automation's namespace that its selector picks (Flux semantics)."""
+    """Policies of the automation's namespace that its selector picks (Flux semantics); an
+    Image Updater plan's own policies."""
+    if plan.policies is not None:
+        return list(plan.policies)
     return [
         p
         for p in policies
@@ -372,10 +377,16 @@ async def run_automation(
         _take(out, result)
         out.diff = result.diff
         return
+    push = plan.push
+    if plan.argocd is not None and plan.argocd.branch_template is not None:
+        from image_automation.engine.argocd_writing import write_branch
+
+        push = await write_branch(plan.argocd, images, workspace, prepared=prepared)
+        prepared = False  # the write branch may exist on the remote: publish starts from it
     published = await workspace.publish(
         apply,
         commit=plan.commit,
-        push=plan.push,
+        push=push,
         automation=plan.object_name,
         values=plan.values,
         prepared=prepared,

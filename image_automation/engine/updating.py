@@ -20,7 +20,14 @@ from image_automation.manifests import update_tree
 async def update_plan(
     root: Path, plan: AutomationPlan, images: Mapping[str, ImageRef], *, dry_run: bool
 ) -> UpdateResult:
-    """Run the updater for ``plan`` on the checkout at ``root``; paths from the repository root."""
+    """Run the updater for ``plan`` on the checkout at ``root``; paths from the repository root.
+
+    An Image Updater plan writes its Argo CD target instead (:mod:`.argocd_writing`).
+    """
+    if plan.argocd is not None:
+        from image_automation.engine.argocd_writing import write_back
+
+        return await write_back(root, plan.argocd, images, dry_run=dry_run)
     target = root / plan.path
     if not target.is_dir():  # the automation's mistake, not a file's
         raise ConfigError(f"update.path {plan.path!r}: no such directory in the repository")

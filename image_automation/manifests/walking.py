@@ -334,9 +334,19 @@ def _read_rest(fd: int, budget: int) -> bytes:
     return b"".join(chunks)
 
 
-def _write_atomic(path: str, data: bytes) -> None:
+def write_file_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` by temp file + rename; a new file gets mode 0644."""
+    _write_atomic(path, data, missing_mode=0o644)
+
+
+def _write_atomic(path: str, data: bytes, *, missing_mode: int | None = None) -> None:
     """Write ``data`` to a sibling temp file with ``path``'s mode, then rename it over."""
-    mode = stat.S_IMODE(os.lstat(path).st_mode)
+    try:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        if missing_mode is None:
+            raise
+        mode = missing_mode
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
@@ -361,4 +371,11 @@ def _prefix(path: str) -> str:
     return "" if normal == "." else normal.strip("/") + "/"
 
 
-__all__ = ["DEFAULT_INCLUDE", "DEFAULT_MAX_FILE_SIZE", "MarkerSite", "find_markers", "update_tree"]
+__all__ = [
+    "DEFAULT_INCLUDE",
+    "DEFAULT_MAX_FILE_SIZE",
+    "MarkerSite",
+    "find_markers",
+    "update_tree",
+    "write_file_atomic",
+]
