@@ -203,6 +203,11 @@ class StateStore(Protocol):
         """The most recent push of ``automation``, or ``None``."""
         ...
 
+    async def recent_pushes(self, *, limit: int = 100) -> list[PushRecord]:
+        """The latest ``limit`` pushes of every automation, newest first (the status page's
+        history of what was changed when)."""
+        ...
+
     # -- pull requests --------------------------------------------------------------------
 
     async def pull_request(self, automation: str, head: str) -> PullRequestRecord | None:

@@ -263,9 +263,21 @@ class PostgresStore(PullRequestTables):
                 (automation,),
             )
             row = await cur.fetchone()
-        if row is None:
-            return None
-        return PushRecord(row[0], row[1], row[2].astimezone(UTC), _codec.changes_from_json(row[3]))
+        return None if row is None else _push(row)
+
+    async def recent_pushes(self, *, limit: int = 100) -> list[PushRecord]:
+        async with self._connection("read recent pushes") as conn:
+            cur = await conn.execute(
+                "SELECT automation, commit_sha, pushed_at, changes FROM pushes"
+                " ORDER BY pushed_at DESC, id DESC LIMIT %s",
+                (max(limit, 0),),
+            )
+            rows = await cur.fetchall()
+        return [_push(row) for row in rows]
+
+
+def _push(row: Any) -> PushRecord:
+    return PushRecord(row[0], row[1], row[2].astimezone(UTC), _codec.changes_from_json(row[3]))
 
 
 async def _migrate(target: Target) -> None:

@@ -256,16 +256,29 @@ class SqliteStore(PullRequestTables):
                 " WHERE automation = ? ORDER BY pushed_at DESC, id DESC LIMIT 1",
                 (automation,),
             ).fetchone()
-            if row is None:
-                return None
-            pushed_at = _codec.text_to_time(row[2])
-            assert pushed_at is not None  # NOT NULL column
-            return PushRecord(row[0], row[1], pushed_at, _codec.changes_from_json(row[3]))
+            return None if row is None else _push(row)
 
         return await self._run(f"read last push of {automation}", read)
 
+    async def recent_pushes(self, *, limit: int = 100) -> list[PushRecord]:
+        def read(conn: sqlite3.Connection) -> list[PushRecord]:
+            rows = conn.execute(
+                "SELECT automation, commit_sha, pushed_at, changes FROM pushes"
+                " ORDER BY pushed_at DESC, id DESC LIMIT ?",
+                (max(limit, 0),),
+            ).fetchall()
+            return [_push(row) for row in rows]
+
+        return await self._run("read recent pushes", read)
+
 
 # -- helpers run on the worker thread -------------------------------------------------------
+
+
+def _push(row: tuple[Any, ...]) -> PushRecord:
+    pushed_at = _codec.text_to_time(row[2])
+    assert pushed_at is not None  # NOT NULL column
+    return PushRecord(row[0], row[1], pushed_at, _codec.changes_from_json(row[3]))
 
 
 @contextmanager
