@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +28,7 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
+from image_automation.daemon.status.model import RunRecord, next_run
 from image_automation.domain import Change, redact
 from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.errors import ImageAutomationError
@@ -167,6 +169,10 @@ class _Seen:
         return True
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def _scan_key(repository: str) -> str:
     """The work queue's key for scans of ``repository`` (one runs, one waits, per key)."""
     return f"scan:{repository}"
@@ -196,6 +202,8 @@ class Daemon:
         self.load_problem: str | None = None
         """Why the policy files could not be read at the last try (redacted), for /readyz."""
         self.hooks: dict[str, Hook] = {}
+        self.runs: dict[str, RunRecord] = {}
+        """Each automation's last reconcile, for the status page."""
         self._warned = _Seen()
         self.scheduler = Scheduler(
             scan=self.request_scan,
@@ -331,6 +339,8 @@ class Daemon:
 
     def _record(self, automation: str, result: ReconcileResult) -> None:
         outcome = "error" if result.error else ("committed" if result.commits else "unchanged")
+        self.runs[automation] = next_run(self.runs.get(automation), automation, now=_utcnow(),
+                                         error=result.error, commit=result.commit)  # fmt: skip
         self.metrics.reconciles.labels(automation=automation, result=outcome).inc()
         if result.commits:
             self.metrics.commits.labels(automation=automation).inc(result.commits)

@@ -32,6 +32,8 @@ from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, automation_key, build_config
 from image_automation.daemon.service import ReconcileResult, ScanResult
+from image_automation.daemon.status.model import Quota
+from image_automation.daemon.status.source import QuotaBook
 from image_automation.domain import Decision, ImageRef, TagInfo
 from image_automation.engine.automations import (
     AutomationPlan,
@@ -50,9 +52,10 @@ from image_automation.engine.reconcile import (
 )
 from image_automation.engine.registry_lister import UnreachableApis, open_registry_lister
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
+from image_automation.engine.status_inputs import StatusInputs, read_status_inputs
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
-from image_automation.git import GitAuth, RepoSpec, Workspace
+from image_automation.git import GitAuth, RepoSpec, Workspace, cache_key
 from image_automation.registry import (
     DockerConfig,
     RegistrySettings,
@@ -87,9 +90,12 @@ class RepoSettings:
 class CountingTransport(httpx.AsyncBaseTransport):
     """Counts every registry request into the metrics by host and status (``error`` if none)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, metrics: Metrics, quotas: QuotaBook | None = None
+    ) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._quotas = quotas
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.netloc.decode("ascii", "replace")
@@ -99,6 +105,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
             self._metrics.registry_requests.labels(host=host, status="error").inc()
             raise
         self._metrics.registry_requests.labels(host=host, status=str(response.status_code)).inc()
+        if self._quotas is not None:
+            self._quotas.saw(host, response.headers, now=datetime.now(UTC))
         return response
 
     async def aclose(self) -> None:
@@ -117,8 +125,10 @@ class RegistryLister:
         docker_config: DockerConfig | None,
         secrets_dir: Path | None,
         metrics: Metrics,
+        quotas: QuotaBook | None = None,
     ) -> None:
         self._settings = settings
+        self._quotas = quotas
         self._docker_config = docker_config
         self._secrets = SecretsDir(secrets_dir) if secrets_dir else None
         self._metrics = metrics
@@ -126,7 +136,7 @@ class RegistryLister:
         """Push-time APIs that failed to answer, shared by all scans (skipped for an hour)."""
 
     def _transport(self, verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport:
-        return CountingTransport(default_transport(verify), self._metrics)
+        return CountingTransport(default_transport(verify), self._metrics, self._quotas)
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
         async with open_registry_lister(
@@ -159,6 +169,7 @@ class RepoEngine:
         self._lister: RegistryLister | None = None
         self._auth: GitAuth | None = None
         self._pull_requests: PullRequestContext | None = None
+        self._quotas = QuotaBook()
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -176,6 +187,7 @@ class RepoEngine:
             docker_config=docker_config,
             secrets_dir=s.secrets_dir,
             metrics=self.metrics,
+            quotas=self._quotas,
         )
         # Forge clients live as long as the daemon: their ETag caches make a steady-state
         # pull-request read a 304, and their rate-limit windows carry over between runs.
@@ -308,6 +320,17 @@ class RepoEngine:
             changes=out.changes if out.commit else (),
             pull_requests=tuple(out.pull_requests),
         )
+
+    async def status_inputs(self) -> StatusInputs:
+        """The status page's records: the store's, and Git's values in the clone cache."""
+        s = self.settings
+        checkout = self.work_dir / cache_key(s.repo, s.branch)
+        return await read_status_inputs(
+            self.store, checkout=checkout, ref=f"refs/remotes/origin/{s.branch}"
+        )
+
+    def quotas(self) -> dict[str, Quota]:
+        return self._quotas.snapshot()
 
     async def check(self) -> str | None:
         try:

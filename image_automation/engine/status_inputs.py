@@ -83,10 +83,8 @@ def marked_values(line: MarkedLine) -> list[GitValue]:
         before = line.text[comment.line_start : comment.comment_start].strip()
         if before.startswith("- "):
             before = before[2:].strip()
-        key, sep, rest = before.partition(": ")
-        value = rest.strip() if sep else before.removesuffix(":") if before.endswith(":") else ""
-        if not sep and not before.endswith(":"):
-            value = before
+        _, sep, rest = before.partition(": ")
+        value = rest if sep else ("" if before.endswith(":") else before)
         value = value.strip().strip("'\"")
         if value:
             setter = comment.setter

@@ -24,7 +24,12 @@ MARKER = b"$imagepolicy"
 MAX_LINE = 16 * 1024
 MAX_COMMITS = 500
 _SEP = b"\x1e"
-_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C", "PATH": "/usr/bin:/bin"}
+_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "LC_ALL": "C",
+    "PATH": "/usr/bin:/bin",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,7 @@ def _stream(repo: Path, *args: str) -> Iterator[bytes]:
     """Lines of ``git args`` run in ``repo``; a failure is a ``GitError`` naming the step."""
     argv = ["git", "-C", str(repo), "-c", "core.quotePath=false", *args]
     try:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.Popen(  # a fixed argv, no shell
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_ENV
         )
     except OSError as exc:
@@ -131,4 +136,11 @@ def _check_ref(ref: str) -> None:
         raise GitError(f"{ref!r} is not a ref")
 
 
-__all__ = ["MAX_COMMITS", "MarkedCommit", "MarkedLine", "MarkedLog", "marked_lines_at", "marked_log"]
+__all__ = [
+    "MAX_COMMITS",
+    "MarkedCommit",
+    "MarkedLine",
+    "MarkedLog",
+    "marked_lines_at",
+    "marked_log",
+]
