@@ -48,6 +48,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "image_automation.cli._scan:scan",
         "List every tag of IMAGE's repository (all pages; invalid tags dropped).",
     ),
+    "status": LazyCommand(
+        "image_automation.cli._status:status_command",
+        "Show repositories, policies and automations from the state store or a daemon.",
+    ),
     "update": LazyCommand(
         "image_automation.cli._update:update",
         'Set every value marked {"$imagepolicy": "NS:NAME[:tag|:name|:digest]"} under PATH.',
