@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
-from image_automation.domain import Decision, TagInfo
+from image_automation.domain import Decision, Hold, TagInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,22 @@ class IgnoredVersion:
     ignored_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SignatureVerdict:
+    """What checking the signatures of one manifest digest against one key set found.
+
+    ``keys`` identifies the key set (a digest of the public keys). ``valid`` verdicts are
+    final (a signature over a digest never stops being valid for a key); the others are
+    re-checked once ``checked_at`` is old enough, since a signature may be added later.
+    """
+
+    digest: str
+    keys: str
+    valid: bool
+    reason: str
+    checked_at: datetime
+
+
 OPENED_LOG_KEPT = timedelta(days=1)
 """How long :meth:`StateStore.record_pull_request_opened` entries are kept: counts over
 a longer window than this are not answered."""
@@ -201,6 +217,37 @@ class StateStore(Protocol):
 
     async def last_push(self, automation: str) -> PushRecord | None:
         """The most recent push of ``automation``, or ``None``."""
+        ...
+
+    async def pushes(self, automation: str, *, limit: int = 100) -> list[PushRecord]:
+        """The latest ``limit`` pushes of ``automation``, newest first (what we wrote, per
+        setter and commit: the rollback gate reads it)."""
+        ...
+
+    # -- gates ------------------------------------------------------------------------------
+
+    async def save_hold(self, hold: Hold) -> None:
+        """Store ``hold`` as the hold of ``hold.policy`` (replacing one there was)."""
+        ...
+
+    async def hold(self, policy: str) -> Hold | None:
+        """The hold of ``policy``, or ``None``."""
+        ...
+
+    async def holds(self) -> list[Hold]:
+        """Every hold, sorted by policy."""
+        ...
+
+    async def release_hold(self, policy: str) -> Hold | None:
+        """Drop the hold of ``policy``; the hold it was, or ``None`` when there was none."""
+        ...
+
+    async def signature_verdict(self, digest: str, keys: str) -> SignatureVerdict | None:
+        """The stored verdict on ``digest`` for the key set ``keys``, or ``None``."""
+        ...
+
+    async def save_signature_verdict(self, verdict: SignatureVerdict) -> None:
+        """Store ``verdict``, replacing the one for the same (digest, keys)."""
         ...
 
     # -- pull requests --------------------------------------------------------------------
