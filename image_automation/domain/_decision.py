@@ -45,6 +45,13 @@ class Hold:
     release: Release = "untilNewer"
     automation: str = ""
     setter: str = ""
+    released_at: datetime | None = None
+    """When it was released (kept afterwards, so the same rollback is not held again and
+    promotions can still refuse the rolled-back-from version); ``None`` while in force."""
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
 
     @property
     def reason(self) -> str:

@@ -87,6 +87,7 @@ def hold_to_dict(hold: Hold) -> dict[str, Any]:
         "release": hold.release,
         "automation": hold.automation,
         "setter": hold.setter,
+        "released_at": time_to_text(hold.released_at),
     }
 
 
@@ -104,6 +105,7 @@ def hold_from_dict(data: dict[str, Any]) -> Hold:
         release="manual" if release == "manual" else "untilNewer",
         automation=str(data.get("automation", "")),
         setter=str(data.get("setter", "")),
+        released_at=text_to_time(data.get("released_at")),
     )
 
 

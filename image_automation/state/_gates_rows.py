@@ -13,17 +13,19 @@ from image_automation.domain import Hold
 from image_automation.state.base import SignatureVerdict
 
 HOLD_COLUMNS = (
-    "policy, automation, setter, tag, rolled_back_from, commit_sha, author, release, since"
+    "policy, automation, setter, tag, rolled_back_from, commit_sha, author, release, since,"
+    " released_at"
 )
 
 
 def hold_upsert(p: str) -> str:
-    marks = ", ".join([p] * 9)
+    marks = ", ".join([p] * 10)
     return (
         f"INSERT INTO holds ({HOLD_COLUMNS}) VALUES ({marks}) ON CONFLICT (policy) DO UPDATE SET"
         " automation = excluded.automation, setter = excluded.setter, tag = excluded.tag,"
         " rolled_back_from = excluded.rolled_back_from, commit_sha = excluded.commit_sha,"
-        " author = excluded.author, release = excluded.release, since = excluded.since"
+        " author = excluded.author, release = excluded.release, since = excluded.since,"
+        " released_at = excluded.released_at"
     )
 
 
@@ -39,14 +41,18 @@ HOLD_SELECT = f"SELECT {HOLD_COLUMNS} FROM holds"
 VERDICT_SELECT = "SELECT digest, keys, valid, reason, checked_at FROM signature_verdicts"
 
 
-def hold_params(hold: Hold, since: Any) -> tuple[Any, ...]:
+def release_update(p: str) -> str:
+    return f"UPDATE holds SET released_at = {p} WHERE policy = {p} AND released_at IS NULL"
+
+
+def hold_params(hold: Hold, since: Any, released_at: Any) -> tuple[Any, ...]:
     return (
         hold.policy, hold.automation, hold.setter, hold.tag, hold.rolled_back_from,
-        hold.commit, hold.author, hold.release, since,
+        hold.commit, hold.author, hold.release, since, released_at,
     )  # fmt: skip
 
 
-def hold_from_row(row: Any, since: datetime) -> Hold:
+def hold_from_row(row: Any, since: datetime, released_at: datetime | None) -> Hold:
     return Hold(
         policy=row[0],
         automation=row[1],
@@ -57,6 +63,7 @@ def hold_from_row(row: Any, since: datetime) -> Hold:
         author=row[6],
         release="manual" if row[7] == "manual" else "untilNewer",
         since=since,
+        released_at=released_at,
     )
 
 

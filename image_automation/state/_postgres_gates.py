@@ -7,7 +7,7 @@ A mixin of :class:`~image_automation.state.postgres.PostgresStore`, the counterp
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
@@ -15,17 +15,24 @@ from psycopg import AsyncConnection
 from image_automation.domain import Hold
 from image_automation.state import _codec
 from image_automation.state._gates_rows import (
+    HOLD_COLUMNS,
     HOLD_SELECT,
     VERDICT_SELECT,
     hold_from_row,
     hold_params,
     hold_upsert,
+    release_update,
     verdict_from_row,
     verdict_upsert,
 )
 from image_automation.state.base import SignatureVerdict
 
 Conn = AsyncConnection[Any]
+
+
+def _hold(row: Any) -> Hold:
+    released = row[9].astimezone(UTC) if row[9] is not None else None
+    return hold_from_row(row, row[8].astimezone(UTC), released)
 
 
 class GateTables:
@@ -39,30 +46,29 @@ class GateTables:
 
     async def save_hold(self, hold: Hold) -> None:
         async with self._connection(f"store hold of {hold.policy}") as conn:
-            await conn.execute(hold_upsert("%s"), hold_params(hold, _codec.utc(hold.since)))
+            released = _codec.utc(hold.released_at) if hold.released_at else None
+            params = hold_params(hold, _codec.utc(hold.since), released)
+            await conn.execute(hold_upsert("%s"), params)
 
     async def hold(self, policy: str) -> Hold | None:
         async with self._connection(f"read hold of {policy}") as conn:
             cur = await conn.execute(HOLD_SELECT + " WHERE policy = %s", (policy,))
             row = await cur.fetchone()
-        return None if row is None else hold_from_row(row, row[8].astimezone(UTC))
+        return None if row is None else _hold(row)
 
     async def holds(self) -> list[Hold]:
         async with self._connection("read holds") as conn:
             cur = await conn.execute(HOLD_SELECT + " ORDER BY policy")
             rows = await cur.fetchall()
-        return [hold_from_row(row, row[8].astimezone(UTC)) for row in rows]
+        return [_hold(row) for row in rows]
 
-    async def release_hold(self, policy: str) -> Hold | None:
-        async with self._transaction(f"release hold of {policy}") as conn:
+    async def release_hold(self, policy: str, *, now: datetime) -> Hold | None:
+        async with self._connection(f"release hold of {policy}") as conn:
             cur = await conn.execute(
-                "DELETE FROM holds WHERE policy = %s RETURNING "
-                "policy, automation, setter, tag, rolled_back_from, commit_sha, author, "
-                "release, since",
-                (policy,),
+                release_update("%s") + f" RETURNING {HOLD_COLUMNS}", (_codec.utc(now), policy)
             )
             row = await cur.fetchone()
-        return None if row is None else hold_from_row(row, row[8].astimezone(UTC))
+        return None if row is None else _hold(row)
 
     async def signature_verdict(self, digest: str, keys: str) -> SignatureVerdict | None:
         async with self._connection(f"read signature verdict of {digest}") as conn:

@@ -126,7 +126,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             commit_sha       text NOT NULL,
             author           text NOT NULL,
             release          text NOT NULL CHECK (release IN ('untilNewer', 'manual')),
-            since            timestamptz NOT NULL
+            since            timestamptz NOT NULL,
+            released_at      timestamptz
         )
         """,
         f"""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from image_automation.domain import Hold
@@ -18,6 +19,7 @@ from image_automation.state._gates_rows import (
     hold_from_row,
     hold_params,
     hold_upsert,
+    release_update,
     verdict_from_row,
     verdict_upsert,
 )
@@ -30,7 +32,7 @@ T = TypeVar("T")
 def _hold(row: Any) -> Hold:
     since = _codec.text_to_time(row[8])
     assert since is not None  # NOT NULL column
-    return hold_from_row(row, since)
+    return hold_from_row(row, since, _codec.text_to_time(row[9]))
 
 
 class GateTables:
@@ -41,7 +43,9 @@ class GateTables:
         async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
     async def save_hold(self, hold: Hold) -> None:
-        params = hold_params(hold, _codec.time_to_text(hold.since))
+        params = hold_params(
+            hold, _codec.time_to_text(hold.since), _codec.time_to_text(hold.released_at)
+        )
 
         def run(conn: sqlite3.Connection) -> None:
             with write(conn):
@@ -62,12 +66,14 @@ class GateTables:
 
         return await self._run("read holds", read)
 
-    async def release_hold(self, policy: str) -> Hold | None:
+    async def release_hold(self, policy: str, *, now: datetime) -> Hold | None:
+        when = _codec.time_to_text(now)
+
         def run(conn: sqlite3.Connection) -> Hold | None:
             with write(conn):
+                done = conn.execute(release_update("?"), (when, policy)).rowcount
                 row = conn.execute(HOLD_SELECT + " WHERE policy = ?", (policy,)).fetchone()
-                conn.execute("DELETE FROM holds WHERE policy = ?", (policy,))
-            return None if row is None else _hold(row)
+            return None if row is None or not done else _hold(row)
 
         return await self._run(f"release hold of {policy}", run)
 

@@ -121,7 +121,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             commit_sha       TEXT NOT NULL,
             author           TEXT NOT NULL,
             release          TEXT NOT NULL CHECK (release IN ('untilNewer', 'manual')),
-            since            TEXT NOT NULL
+            since            TEXT NOT NULL,
+            released_at      TEXT
         )
         """,
         """

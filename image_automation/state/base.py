@@ -231,15 +231,16 @@ class StateStore(Protocol):
         ...
 
     async def hold(self, policy: str) -> Hold | None:
-        """The hold of ``policy``, or ``None``."""
+        """The hold of ``policy`` (in force or released), or ``None``."""
         ...
 
     async def holds(self) -> list[Hold]:
-        """Every hold, sorted by policy."""
+        """Every hold, released ones too, sorted by policy."""
         ...
 
-    async def release_hold(self, policy: str) -> Hold | None:
-        """Drop the hold of ``policy``; the hold it was, or ``None`` when there was none."""
+    async def release_hold(self, policy: str, *, now: datetime) -> Hold | None:
+        """Release the hold of ``policy`` in force (its ``released_at`` becomes ``now``); the
+        released hold, or ``None`` when none was in force."""
         ...
 
     async def signature_verdict(self, digest: str, keys: str) -> SignatureVerdict | None:

@@ -50,9 +50,12 @@ async def test_a_hold_round_trips_replaces_and_is_released_once(store: StateStor
     other = dataclasses.replace(HOLD, policy="apps/api")
     await store.save_hold(other)
     assert await store.holds() == [other, later]
-    assert await store.release_hold("apps/app") == later
-    assert await store.release_hold("apps/app") is None
-    assert await store.hold("apps/app") is None
+    released = dataclasses.replace(later, released_at=T0 + timedelta(days=1))
+    assert await store.release_hold("apps/app", now=T0 + timedelta(days=1)) == released
+    assert await store.release_hold("apps/app", now=T0 + timedelta(days=2)) is None
+    assert await store.release_hold("apps/nothing", now=T0) is None
+    assert await store.hold("apps/app") == released  # kept, released
+    assert not released.active
 
 
 async def test_a_hold_survives_reopening_the_store(backend: Backend) -> None:
