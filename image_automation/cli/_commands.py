@@ -32,6 +32,10 @@ class LazyCommand:
 
 
 COMMANDS: dict[str, LazyCommand] = {
+    "hold": LazyCommand(
+        "image_automation.cli._hold:hold_group",
+        "List or release rollback holds (a policy kept at a human's version).",
+    ),
     "policy": LazyCommand(
         "image_automation.cli._policy:policy_group",
         "Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage).",

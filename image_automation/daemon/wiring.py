@@ -271,7 +271,10 @@ class RepoEngine:
             plan = self._loaded.plans.get(automation)
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
             keep = plan is not None and plan.pull_request is not None  # for the PR's text
-            stored = await _select_stored(self.store, chosen, now=datetime.now(UTC), keep=keep)
+            gated = await _gated(self.store, chosen, plan)  # holds and windows need theirs
+            stored = await _select_stored(
+                self.store, chosen, now=datetime.now(UTC), keep=keep, keep_for=gated
+            )
             if plan is None:
                 return ReconcileResult(selections=stored.selections)
             out = AutomationOutcome(
@@ -297,6 +300,12 @@ class RepoEngine:
                     pull_requests=self._pull_requests,
                     policies=chosen,
                 )
+            for policy in chosen:  # what the gates made of them, for status and explain
+                if policy.key in out.held and policy.key in out.decisions:
+                    await self.store.save_decision(
+                        policy.key, out.decisions[policy.key], repository=policy.image.name,
+                        now=datetime.now(UTC),
+                    )  # fmt: skip
         return ReconcileResult(
             commits=1 if out.commit else 0,
             push_retries=max(out.attempts - 1, 0),
@@ -307,6 +316,7 @@ class RepoEngine:
             commit=out.commit,
             changes=out.changes if out.commit else (),
             pull_requests=tuple(out.pull_requests),
+            held=dict(out.held),
         )
 
     async def check(self) -> str | None:
@@ -328,8 +338,22 @@ class _Stored:
     """Policy key → its decision, kept only when asked (a pull request's body explains it)."""
 
 
+async def _gated(
+    store: StateStore, policies: Sequence[ResolvedPolicy], plan: AutomationPlan | None
+) -> frozenset[str]:
+    """Policies whose full decision the gates need: a hold in force, or windows."""
+    held = {h.policy for h in await store.holds() if h.active}
+    windowed = plan is not None and bool(plan.windows)
+    return frozenset(p.key for p in policies if p.key in held or windowed or bool(p.windows))
+
+
 async def _select_stored(
-    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime, keep: bool = False
+    store: StateStore,
+    policies: Sequence[ResolvedPolicy],
+    *,
+    now: datetime,
+    keep: bool = False,
+    keep_for: frozenset[str] = frozenset(),
 ) -> _Stored:
     """``decide_from_state`` one policy at a time, keeping only the winners.
 
@@ -345,7 +369,7 @@ async def _select_stored(
             out.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
             continue
         out.selections[policy.key] = (policy.image.name, decision.tag)
-        if keep:
+        if keep or policy.key in keep_for:
             out.decisions[policy.key] = decision
         image = image_for(policy, decision)
         if image is not None:

@@ -45,7 +45,7 @@ from image_automation.errors import ForgeConflict, ForgeError, ForgeNotFound, Fo
 from image_automation.forges import Forge, NewPullRequest, PullRequest
 from image_automation.git import BranchHeads, Workspace
 from image_automation.git.pull_requests import RenderedPullRequest, owned_by, read_checkboxes
-from image_automation.state import IgnoredVersion, PullRequestRecord, StateStore
+from image_automation.state import IgnoredVersion, PullRequestRecord, PushRecord, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,10 @@ class GroupRun:
                 )
         elif pr is not None:
             self.notes.append(f"#{pr.number} was merged")
+            if not self.s.dry_run and record.pushed_sha:  # what we wrote, for rollbacks
+                await self.s.store.record_push(
+                    PushRecord(self.key, record.pushed_sha, self.s.clock(), record.changes)
+                )
         else:
             self.notes.append(f"#{record.number} is gone from the forge")
         if not self.s.dry_run:
@@ -214,6 +218,10 @@ class GroupRun:
                     self.held[f"{self.s.plan.namespace}/{name}"] = f"{iv.value}: {iv.reason}"
             images = {n: ref for n, ref in images.items() if n not in refused}
             result = await self.s.edit(root, images, True)
+        for key, decision in sorted(self.s.decisions.items()):  # rollback holds, windows
+            why = decision.hold.reason if decision.hold else decision.window
+            if why:
+                self.held.setdefault(key, why)
         self.images, self.edited = images, result
         return result
 

@@ -45,6 +45,8 @@ from image_automation.engine.automations import (
 from image_automation.engine.coverage import coverage_warnings
 from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
+from image_automation.engine.gates import Gated, detect_rollbacks, hold_back, window_gate
+from image_automation.engine.gates import written_values as _written
 from image_automation.engine.pullrequests import (
     ForgePool,
     PullRequestContext,
@@ -118,6 +120,11 @@ class AutomationOutcome:
     """Pull-request delivery: what happened to each head branch's pull request."""
     mode: str = "push"
     """``push`` or ``pull-request`` (how the automation delivers)."""
+    held: dict[str, str] = field(default_factory=dict)
+    """Policy key → why its value is held back (a rollback hold, a window or freeze)."""
+    deferred: str = ""
+    """Why nothing was committed or opened although there was something to (a closed
+    update window or a freeze, with its opening); the changes are what it would do."""
 
     @property
     def ok(self) -> bool:
@@ -244,6 +251,8 @@ async def _run_plans(
                     pull_requests=pull_requests,
                     policies=chosen[plan.key],
                 )
+            if store is not None and outcome.held:  # holds and windows changed decisions
+                await _save_decisions(store, chosen[plan.key], outcome, now=clock())
         except ImageAutomationError as exc:
             outcome.errors.append(str(exc))
         except Exception as exc:  # a bug must not stop the other automations
@@ -350,7 +359,22 @@ async def run_automation(
     as is. The result goes into ``out``; a pushed commit is recorded in ``store``. A plan
     with ``pull_request`` goes through :func:`run_pull_requests` instead (``pull_requests``
     is then required; ``out.decisions`` and ``policies`` feed the pull request's text).
+
+    The gates run first (:mod:`image_automation.engine.gates`): holds in force and policy
+    windows keep values back; outside the automation's windows the run is a dry run whose
+    changes show what the window's opening will bring (``out.deferred``); in push delivery
+    the lines a dry edit would change are checked for human rollbacks before the real edit.
     """
+    now = clock()
+    gated = Gated()
+    if store is not None:
+        images = await hold_back(images, policies=policies, decisions=out.decisions,
+                                 store=store, now=now, gated=gated)  # fmt: skip
+    images, closed = window_gate(plan, images, policies=policies, decisions=out.decisions,
+                                 now=now, gated=gated)  # fmt: skip
+    out.held = gated.held
+    if closed is not None:
+        out.deferred, dry_run = closed, True
     if plan.pull_request is not None:
         out.mode = "pull-request"
         if pull_requests is None:
@@ -362,8 +386,20 @@ async def run_automation(
         _take_pull_requests(out, done)
         return
 
+    written = await _written(store, plan.key) if store is not None and policies else {}
+
     async def apply(root: Path) -> UpdateResult:
-        return await _update(root, plan, images, dry_run=dry_run)
+        chosen = dict(images)
+        if written and store is not None:
+            dry = await _update(root, plan, chosen, dry_run=True)
+            if dry.changes:
+                held = await detect_rollbacks(
+                    plan, dry.changes, policies=policies, decisions=out.decisions,
+                    store=store, workspace=workspace, now=now, gated=gated, save=not dry_run,
+                )  # fmt: skip
+                for name in held:
+                    chosen.pop(name, None)
+        return await _update(root, plan, chosen, dry_run=dry_run)
 
     if dry_run:
         if not prepared:

@@ -5,6 +5,7 @@ No I/O and no clock: :func:`select` takes the tags and ``now`` and returns a
 The rules, tie-breaks and examples are in ``docs/selection.md``.
 """
 
+from image_automation.policy._gates import apply_hold, deferred, outranks, refuse, tag_of
 from image_automation.policy._patterns import InvalidPattern, compile_pattern, parse_template
 from image_automation.policy._ranges import InvalidRange, SemverRange, parse_range
 from image_automation.policy._select import select
@@ -21,9 +22,14 @@ __all__ = [
     "SemverRange",
     "UpdateWindows",
     "Window",
+    "apply_hold",
     "compile_pattern",
+    "deferred",
+    "outranks",
     "parse_range",
     "parse_template",
+    "refuse",
     "select",
+    "tag_of",
     "validate_spec",
 ]
