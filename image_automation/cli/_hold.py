@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
-from datetime import UTC, datetime
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from image_automation.domain import Hold
 from image_automation.errors import StateError
 
 EXIT_NOT_HELD = 3
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 T = TypeVar("T")
 
 
@@ -88,7 +90,7 @@ def release_command(policy: str, state: str | None, data_dir: Path | None) -> No
       image-automation hold release apps:web --state ./state.db
     """
     key = policy.replace(":", "/", 1) if "/" not in policy else policy
-    if key.count("/") != 1 or not all(key.split("/")) or len(key) > 600:
+    if key.count("/") != 1 or not all(_NAME.fullmatch(part) for part in key.split("/")):
         raise click.BadParameter(f"{policy[:80]!r} is not NAMESPACE:NAME", param_hint="NS:POLICY")
     released = _run(_release(_state(state, data_dir), key))
     if released is None:
