@@ -58,7 +58,9 @@ class ResolvedPolicy:
     @property
     def needs_metadata(self) -> bool:
         """The scanner must fetch digests/timestamps, not only the tag list."""
-        return self.spec.needs_tag_info or self.digest_reflection != "Never"
+        return (
+            self.spec.needs_tag_info or self.digest_reflection != "Never" or self.verify is not None
+        )
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -39,7 +40,7 @@ from image_automation.engine.automations import (
     RepoTarget,
     plan_automations,
 )
-from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.deciding import Gate, decide_from_state
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -50,6 +51,7 @@ from image_automation.engine.reconcile import (
 )
 from image_automation.engine.registry_lister import UnreachableApis, open_registry_lister
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
+from image_automation.engine.signatures import decide_gated, open_checker
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
 from image_automation.git import GitAuth, RepoSpec, Workspace
@@ -272,9 +274,13 @@ class RepoEngine:
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
             keep = plan is not None and plan.pull_request is not None  # for the PR's text
             gated = await _gated(self.store, chosen, plan)  # holds and windows need theirs
-            stored = await _select_stored(
-                self.store, chosen, now=datetime.now(UTC), keep=keep, keep_for=gated
-            )
+            access = self._pull_requests.access if self._pull_requests else None
+            opened = open_checker(access, chosen, store=self.store,
+                                  secrets_dir=self.settings.secrets_dir)  # fmt: skip
+            async with opened as checker:
+                gate = functools.partial(decide_gated, checker)
+                stored = await _select_stored(self.store, chosen, now=datetime.now(UTC),
+                                              keep=keep, keep_for=gated, gate=gate)  # fmt: skip
             if plan is None:
                 return ReconcileResult(selections=stored.selections)
             out = AutomationOutcome(
@@ -354,6 +360,7 @@ async def _select_stored(
     now: datetime,
     keep: bool = False,
     keep_for: frozenset[str] = frozenset(),
+    gate: Gate | None = None,
 ) -> _Stored:
     """``decide_from_state`` one policy at a time, keeping only the winners.
 
@@ -364,7 +371,7 @@ async def _select_stored(
     """
     out = _Stored()
     for policy in policies:
-        decision = (await decide_from_state(store, [policy], now=now)).get(policy.key)
+        decision = (await decide_from_state(store, [policy], now=now, gate=gate)).get(policy.key)
         if decision is None:
             out.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
             continue

@@ -43,7 +43,6 @@ from image_automation.engine.automations import (
     selects,
 )
 from image_automation.engine.coverage import coverage_warnings
-from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
 from image_automation.engine.gates import Gated, detect_rollbacks, hold_back, window_gate
 from image_automation.engine.gates import written_values as _written
@@ -54,6 +53,7 @@ from image_automation.engine.pullrequests import (
     PullRequestRun,
     run_pull_requests,
 )
+from image_automation.engine.signatures import SignatureChecker, decide_gated, open_checker
 from image_automation.engine.updating import update_plan as _update
 from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
@@ -220,12 +220,34 @@ async def _run_plans(
     wanted = list({p.key: p for ps in chosen.values() for p in ps}.values())
     found = await tags.scan(wanted, now=clock()) if wanted else FoundTags()
     log.info("scanned %d repositories, %d failed", len(found.tags), len(found.errors))
+    opened = open_checker(pull_requests.access, wanted, store=store,
+                          secrets_dir=request.secrets_dir)  # fmt: skip
+    async with opened as checker:
+        await _run_active(request, active, chosen, found, home, checker=checker, store=store,
+                          clock=clock, into=into, pull_requests=pull_requests)  # fmt: skip
+
+
+async def _run_active(
+    request: ReconcileRequest,
+    active: Sequence[AutomationPlan],
+    chosen: Mapping[str, list[ResolvedPolicy]],
+    found: FoundTags,
+    home: Workspace | None,
+    *,
+    checker: SignatureChecker | None,
+    store: StateStore | None,
+    clock: Callable[[], datetime],
+    into: ReconcileReport,
+    pull_requests: PullRequestContext,
+) -> None:
     fresh = home is not None  # home was just prepared (checkout branch) and is untouched
     for plan in active:
         where = f"{redact(plan.repo.url)} ({plan.repo.branch})"
         outcome = AutomationOutcome(key=plan.key, repo=where)
         into.automations.append(outcome)
-        images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
+        images = await _select(
+            chosen[plan.key], found, now=clock(), outcome=outcome, checker=checker
+        )
         if store is not None:
             await _save_decisions(store, chosen[plan.key], outcome, now=clock())
         try:
@@ -273,12 +295,13 @@ def policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> li
     ]
 
 
-def _select(
+async def _select(
     policies: Sequence[ResolvedPolicy],
     found: FoundTags,
     *,
     now: datetime,
     outcome: AutomationOutcome,
+    checker: SignatureChecker | None = None,
 ) -> dict[str, ImageRef]:
     images: dict[str, ImageRef] = {}
     for policy in policies:
@@ -288,7 +311,7 @@ def _select(
                 f"policy {policy.key}: scan of {name} failed: {found.errors[name]}"
             )
             continue
-        decision = decide(policy.spec, found.tags.get(name, ()), now=now)
+        decision = await decide_gated(checker, policy, found.tags.get(name, ()), now=now)
         outcome.decisions[policy.key] = decision
         image = image_for(policy, decision)
         if image is not None:
