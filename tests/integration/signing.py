@@ -97,17 +97,18 @@ def sign_referrer(client: httpx.Client, base: str, repo: str, digest: str, key: 
                                 "predicate": {}}).encode()  # fmt: skip
         kind = "application/vnd.in-toto+json"
         pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind.encode(), len(statement), statement)
-        layer = json.dumps({"mediaType": BUNDLE, "dsseEnvelope": {
-            "payload": base64.b64encode(statement).decode(), "payloadType": kind,
-            "signatures": [{"sig": base64.b64encode(sign(key, pae)).decode()}]}}).encode()  # fmt: skip
+        sig = base64.b64encode(sign(key, pae)).decode()
+        envelope = {"payload": base64.b64encode(statement).decode(), "payloadType": kind,
+                    "signatures": [{"sig": sig}]}  # fmt: skip
+        layer = json.dumps({"mediaType": BUNDLE, "dsseEnvelope": envelope}).encode()
         body = _manifest(client, base, repo, layer=layer, layer_type=BUNDLE, annotations={},
                          subject=subject, artifact_type=BUNDLE)  # fmt: skip
         artifact = BUNDLE
     else:
         data = payload_for(digest, repo)
         ann = {"dev.cosignproject.cosign/signature": base64.b64encode(sign(key, data)).decode()}
-        body = _manifest(client, base, repo, layer=data, layer_type=SIMPLE_SIGNING,
-                         annotations=ann, subject=subject, artifact_type=COSIGN_ARTIFACT)  # fmt: skip
+        body = _manifest(client, base, repo, layer=data, layer_type=SIMPLE_SIGNING, annotations=ann,
+                         subject=subject, artifact_type=COSIGN_ARTIFACT)  # fmt: skip
         artifact = COSIGN_ARTIFACT
     ref_digest = "sha256:" + hashlib.sha256(body).hexdigest()
     push_manifest(client, base, repo, ref_digest, body, OCI_MANIFEST)
