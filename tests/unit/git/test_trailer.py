@@ -10,7 +10,8 @@ from image_automation.git.messages import has_trailer, with_trailer
     [
         ("Update 1 image\n", "apps/auto", "Update 1 image\n\nImage-Automation: apps/auto\n"),
         ("Subject\n\nBody text.", "a/b", "Subject\n\nBody text.\n\nImage-Automation: a/b\n"),
-        ("S\n\nSigned-off-by: A <a@x>", "a/b", "S\n\nSigned-off-by: A <a@x>\nImage-Automation: a/b\n"),
+        ("S\n\nSigned-off-by: A <a@x>", "a/b",
+         "S\n\nSigned-off-by: A <a@x>\nImage-Automation: a/b\n"),
         ("S\n\nImage-Automation: a/b\n", "a/b", "S\n\nImage-Automation: a/b\n"),
         ("S", "", "S\n\nImage-Automation: image-automation\n"),
         ("S", "a/b\nInjected: yes", "S\n\nImage-Automation: a/b Injected: yes\n"),
