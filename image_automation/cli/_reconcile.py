@@ -259,6 +259,8 @@ def _render_pull_requests(outcome: AutomationOutcome) -> None:
                 click.echo(pr.diff, nl=False)
     if not outcome.pull_requests and not outcome.errors:
         click.echo("  nothing selected to propose")
+    for key, why in sorted(outcome.held.items()):
+        click.echo(f"  policy {key}: {why}")
     for warning in outcome.warnings:
         click.echo(f"  warning: {warning}")
     for error in outcome.file_errors:

@@ -386,7 +386,8 @@ async def run_automation(
     The gates run first (:mod:`image_automation.engine.gates`): holds in force and policy
     windows keep values back; outside the automation's windows the run is a dry run whose
     changes show what the window's opening will bring (``out.deferred``); in push delivery
-    the lines a dry edit would change are checked for human rollbacks before the real edit.
+    the lines a dry edit would change are checked for human rollbacks before the real edit
+    (in pull-request delivery, the dry edit of the base each group's branch starts from).
     """
     now = clock()
     gated = Gated()
@@ -402,9 +403,18 @@ async def run_automation(
         out.mode = "pull-request"
         if pull_requests is None:
             raise ConfigError(f"{plan.key}: pull-request delivery is not set up here")
+
+        async def rollbacks(changes: Sequence[Change]) -> set[str]:
+            if store is None or not policies:
+                return set()
+            return await detect_rollbacks(
+                plan, changes, policies=policies, decisions=out.decisions, store=store,
+                workspace=workspace, now=now, gated=gated, save=not dry_run,
+            )  # fmt: skip
+
         done = await run_pull_requests(
             plan, images, workspace, context=pull_requests, store=store, clock=clock,
-            decisions=out.decisions, policies=policies, dry_run=dry_run,
+            decisions=out.decisions, policies=policies, dry_run=dry_run, rollbacks=rollbacks,
         )  # fmt: skip
         _take_pull_requests(out, done)
         return
