@@ -89,14 +89,20 @@ def release_command(policy: str, state: str | None, data_dir: Path | None) -> No
     Example:
       image-automation hold release apps:web --state ./state.db
     """
-    key = policy.replace(":", "/", 1) if "/" not in policy else policy
-    if key.count("/") != 1 or not all(_NAME.fullmatch(part) for part in key.split("/")):
-        raise click.BadParameter(f"{policy[:80]!r} is not NAMESPACE:NAME", param_hint="NS:POLICY")
+    key = policy_key(policy)
     released = _run(_release(_state(state, data_dir), key))
     if released is None:
         click.echo(f"{key}: no hold in force", err=True)
         sys.exit(EXIT_NOT_HELD)
     click.echo(f"{key}: released ({released.reason})")
+
+
+def policy_key(policy: str) -> str:
+    """``NS:POLICY`` (or ``NS/POLICY``) as the key ``namespace/name``; a usage error else."""
+    key = policy.replace(":", "/", 1) if "/" not in policy else policy
+    if key.count("/") != 1 or not all(_NAME.fullmatch(part) for part in key.split("/")):
+        raise click.BadParameter(f"{policy[:80]!r} is not NAMESPACE:NAME", param_hint="NS:POLICY")
+    return key
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MAX_LOOKUPS = 10
 """Candidates refused per selection at most, before the policy selects nothing."""
+OFFLINE_UNKNOWN = "signature: not verified yet (no stored verdict; --scan looks it up)"
+"""Why a tag is refused when only stored verdicts may answer and none is stored."""
 RECHECK = timedelta(minutes=30)
 """How old a refusal may be before the digest is looked at again."""
 
@@ -41,10 +43,15 @@ RECHECK = timedelta(minutes=30)
 class SignatureChecker:
     """Verifies winners for policies with ``verify``; ``client`` reaches their registries."""
 
-    def __init__(self, *, client: RegistryClient, store: StateStore, secrets_dir: Path | None):
+    def __init__(
+        self, *, client: RegistryClient, store: StateStore, secrets_dir: Path | None,
+        offline: bool = False,
+    ) -> None:  # fmt: skip
         self._client = client
         self._store = store
         self._secrets_dir = secrets_dir
+        self._offline = offline
+        """Answer from stored verdicts only (``explain`` from the state store)."""
         self.lookups = 0
         """Digests looked up in the registry (not answered by the store)."""
 
@@ -98,6 +105,8 @@ class SignatureChecker:
     ) -> str | None:
         assert decision.tag is not None
         digest = decision.digest
+        if self._offline:
+            return await self._stored_refusal(digest, keys)
         try:
             if digest is None:
                 digest = await self._client.head_digest(policy.image, decision.tag)
@@ -115,6 +124,13 @@ class SignatureChecker:
             return f"signature check failed: {exc}"
         return None if verdict_ok else f"signature: {reason} ({digest[:19]})"
 
+    async def _stored_refusal(self, digest: str | None, keys: KeySet) -> str | None:
+        """The stored verdict's refusal, whatever its age; no verdict is a refusal too."""
+        cached = await self._store.signature_verdict(digest, keys.id) if digest else None
+        if digest is None or cached is None:
+            return OFFLINE_UNKNOWN
+        return None if cached.valid else f"signature: {cached.reason} ({digest[:19]})"
+
 
 @asynccontextmanager
 async def open_checker(
@@ -123,6 +139,7 @@ async def open_checker(
     *,
     store: StateStore | None,
     secrets_dir: Path | None,
+    offline: bool = False,
 ) -> AsyncIterator[SignatureChecker | None]:
     """A checker for ``policies`` that verify (``None`` when none does, or no registry
     access or store is at hand: such a policy then selects nothing, saying why)."""
@@ -141,7 +158,7 @@ async def open_checker(
         repository_credentials=setup.repository_credentials,
     )
     async with client:
-        yield SignatureChecker(client=client, store=store, secrets_dir=secrets_dir)
+        yield SignatureChecker(client=client, store=store, secrets_dir=secrets_dir, offline=offline)
 
 
 async def decide_gated(
@@ -160,4 +177,11 @@ async def decide_gated(
     return await checker.decide(policy, tags, now=now)
 
 
-__all__ = ["MAX_LOOKUPS", "RECHECK", "SignatureChecker", "decide_gated", "open_checker"]
+__all__ = [
+    "MAX_LOOKUPS",
+    "OFFLINE_UNKNOWN",
+    "RECHECK",
+    "SignatureChecker",
+    "decide_gated",
+    "open_checker",
+]
