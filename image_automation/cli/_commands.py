@@ -32,6 +32,14 @@ class LazyCommand:
 
 
 COMMANDS: dict[str, LazyCommand] = {
+    "explain": LazyCommand(
+        "image_automation.cli._explain:explain_command",
+        "Show the decision trace of NS:POLICY: every tag's fate, gates, Git, the next change.",
+    ),
+    "hold": LazyCommand(
+        "image_automation.cli._hold:hold_group",
+        "List or release rollback holds (a policy kept at a human's version).",
+    ),
     "policy": LazyCommand(
         "image_automation.cli._policy:policy_group",
         "Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage).",

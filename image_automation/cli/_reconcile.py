@@ -204,6 +204,8 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
         return
     if outcome.commit:
         head = f"committed {outcome.commit[:12]}, pushed {', '.join(outcome.refs)}"
+    elif outcome.deferred:
+        head = f"deferred ({outcome.deferred})" + (": would change" if outcome.changes else "")
     elif outcome.changes:
         head = "would change (dry run)" if dry_run else "changed but not committed"
     else:
@@ -225,6 +227,8 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
                 click.echo(f"  policy {key}: nothing selected: {why}")
         if not outcome.decisions and not outcome.errors and not outcome.file_errors:
             click.echo("  no policy of this automation's namespace matches its policySelector")
+    for key, why in sorted(outcome.held.items()):
+        click.echo(f"  policy {key}: {why}")
     for warning in outcome.warnings:
         click.echo(f"  warning: {warning}")
     for error in outcome.file_errors:
@@ -255,6 +259,8 @@ def _render_pull_requests(outcome: AutomationOutcome) -> None:
                 click.echo(pr.diff, nl=False)
     if not outcome.pull_requests and not outcome.errors:
         click.echo("  nothing selected to propose")
+    for key, why in sorted(outcome.held.items()):
+        click.echo(f"  policy {key}: {why}")
     for warning in outcome.warnings:
         click.echo(f"  warning: {warning}")
     for error in outcome.file_errors:

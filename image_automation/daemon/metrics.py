@@ -63,6 +63,11 @@ class Metrics:
         self.selected = Info(
             f"{PREFIX}_policy_selected", "The version a policy selected.", ["policy"], registry=r
         )
+        self.policy_held = Gauge(
+            f"{PREFIX}_policy_held",
+            "1 while a policy's value is held back (a human's rollback, a window or freeze).",
+            ["policy"], registry=r,
+        )  # fmt: skip
         self.reconciles = Counter(
             f"{PREFIX}_reconciles_total", "Reconcile runs by outcome.", ["automation", "result"],
             registry=r,

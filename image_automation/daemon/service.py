@@ -65,6 +65,8 @@ class ReconcileResult:
     changes: tuple[Change, ...] = ()
     pull_requests: tuple[PullRequestOutcome, ...] = ()
     """Pull-request delivery: what happened to each head branch's pull request."""
+    held: Mapping[str, str] = field(default_factory=dict)
+    """Policy key → why its value is held back (rollback hold, window, freeze)."""
 
 
 class Engine(Protocol):
@@ -352,6 +354,7 @@ class Daemon:
             self.metrics.last_success.labels(automation=automation).set(time.time())
         for policy, (image, tag) in result.selections.items():
             self.metrics.record_selection(policy, image=image, tag=tag)
+            self.metrics.policy_held.labels(policy=policy).set(1 if policy in result.held else 0)
         for pr in result.pull_requests:
             self.metrics.pull_requests.labels(automation=automation, action=pr.action).inc()
         self._log_result(automation, result, outcome)
@@ -372,6 +375,9 @@ class Daemon:
                       "url": pr.url or None}  # fmt: skip
             level = logging.WARNING if pr.action == "held" else logging.INFO
             log.log(level, "pull request %s: %s", pr.head, pr.summary(), extra=fields)
+        if self._warned.changed(f"{automation} held", list(result.held.values())):
+            for policy, why in sorted(result.held.items()):
+                log.warning("policy %s held back: %s", policy, why, extra={"policy": policy})
         for error in result.file_errors:
             log.warning("file error: %s", error)
         if result.error:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,7 +42,7 @@ from image_automation.engine.automations import (
     RepoTarget,
     plan_automations,
 )
-from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.deciding import Gate, decide_from_state
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -52,6 +53,7 @@ from image_automation.engine.reconcile import (
 )
 from image_automation.engine.registry_lister import UnreachableApis, open_registry_lister
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
+from image_automation.engine.signatures import decide_gated, open_checker
 from image_automation.engine.status_inputs import StatusInputs, read_status_inputs
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
@@ -283,7 +285,14 @@ class RepoEngine:
             plan = self._loaded.plans.get(automation)
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
             keep = plan is not None and plan.pull_request is not None  # for the PR's text
-            stored = await _select_stored(self.store, chosen, now=datetime.now(UTC), keep=keep)
+            gated = await _gated(self.store, chosen, plan)  # holds and windows need theirs
+            access = self._pull_requests.access if self._pull_requests else None
+            opened = open_checker(access, chosen, store=self.store,
+                                  secrets_dir=self.settings.secrets_dir)  # fmt: skip
+            async with opened as checker:
+                gate = functools.partial(decide_gated, checker)
+                stored = await _select_stored(self.store, chosen, now=datetime.now(UTC),
+                                              keep=keep, keep_for=gated, gate=gate)  # fmt: skip
             if plan is None:
                 return ReconcileResult(selections=stored.selections)
             out = AutomationOutcome(
@@ -309,6 +318,12 @@ class RepoEngine:
                     pull_requests=self._pull_requests,
                     policies=chosen,
                 )
+            for policy in chosen:  # what the gates made of them, for status and explain
+                if policy.key in out.held and policy.key in out.decisions:
+                    await self.store.save_decision(
+                        policy.key, out.decisions[policy.key], repository=policy.image.name,
+                        now=datetime.now(UTC),
+                    )  # fmt: skip
         return ReconcileResult(
             commits=1 if out.commit else 0,
             push_retries=max(out.attempts - 1, 0),
@@ -319,6 +334,7 @@ class RepoEngine:
             commit=out.commit,
             changes=out.changes if out.commit else (),
             pull_requests=tuple(out.pull_requests),
+            held=dict(out.held),
         )
 
     async def status_inputs(self) -> StatusInputs:
@@ -351,8 +367,23 @@ class _Stored:
     """Policy key → its decision, kept only when asked (a pull request's body explains it)."""
 
 
+async def _gated(
+    store: StateStore, policies: Sequence[ResolvedPolicy], plan: AutomationPlan | None
+) -> frozenset[str]:
+    """Policies whose full decision the gates need: a hold in force, or windows."""
+    held = {h.policy for h in await store.holds() if h.active}
+    windowed = plan is not None and bool(plan.windows)
+    return frozenset(p.key for p in policies if p.key in held or windowed or bool(p.windows))
+
+
 async def _select_stored(
-    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime, keep: bool = False
+    store: StateStore,
+    policies: Sequence[ResolvedPolicy],
+    *,
+    now: datetime,
+    keep: bool = False,
+    keep_for: frozenset[str] = frozenset(),
+    gate: Gate | None = None,
 ) -> _Stored:
     """``decide_from_state`` one policy at a time, keeping only the winners.
 
@@ -363,12 +394,12 @@ async def _select_stored(
     """
     out = _Stored()
     for policy in policies:
-        decision = (await decide_from_state(store, [policy], now=now)).get(policy.key)
+        decision = (await decide_from_state(store, [policy], now=now, gate=gate)).get(policy.key)
         if decision is None:
             out.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
             continue
         out.selections[policy.key] = (policy.image.name, decision.tag)
-        if keep:
+        if keep or policy.key in keep_for:
             out.decisions[policy.key] = decision
         image = image_for(policy, decision)
         if image is not None:

@@ -114,6 +114,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
         "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
     ),
+    # 2: the gates: rollback holds per policy and signature verdicts (SQLite version 4).
+    (
+        f"""
+        CREATE TABLE holds (
+            policy           {_KEY} PRIMARY KEY,
+            automation       text NOT NULL,
+            setter           text NOT NULL,
+            tag              text NOT NULL,
+            rolled_back_from text NOT NULL,
+            commit_sha       text NOT NULL,
+            author           text NOT NULL,
+            release          text NOT NULL CHECK (release IN ('untilNewer', 'manual')),
+            since            timestamptz NOT NULL,
+            released_at      timestamptz
+        )
+        """,
+        f"""
+        CREATE TABLE signature_verdicts (
+            digest     {_KEY},
+            keys       {_KEY},
+            valid      boolean NOT NULL,
+            reason     text NOT NULL,
+            checked_at timestamptz NOT NULL,
+            PRIMARY KEY (digest, keys)
+        )
+        """,
+    ),
 )
 
 LATEST = len(MIGRATIONS)

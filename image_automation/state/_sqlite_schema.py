@@ -109,6 +109,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
         "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
     ),
+    # 4: the gates: rollback holds per policy and signature verdicts per (digest, key set).
+    (
+        """
+        CREATE TABLE holds (
+            policy           TEXT PRIMARY KEY,
+            automation       TEXT NOT NULL,
+            setter           TEXT NOT NULL,
+            tag              TEXT NOT NULL,
+            rolled_back_from TEXT NOT NULL,
+            commit_sha       TEXT NOT NULL,
+            author           TEXT NOT NULL,
+            release          TEXT NOT NULL CHECK (release IN ('untilNewer', 'manual')),
+            since            TEXT NOT NULL,
+            released_at      TEXT
+        )
+        """,
+        """
+        CREATE TABLE signature_verdicts (
+            digest     TEXT NOT NULL,
+            keys       TEXT NOT NULL,
+            valid      INTEGER NOT NULL CHECK (valid IN (0, 1)),
+            reason     TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            PRIMARY KEY (digest, keys)
+        )
+        """,
+    ),
 )
 
 LATEST = len(MIGRATIONS)

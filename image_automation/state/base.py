@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
-from image_automation.domain import Decision, TagInfo
+from image_automation.domain import Decision, Hold, TagInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,22 @@ class IgnoredVersion:
     ignored_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SignatureVerdict:
+    """What checking the signatures of one manifest digest against one key set found.
+
+    ``keys`` identifies the key set (a digest of the public keys). ``valid`` verdicts are
+    final (a signature over a digest never stops being valid for a key); the others are
+    re-checked once ``checked_at`` is old enough, since a signature may be added later.
+    """
+
+    digest: str
+    keys: str
+    valid: bool
+    reason: str
+    checked_at: datetime
+
+
 OPENED_LOG_KEPT = timedelta(days=1)
 """How long :meth:`StateStore.record_pull_request_opened` entries are kept: counts over
 a longer window than this are not answered."""
@@ -206,6 +222,38 @@ class StateStore(Protocol):
     async def recent_pushes(self, *, limit: int = 100) -> list[PushRecord]:
         """The latest ``limit`` pushes of every automation, newest first (the status page's
         history of what was changed when)."""
+        ...
+
+    async def pushes(self, automation: str, *, limit: int = 100) -> list[PushRecord]:
+        """The latest ``limit`` pushes of ``automation``, newest first (what we wrote, per
+        setter and commit: the rollback gate reads it)."""
+        ...
+
+    # -- gates ------------------------------------------------------------------------------
+
+    async def save_hold(self, hold: Hold) -> None:
+        """Store ``hold`` as the hold of ``hold.policy`` (replacing one there was)."""
+        ...
+
+    async def hold(self, policy: str) -> Hold | None:
+        """The hold of ``policy`` (in force or released), or ``None``."""
+        ...
+
+    async def holds(self) -> list[Hold]:
+        """Every hold, released ones too, sorted by policy."""
+        ...
+
+    async def release_hold(self, policy: str, *, now: datetime) -> Hold | None:
+        """Release the hold of ``policy`` in force (its ``released_at`` becomes ``now``); the
+        released hold, or ``None`` when none was in force."""
+        ...
+
+    async def signature_verdict(self, digest: str, keys: str) -> SignatureVerdict | None:
+        """The stored verdict on ``digest`` for the key set ``keys``, or ``None``."""
+        ...
+
+    async def save_signature_verdict(self, verdict: SignatureVerdict) -> None:
+        """Store ``verdict``, replacing the one for the same (digest, keys)."""
         ...
 
     # -- pull requests --------------------------------------------------------------------
