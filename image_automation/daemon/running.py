@@ -122,7 +122,8 @@ async def serve(
     )
     pages = None
     if status is not None and settings.status_page:
-        pages = StatusPages(read=daemon_reader(daemon, status), auth=settings.status_auth)
+        pages = StatusPages(read=daemon_reader(daemon, status), trace=status.status_trace,
+                            auth=settings.status_auth)  # fmt: skip
     server = DaemonServer(
         status=pages,
         metrics=metrics,

@@ -54,10 +54,11 @@ from image_automation.engine.reconcile import (
 from image_automation.engine.registry_lister import UnreachableApis, open_registry_lister
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
 from image_automation.engine.signatures import decide_gated, open_checker
-from image_automation.engine.status_inputs import StatusInputs, read_status_inputs
+from image_automation.engine.status_inputs import StatusInputs, read_status_inputs, read_trace
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
 from image_automation.git import GitAuth, RepoSpec, Workspace, cache_key
+from image_automation.policy import Trace
 from image_automation.registry import (
     DockerConfig,
     RegistrySettings,
@@ -344,6 +345,9 @@ class RepoEngine:
         return await read_status_inputs(
             self.store, checkout=checkout, ref=f"refs/remotes/origin/{s.branch}"
         )
+
+    async def status_trace(self, inputs: StatusInputs, policy: str) -> Trace | None:
+        return await read_trace(self.store, inputs, policy, now=datetime.now(UTC))
 
     def quotas(self) -> dict[str, Quota]:
         return self._quotas.snapshot()

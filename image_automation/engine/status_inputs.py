@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from image_automation.domain import Hold
 from image_automation.errors import ImageAutomationError
 from image_automation.git import MarkedLine, marked_lines_at, marked_log
 from image_automation.manifests.markers import find_marker_comments
+from image_automation.policy import MarkedValue, Trace, build_trace
 from image_automation.state import (
     IgnoredVersion,
     PullRequestRecord,
@@ -29,6 +31,8 @@ from image_automation.state import (
 
 HISTORY_COMMITS = 500
 """How many marker-changing commits the timeline reads at most."""
+PUSHES = 200
+"""How many of the latest pushes (of every automation) the views read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class StatusInputs:
     git_values: Sequence[GitValue] = ()
     git_history: Sequence[GitVersion] = ()
     history_complete: bool = True
+    holds: Sequence[Hold] = ()
     problems: Sequence[str] = field(default_factory=tuple)
 
 
@@ -102,7 +107,8 @@ async def read_status_inputs(
     decisions = await store.decisions()
     prs = await store.pull_requests()
     automations = sorted({d.automation for d in prs})
-    pushes = [p for a in automations if (p := await store.last_push(a)) is not None]
+    pushes = await store.recent_pushes(limit=PUSHES)
+    holds = await store.holds()
     ignored = [i for a in automations for i in await store.ignored_versions(a)]
     values: list[GitValue] = []
     history: list[GitVersion] = []
@@ -114,8 +120,34 @@ async def read_status_inputs(
             problems.append(f"git history: {exc}")
     return StatusInputs(
         scans=scans, decisions=decisions, pushes=pushes, pull_requests=prs, ignored=ignored,
-        git_values=values, git_history=history, history_complete=complete, problems=problems,
+        git_values=values, git_history=history, history_complete=complete, holds=holds,
+        problems=problems,
     )  # fmt: skip
+
+
+async def read_trace(
+    store: StateStore, inputs: StatusInputs, policy: str, *, now: datetime
+) -> Trace | None:
+    """``explain``'s trace of ``policy`` from the stored decision and last good scan (no
+    workspace, no scan: the page must not touch the daemon's checkout); ``None`` without a
+    stored decision."""
+    stored = next((d for d in inputs.decisions if d.policy == policy), None)
+    if stored is None:
+        return None
+    status = await store.scan_status(stored.repository)
+    tags = await store.tags(stored.repository) if status and status.last_success else []
+    git = [MarkedValue("", v.file, v.line, _setter(v), v.value)
+           for v in inputs.git_values if v.policy == policy]  # fmt: skip
+    return build_trace(
+        policy=policy, image=stored.repository, source="state", now=now, tags=tags,
+        decision=stored.decision, scanned_at=status.last_success if status else None,
+        scan_error=status.last_error if status else None, git=git,
+    )  # fmt: skip
+
+
+def _setter(value: GitValue) -> str:
+    namespace, _, name = value.policy.partition("/")
+    return ":".join(p for p in (namespace, name, value.field) if p)
 
 
 def _read_git(checkout: Path, ref: str) -> tuple[list[GitValue], list[GitVersion], bool]:
@@ -137,4 +169,5 @@ __all__ = [
     "StatusInputs",
     "marked_values",
     "read_status_inputs",
+    "read_trace",
 ]

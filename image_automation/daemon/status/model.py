@@ -15,18 +15,17 @@ version was refused: a pull request carrying it was closed, or a pin holds it), 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from image_automation.domain import redact
+from image_automation.domain import Hold, redact
 from image_automation.engine.status_inputs import GitValue, StatusInputs
+from image_automation.policy import Trace, trace_to_dict
 from image_automation.state import IgnoredVersion, PullRequestRecord, StoredDecision
 
-TRACE_ROWS = 200
-"""The decision trace lists this many tags at most (the reason counts cover all of them)."""
 _API_HOSTS = {"docker.io": "registry-1.docker.io"}
 """Where a repository's registry answers, when that is not the host in its name."""
 GATE_WORDS = ("minAge", "younger than", "signature", "window", "freeze", "hold", "rollback")
@@ -125,13 +124,6 @@ class Overview:
 
 
 @dataclass(frozen=True, slots=True)
-class TraceRow:
-    tag: str
-    outcome: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class VersionView:
     value: str
     commit: str
@@ -143,10 +135,8 @@ class VersionView:
 @dataclass(frozen=True, slots=True)
 class PolicyDetail:
     policy: PolicyView
-    reasons: tuple[str, ...]
-    trace: tuple[TraceRow, ...]
-    trace_total: int
-    reason_counts: tuple[tuple[str, int], ...]
+    explain: Mapping[str, Any] | None
+    """``explain --output json`` of the policy (from the stored decision and scan)."""
     versions: tuple[VersionView, ...]
     history_complete: bool
 
@@ -198,21 +188,23 @@ def policy_views(inputs: StatusInputs, live: LiveFacts | None = None) -> list[Po
     rows = []
     for key in keys:
         repository = live.policies.get(key, "")
-        rows.append(_policy(key, stored.get(key), repository, in_git.get(key, []), inputs.ignored))
+        rows.append(_policy(key, stored.get(key), repository, in_git.get(key, []), inputs))
     return rows
 
 
 def _policy(
     key: str, stored: StoredDecision | None, repository: str, values: list[GitValue],
-    ignored: Sequence[IgnoredVersion],
+    inputs: StatusInputs,
 ) -> PolicyView:  # fmt: skip
     shown = tuple(sorted({v.value for v in values}))
     if stored is None:
         return PolicyView(key, repository, None, None, shown, "unknown", "no decision yet", None)
     decision = stored.decision
+    hold = decision.hold or next((h for h in inputs.holds if h.policy == key and h.active), None)
     state, reason = policy_state(decision.tag, decision.digest, values=values,
                                  skipped=decision.skipped, reasons=decision.reasons,
-                                 refused=_refused(key, ignored))  # fmt: skip
+                                 refused=_refused(key, inputs.ignored), hold=hold,
+                                 window=decision.window)  # fmt: skip
     return PolicyView(key, stored.repository or repository, decision.tag, decision.digest,
                       shown, state, _clean(reason), stored.decided_at)  # fmt: skip
 
@@ -236,10 +228,14 @@ def policy_state(
     skipped: Mapping[str, str],
     reasons: Sequence[str],
     refused: Mapping[str, IgnoredVersion],
+    hold: Hold | None = None,
+    window: str | None = None,
 ) -> tuple[str, str]:
     """(state, reason) of a policy; see the module docstring for the order."""
     if tag is None:
         return "blocked", "; ".join(reasons) or "no tag qualifies"
+    if hold is not None and hold.active:
+        return "held", hold.reason
     if tag in refused:
         item = refused[tag]
         return "held", f"{tag} refused: {item.reason}"
@@ -247,6 +243,8 @@ def policy_state(
     gated = [(t, why) for t, why in skipped.items() if any(w in why for w in GATE_WORDS)]
     if values:
         differing = sorted({v.value for v in values if not _carries(v, tag, digest)})
+        if differing and window:
+            return "gated", f"{tag} waits: {window}"
         if differing:
             return "pending", f"Git has {', '.join(differing)}; {tag} selected"
         if pins:
@@ -258,6 +256,8 @@ def policy_state(
         return "current", f"Git has {tag}"
     if pins:
         return "held", pins[0]
+    if window:
+        return "gated", f"{tag} waits: {window}"
     return "selected", "what Git has is unknown here"
 
 
@@ -321,42 +321,33 @@ def commit_url(repo_url: str | None, commit: str | None) -> str | None:
     return f"{base.removesuffix('/').removesuffix('.git')}/commit/{commit}"
 
 
-def policy_detail(inputs: StatusInputs, key: str, live: LiveFacts | None = None) -> PolicyDetail:
-    """The policy page: its row, the decision trace, and its versions in Git (oldest first).
+def policy_detail(
+    inputs: StatusInputs, key: str, live: LiveFacts | None = None, *, trace: Trace | None = None
+) -> PolicyDetail:
+    """The policy page: its row, ``explain``'s trace, and its versions in Git (oldest first).
 
     Raises ``KeyError`` for a policy that is neither configured nor decided.
     """
     rows = {p.key: p for p in policy_views(inputs, live)}
     view = rows[key]
-    stored = next((d for d in inputs.decisions if d.policy == key), None)
     versions = sorted(
         (VersionView(v.value, v.commit, v.committed_at, _clean(v.subject), v.file)
          for v in inputs.git_history if v.policy == key and v.field in ("", "tag")),
         key=lambda v: v.committed_at,
     )  # fmt: skip
-    if stored is None:
-        return PolicyDetail(view, (), (), 0, (), tuple(versions), inputs.history_complete)
-    trace, total, counts = decision_trace(stored)
-    reasons = tuple(_clean(r) for r in stored.decision.reasons)
-    return PolicyDetail(view, reasons, trace, total, counts, tuple(versions),
-                        inputs.history_complete)  # fmt: skip
+    explain = None if trace is None else _redacted(trace_to_dict(trace))
+    return PolicyDetail(view, explain, tuple(versions), inputs.history_complete)
 
 
-def decision_trace(
-    stored: StoredDecision, *, rows: int = TRACE_ROWS
-) -> tuple[tuple[TraceRow, ...], int, tuple[tuple[str, int], ...]]:
-    """The winner, then the ranked losers, then the skipped tags (at most ``rows``), the total
-    count, and how many tags each reason covers (most first)."""
-    decision = stored.decision
-    out: list[TraceRow] = []
-    if decision.tag is not None:
-        out.append(TraceRow(decision.tag, "selected", "; ".join(decision.reasons) or "newest"))
-    lost = [TraceRow(t, "lost", _clean(why)) for t, why in decision.lost.items()]
-    skipped = [TraceRow(t, "skipped", _clean(why)) for t, why in decision.skipped.items()]
-    every = out + lost + skipped
-    counts = Counter(row.reason for row in lost + skipped)
-    ordered = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    return tuple(every[:rows]), len(every), ordered
+def _redacted(data: Any) -> Any:
+    """``data`` with every string redacted (reasons and errors come from outside)."""
+    if isinstance(data, str):
+        return _clean(data)
+    if isinstance(data, Mapping):
+        return {k: _redacted(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_redacted(v) for v in data]
+    return data
 
 
 def next_run(
@@ -376,7 +367,6 @@ def _clean(text: str | None) -> str:
 
 
 __all__ = [
-    "TRACE_ROWS",
     "AutomationView",
     "LiveFacts",
     "Overview",
@@ -386,10 +376,8 @@ __all__ = [
     "Quota",
     "RepositoryView",
     "RunRecord",
-    "TraceRow",
     "VersionView",
     "commit_url",
-    "decision_trace",
     "next_run",
     "overview",
     "policy_detail",

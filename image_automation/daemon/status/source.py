@@ -18,12 +18,15 @@ from image_automation.daemon.service import Daemon
 from image_automation.daemon.status.model import LiveFacts, Quota
 from image_automation.daemon.status.web import StatusReader
 from image_automation.engine.status_inputs import StatusInputs
+from image_automation.policy import Trace
 
 _NUMBER = re.compile(r"\s*(\d{1,12})")
 
 
 class StatusSource(Protocol):
     async def status_inputs(self) -> StatusInputs: ...
+
+    async def status_trace(self, inputs: StatusInputs, policy: str) -> Trace | None: ...
 
     def quotas(self) -> Mapping[str, Quota]: ...
 

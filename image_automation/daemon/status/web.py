@@ -27,15 +27,26 @@ from aiohttp import web
 
 from image_automation.daemon.status.auth import StatusAuth
 from image_automation.daemon.status.events import KINDS, MAX_EVENTS, SEVERITIES, EventFilter, events
-from image_automation.daemon.status.model import LiveFacts, overview, policy_detail, policy_views
+from image_automation.daemon.status.model import (
+    LiveFacts,
+    PolicyDetail,
+    overview,
+    policy_detail,
+    policy_views,
+)
 from image_automation.daemon.status.serial import content_tag, dumps, plain
 from image_automation.daemon.status.timeline import timeline_svg
 from image_automation.engine.status_inputs import StatusInputs
+from image_automation.policy import Trace
 
 StatusReader = Callable[[], Awaitable[tuple[StatusInputs, LiveFacts]]]
 """Reads the records and the daemon's live facts for one request."""
+TraceReader = Callable[[StatusInputs, str], Awaitable[Trace | None]]
+"""``explain``'s trace of one policy (the policy page only: it reads the policy's tags)."""
 
 _PACKAGE = "image_automation.daemon.status"
+TRACE_ROWS = 200
+"""The policy page lists this many tags of the trace (the API has them all)."""
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -81,10 +92,12 @@ class StatusPages:
         self,
         *,
         read: StatusReader,
+        trace: TraceReader | None = None,
         auth: StatusAuth | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._read = read
+        self._trace = trace
         self._auth = auth or StatusAuth()
         self._clock = clock
         self._env = _environment()
@@ -131,16 +144,22 @@ class StatusPages:
         tag = content_tag(data, kind="overview")
         return self._page(request, "overview.html", tag, view=view, api_tag=tag)
 
+    async def _detail(self, key: str) -> PolicyDetail | None:
+        inputs, live = await self._read()
+        if key not in {p.key for p in policy_views(inputs, live)}:
+            return None
+        trace = await self._trace(inputs, key) if self._trace is not None else None
+        return policy_detail(inputs, key, live, trace=trace)
+
     async def _policy_page(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["key"]
-        inputs, live = await self._read()
-        try:
-            detail = policy_detail(inputs, key, live)
-        except KeyError:
+        detail = await self._detail(key)
+        if detail is None:
             return self._not_found(f"no policy {key}")
         chart = timeline_svg(detail.versions, title=f"Versions of {key} in Git")
         tag = content_tag(plain(detail), kind="policy")
-        return self._page(request, "policy.html", tag, detail=detail, chart=chart)
+        return self._page(request, "policy.html", tag, detail=detail, chart=chart,
+                          trace_rows=TRACE_ROWS)  # fmt: skip
 
     async def _events_page(self, request: web.Request) -> web.StreamResponse:
         wanted = event_filter(request.query)
@@ -177,11 +196,8 @@ class StatusPages:
         return self._json(request, {"policies": plain(policy_views(inputs, live))}, "policies")
 
     async def _policy_api(self, request: web.Request) -> web.StreamResponse:
-        key = request.match_info["key"]
-        inputs, live = await self._read()
-        try:
-            detail = policy_detail(inputs, key, live)
-        except KeyError:
+        detail = await self._detail(request.match_info["key"])
+        if detail is None:
             return web.json_response({"error": "no such policy"}, status=404)
         return self._json(request, plain(detail), "policy")
 
@@ -250,4 +266,4 @@ def event_filter(query: Mapping[str, str]) -> EventFilter | str:
     return EventFilter(kind=kind, severity=severity, subject=subject, limit=int(limit_text))
 
 
-__all__ = ["StatusPages", "StatusReader", "event_filter", "policy_href"]
+__all__ = ["StatusPages", "StatusReader", "TraceReader", "event_filter", "policy_href"]

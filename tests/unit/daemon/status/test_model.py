@@ -9,7 +9,6 @@ from image_automation.daemon.status.model import (
     Quota,
     RunRecord,
     commit_url,
-    decision_trace,
     next_run,
     overview,
     policy_detail,
@@ -17,7 +16,9 @@ from image_automation.daemon.status.model import (
     safe_url,
     tag_of,
 )
+from image_automation.domain import Hold, TagInfo
 from image_automation.engine.status_inputs import GitValue
+from image_automation.policy import Trace, build_trace
 from image_automation.state import IgnoredVersion
 from tests.unit.daemon.status.records import (
     HOSTILE,
@@ -103,13 +104,24 @@ IGNORED = IgnoredVersion("fleet", "ia/app", "apps:web", "r.test/app:1.2.0", 7, "
         pytest.param(
             "1.1.0", [], {}, (), {}, ("selected", "what Git has is unknown here"), id="git-unknown"
         ),
+        pytest.param(
+            "1.2.0",
+            [git("p", "r/app:1.1.0")],
+            {},
+            ("window closed",),
+            {},
+            ("gated", "1.2.0 waits: closed until Mon 09:00"),
+            id="window-closed",
+        ),
     ],
 )
 def test_policy_state_says_why(
     tag: str | None, values: list[GitValue], skipped: dict[str, str], reasons: tuple[str, ...],
     refused: dict[str, IgnoredVersion], expected: tuple[str, str],
 ) -> None:  # fmt: skip
-    got = policy_state(tag, None, values=values, skipped=skipped, reasons=reasons, refused=refused)
+    window = "closed until Mon 09:00" if "window closed" in reasons else None
+    got = policy_state(tag, None, values=values, skipped=skipped, reasons=reasons,
+                       refused=refused, window=window)  # fmt: skip
     assert got == expected
 
 
@@ -205,20 +217,35 @@ def test_closed_pull_requests_are_not_listed_as_open() -> None:
     assert view.automations[0].open_pull_requests == ()
 
 
-def test_policy_detail_has_the_trace_and_the_versions_oldest_first() -> None:
-    detail = policy_detail(inputs(), "apps/web")
-    assert [(r.tag, r.outcome) for r in detail.trace] == [("1.1.0", "selected"), ("1.0.0", "lost")]
+def trace_of(key: str, **kwargs: object) -> Trace:
+    stored = decision(key, **kwargs)  # type: ignore[arg-type]
+    tags = [TagInfo(t) for t in [*stored.decision.lost, *stored.decision.skipped]]
+    if stored.decision.tag:
+        tags.append(TagInfo(stored.decision.tag))
+    return build_trace(policy=key, image="r.test/app", source="state", now=at(5), tags=tags,
+                       decision=stored.decision, scanned_at=at(3))  # fmt: skip
+
+
+def test_policy_detail_has_explains_trace_and_the_versions_oldest_first() -> None:
+    trace = trace_of("apps/web", tag="1.1.0", lost={"1.0.0": "older than 1.1.0"},
+                     skipped={"x": "not semver: token=s3cr3t"})  # fmt: skip
+    detail = policy_detail(inputs(), "apps/web", trace=trace)
+    assert detail.explain is not None
+    assert [(t["tag"], t["fate"]) for t in detail.explain["tags"]] == [
+        ("1.1.0", "selected"), ("1.0.0", "outranked"), ("x", "unparsable")]  # fmt: skip
+    assert detail.explain["tags"][2]["reason"] == "not semver: token=***"
     assert [v.value for v in detail.versions] == ["r.test/app:1.0.0", "r.test/app:1.1.0"]
+    assert policy_detail(inputs(), "apps/web").explain is None
     with pytest.raises(KeyError):
         policy_detail(inputs(), "apps/none")
 
 
-def test_a_huge_trace_is_cut_but_its_reasons_are_counted_whole() -> None:
-    skipped = {f"0.{i}": "outside >=1.0.0" for i in range(5000)}
-    stored = decision("apps/web", "1.0.0", skipped=skipped, lost={"0.9": "older than 1.0.0"})
-    rows, total, counts = decision_trace(stored, rows=50)
-    assert len(rows) == 50 and total == 5002
-    assert counts == (("outside >=1.0.0", 5000), ("older than 1.0.0", 1))
+def test_an_active_hold_in_the_store_holds_the_policy() -> None:
+    hold = Hold("apps/web", "1.0.0", "1.1.0", SHA_A, "alice", at(1))
+    view = overview(inputs(holds=[hold]), now=at(5))
+    assert (view.policies[0].state, view.policies[0].reason) == ("held", hold.reason)
+    released = Hold("apps/web", "1.0.0", "1.1.0", SHA_A, "alice", at(1), released_at=at(2))
+    assert overview(inputs(holds=[released]), now=at(5)).policies[0].state == "current"
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from image_automation.daemon.status.auth import StatusAuth
 from image_automation.daemon.status.model import LiveFacts
-from image_automation.daemon.status.web import StatusPages, policy_href
+from image_automation.daemon.status.web import TRACE_ROWS, StatusPages, policy_href
+from image_automation.domain import TagInfo
 from image_automation.engine.status_inputs import StatusInputs
+from image_automation.policy import Trace, build_trace
 from tests.unit.daemon.status.records import HOSTILE, at, decision, inputs
 
 Client = TestClient[web.Request, web.Application]
@@ -28,10 +30,21 @@ class Source:
     async def read(self) -> tuple[StatusInputs, LiveFacts]:
         return self.records, self.live
 
+    async def trace(self, records: StatusInputs, policy: str) -> Trace | None:
+        stored = next((d for d in records.decisions if d.policy == policy), None)
+        if stored is None:
+            return None
+        names = [*stored.decision.lost, *stored.decision.skipped, stored.decision.tag or ""]
+        tags = [TagInfo(n) for n in names if n]
+        return build_trace(policy=policy, image=stored.repository, source="state", now=at(5),
+                           tags=tags, decision=stored.decision)  # fmt: skip
+
 
 async def client_for(source: Source, auth: StatusAuth | None = None) -> Client:
     app = web.Application()
-    StatusPages(read=source.read, auth=auth, clock=lambda: at(5)).add_routes(app)
+    StatusPages(read=source.read, trace=source.trace, auth=auth, clock=lambda: at(5)).add_routes(
+        app
+    )
     client: Client = TestClient(TestServer(app))
     await client.start_server()
     return client
@@ -150,6 +163,7 @@ async def test_the_api_shapes(client: Client) -> None:
     assert [p["key"] for p in policies["policies"]] == [f"apps/{HOSTILE}", "apps/web"]
     detail = await (await client.get("/api/v1/policies/apps/web")).json()
     assert [v["value"] for v in detail["versions"]] == ["r.test/app:1.0.0", "r.test/app:1.1.0"]
+    assert [t["fate"] for t in detail["explain"]["tags"]] == ["selected", "outranked"]
     found = await (await client.get("/api/v1/events?kind=commit")).json()
     assert [e["kind"] for e in found["events"]] == ["commit"]
 
@@ -185,5 +199,20 @@ async def test_credentials_guard_the_pages_and_the_api_not_the_static_files(
             else:
                 assert response.headers["Cache-Control"].startswith("private")
         assert (await client.get("/status/static/status.css")).status == 200
+    finally:
+        await client.close()
+
+
+async def test_a_huge_trace_is_cut_on_the_page_but_whole_in_the_api(source: Source) -> None:
+    skipped = {f"0.{i}": "outside range >=1.0.0" for i in range(3000)}
+    source.records = inputs(decisions=[decision("apps/web", "1.1.0", skipped=skipped)])
+    client = await client_for(source)
+    try:
+        page = await (await client.get("/status/policies/apps/web")).text()
+        assert page.count("<tr><td>0.") == TRACE_ROWS - 1
+        assert f"({TRACE_ROWS} of 3001 shown)" in page
+        detail = await (await client.get("/api/v1/policies/apps/web")).json()
+        assert len(detail["explain"]["tags"]) == 3001
+        assert detail["explain"]["counts"] == {"selected": 1, "out_of_range": 3000}
     finally:
         await client.close()
