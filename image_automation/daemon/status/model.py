@@ -330,11 +330,11 @@ def policy_detail(
     """
     rows = {p.key: p for p in policy_views(inputs, live)}
     view = rows[key]
-    versions = sorted(
-        (VersionView(v.value, v.commit, v.committed_at, _clean(v.subject), v.file)
-         for v in inputs.git_history if v.policy == key and v.field in ("", "tag")),
-        key=lambda v: v.committed_at,
-    )  # fmt: skip
+    # Git's order, not the commit times: those have a resolution of a second and may lie.
+    versions = [
+        VersionView(v.value, v.commit, v.committed_at, _clean(v.subject), v.file)
+        for v in reversed(inputs.git_history) if v.policy == key and v.field in ("", "tag")
+    ]  # fmt: skip
     explain = None if trace is None else _redacted(trace_to_dict(trace))
     return PolicyDetail(view, explain, tuple(versions), inputs.history_complete)
 

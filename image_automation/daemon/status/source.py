@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -58,16 +59,24 @@ def live_facts(daemon: Daemon, source: StatusSource) -> LiveFacts:
     config = daemon.config
     problems = [*(config.errors if config else ()), *([daemon.load_problem] if
                 daemon.load_problem else [])]  # fmt: skip
+    runs = {store_key(a): replace(r, automation=store_key(a)) for a, r in daemon.runs.items()}
     if config is None:
-        return LiveFacts(runs=dict(daemon.runs), quotas=source.quotas(), problems=problems)
+        return LiveFacts(runs=runs, quotas=source.quotas(), problems=problems)
     return LiveFacts(
         policies={p.key: p.image.name for p in config.policies},
-        automations=sorted(config.automations),
-        runs=dict(daemon.runs),
+        automations=sorted(store_key(a) for a in config.automations),
+        runs=runs,
         quotas=source.quotas(),
-        repo_urls={a: t.repo_url for a, t in config.push_targets.items()},
+        repo_urls={store_key(a): t.repo_url for a, t in config.push_targets.items()},
         problems=problems,
     )
+
+
+def store_key(automation: str) -> str:
+    """The state store's name of a daemon's automation: Flux ones are ``namespace/name`` in
+    the daemon (its metrics' label) and ``ImageUpdateAutomation/namespace/name`` in the store,
+    which the views use so ``status --state`` and the page name them alike."""
+    return f"ImageUpdateAutomation/{automation}" if automation.count("/") == 1 else automation
 
 
 def daemon_reader(daemon: Daemon, source: StatusSource) -> StatusReader:
@@ -77,4 +86,4 @@ def daemon_reader(daemon: Daemon, source: StatusSource) -> StatusReader:
     return read
 
 
-__all__ = ["QuotaBook", "StatusSource", "daemon_reader", "live_facts"]
+__all__ = ["QuotaBook", "StatusSource", "daemon_reader", "live_facts", "store_key"]

@@ -59,9 +59,9 @@ def inputs(**overrides: object) -> StatusInputs:
         pushes=[PushRecord("fleet", SHA_A, at(2), (SetterChange("apps:web", "1.0.0", "1.1.0"),))],
         pull_requests=[pull_request()],
         git_values=[git("apps/web", "r.test/app:1.1.0")],
-        git_history=[
-            version("apps/web", "r.test/app:1.0.0", -48, SHA_B),
+        git_history=[  # newest first, as git log reads it
             version("apps/web", "r.test/app:1.1.0", 2),
+            version("apps/web", "r.test/app:1.0.0", -48, SHA_B),
         ],
     )
     base.update(overrides)
