@@ -114,6 +114,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
         "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
     ),
+    # 2: the event log (SQLite version 4).
+    (
+        f"""
+        CREATE TABLE events (
+            id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind             {_KEY},
+            severity         text NOT NULL CHECK (severity IN ('info', 'error')),
+            object_kind      {_KEY},
+            object_namespace {_KEY},
+            object_name      {_KEY},
+            involved         {_KEY},
+            message          text NOT NULL,
+            metadata         text NOT NULL,
+            occurred_at      timestamptz NOT NULL
+        )
+        """,
+        "CREATE INDEX events_by_object ON events (involved, id)",
+        "CREATE INDEX events_by_kind ON events (kind, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
