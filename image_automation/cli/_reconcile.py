@@ -19,6 +19,8 @@ import click
 
 from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo, state_option
 from image_automation.engine.automations import RepoTarget
+from image_automation.engine.eventing import EventBus, FailureTracker, store_recorder
+from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -171,9 +173,16 @@ async def _run(
         )
         access = RegistryAccess(registry.settings, registry.secrets, registry.docker_config)
         context = PullRequestContext(forges=forges, secrets_dir=request.secrets_dir, access=access)
-        return await reconcile_once(
-            request, tags=tags, store=store, clock=clock, pull_requests=context
-        )
+        # Events go to the state store (the status page reads them); the bus drains before
+        # the store closes. One run is one observation, so a failure alerts at once here.
+        async with EventBus() as bus:
+            bus.subscribe("state", store_recorder(store))
+            tracker = FailureTracker(threshold=1)
+            await tracker.restore(store)
+            return await reconcile_once(
+                request, tags=tags, store=store, clock=clock, pull_requests=context,
+                events=OutcomeEvents(bus, tracker=tracker),
+            )  # fmt: skip
 
 
 def _render(report: ReconcileReport, *, dry_run: bool) -> None:

@@ -115,6 +115,20 @@ class Metrics:
             "Unix time of the last reconcile that did not fail (alert when it grows old).",
             ["automation"], registry=r,
         )  # fmt: skip
+        self.events = Counter(
+            f"{PREFIX}_events_total", "Events emitted (pushes, pull requests, holds, failures).",
+            ["kind"], registry=r,
+        )  # fmt: skip
+        self.events_dropped = Counter(
+            f"{PREFIX}_events_dropped_total",
+            "Events a subscriber's full queue dropped (the state store, each alert).",
+            ["subscriber"], registry=r,
+        )  # fmt: skip
+        self.notifications = Counter(
+            f"{PREFIX}_notifications_total",
+            "Notifications by provider and result (sent, failed after retries, dropped).",
+            ["provider", "result"], registry=r,
+        )  # fmt: skip
         self.build_info = Gauge(
             f"{PREFIX}_build_info", "Always 1; the running version in a label.", ["version"],
             registry=r,

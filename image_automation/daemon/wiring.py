@@ -36,6 +36,7 @@ from image_automation.daemon.service import ReconcileResult, ScanResult
 from image_automation.daemon.status.model import Quota
 from image_automation.daemon.status.source import QuotaBook
 from image_automation.domain import Decision, ImageRef, TagInfo
+from image_automation.domain.events import Event
 from image_automation.engine.automations import (
     AutomationPlan,
     PlanContext,
@@ -43,6 +44,8 @@ from image_automation.engine.automations import (
     plan_automations,
 )
 from image_automation.engine.deciding import Gate, decide_from_state
+from image_automation.engine.eventing import EventBus, FailureTracker, store_recorder
+from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -173,6 +176,9 @@ class RepoEngine:
         self._auth: GitAuth | None = None
         self._pull_requests: PullRequestContext | None = None
         self._quotas = QuotaBook()
+        self.bus = EventBus(on_drop=lambda name: metrics.events_dropped.labels(name).inc())
+        """Where reconciles' events go; the state store subscribes, alerts may too."""
+        self.events = OutcomeEvents(_CountingSink(self.bus, metrics))
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -185,6 +191,12 @@ class RepoEngine:
         docker_config = DockerConfig.load(s.docker_config) if s.docker_config else None
         self._store = await open_store(s.data_dir / "state.db")
         self._stack.push_async_callback(self._store.close)
+        # Entered after the store, so it drains into the store before the store closes.
+        self.bus.subscribe("state", store_recorder(self._store))
+        await self._stack.enter_async_context(self.bus)
+        tracker = FailureTracker()
+        await tracker.restore(self._store)  # an alert open before a restart stays open
+        self.events.tracker = tracker
         self._lister = RegistryLister(
             settings=registry,
             docker_config=docker_config,
@@ -269,6 +281,22 @@ class RepoEngine:
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
     ) -> ReconcileResult | None:
+        """:meth:`_reconcile`, whose outcome is reported as events, failures included."""
+        try:
+            return await self._reconcile(automation, on_config, before_select)
+        except Exception as exc:
+            plan = self._loaded.plans.get(automation)
+            if plan is not None:
+                failed = AutomationOutcome(key=plan.key, errors=[str(exc) or type(exc).__name__])
+                self.events.report(failed, now=datetime.now(UTC))
+            raise
+
+    async def _reconcile(
+        self,
+        automation: str,
+        on_config: Callable[[DaemonConfig], None],
+        before_select: Callable[[], Awaitable[None]],
+    ) -> ReconcileResult | None:
         """In one checkout: fetch, re-read the files, select from the stored tags, and for a
         declared automation run the reconcile engine's step (the fresh checkout serves the
         first try when the automation writes to it).
@@ -325,6 +353,7 @@ class RepoEngine:
                         policy.key, out.decisions[policy.key], repository=policy.image.name,
                         now=datetime.now(UTC),
                     )  # fmt: skip
+        self.events.report(out, now=datetime.now(UTC))
         return ReconcileResult(
             commits=1 if out.commit else 0,
             push_retries=max(out.attempts - 1, 0),
@@ -358,6 +387,18 @@ class RepoEngine:
         except StateError as exc:
             return str(exc)
         return None
+
+
+class _CountingSink:
+    """Emits to the bus and counts each event by kind."""
+
+    def __init__(self, bus: EventBus, metrics: Metrics) -> None:
+        self._bus = bus
+        self._metrics = metrics
+
+    def emit(self, event: Event) -> None:
+        self._metrics.events.labels(event.kind).inc()
+        self._bus.emit(event)
 
 
 @dataclass(slots=True)

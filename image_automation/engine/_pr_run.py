@@ -39,7 +39,7 @@ from image_automation.engine._pr_groups import (
     refused_policies,
     setter_changes,
 )
-from image_automation.engine._pr_outcome import Action, PullRequestOutcome
+from image_automation.engine._pr_outcome import Action, PullRequestOutcome, Settled
 from image_automation.engine.automations import AutomationPlan, PullRequestPlan
 from image_automation.errors import ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
 from image_automation.forges import Forge, NewPullRequest, PullRequest
@@ -97,6 +97,7 @@ class GroupRun:
     images: dict[str, ImageRef] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    settled: list[Settled] = field(default_factory=list)
     edited: UpdateResult | None = None
 
     @property
@@ -121,6 +122,7 @@ class GroupRun:
         )
         if pr is not None:
             out.number, out.url = pr.number, pr.url
+        out.settled = list(self.settled)
         if result is not None:
             out.changes, out.diff = result.changes, result.diff
         if text is not None:
@@ -190,6 +192,7 @@ class GroupRun:
         self.record = None
         if pr is not None and pr.state == "closed":
             self.notes.append(f"#{pr.number} was closed unmerged: its versions are refused")
+            self.settled.append(Settled("closed", pr.number, pr.url))
             reason, now = f"pull request #{pr.number} was closed without merging", self.s.clock()
             self.refused += [
                 IgnoredVersion(self.key, self.head, c.setter, c.new, pr.number, reason, now)
@@ -201,6 +204,7 @@ class GroupRun:
                 )
         elif pr is not None:
             self.notes.append(f"#{pr.number} was merged")
+            self.settled.append(Settled("merged", pr.number, pr.url))
             if not self.s.dry_run and record.pushed_sha:  # what we wrote, for rollbacks
                 await self.s.store.record_push(
                     PushRecord(self.key, record.pushed_sha, self.s.clock(), record.changes)

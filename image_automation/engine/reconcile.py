@@ -46,6 +46,7 @@ from image_automation.engine.coverage import coverage_warnings
 from image_automation.engine.discovery import discover
 from image_automation.engine.gates import Gated, detect_rollbacks, hold_back, window_gate
 from image_automation.engine.gates import written_values as _written
+from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import (
     ForgePool,
     PullRequestContext,
@@ -154,9 +155,12 @@ async def reconcile_once(
     store: StateStore | None = None,
     clock: Callable[[], datetime],
     pull_requests: PullRequestContext | None = None,
+    events: OutcomeEvents | None = None,
 ) -> ReconcileReport:
     """Run every automation found once; see the module docstring. ``pull_requests``: forge
-    clients and registry access for pull-request automations (default: a pool for this run)."""
+    clients and registry access for pull-request automations (default: a pool for this run);
+    ``events``: where each automation's outcome is reported (pushes, pull requests, holds,
+    failures), never blocking the run."""
     report = ReconcileReport()
     loaded = await asyncio.to_thread(load_paths, request.config_paths)
     async with AsyncExitStack() as stack:
@@ -183,7 +187,8 @@ async def reconcile_once(
             loaded.extend(await discover(home))
             log.info("found %d documents in %s", len(loaded.documents), request.repo.url)
         await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock,
-                         into=report, pull_requests=pull_requests)  # fmt: skip
+                         into=report, pull_requests=pull_requests,
+                         events=None if request.dry_run else events)  # fmt: skip
     return report
 
 
@@ -197,6 +202,7 @@ async def _run_plans(
     clock: Callable[[], datetime],
     into: ReconcileReport,
     pull_requests: PullRequestContext,
+    events: OutcomeEvents | None,
 ) -> None:
     resolved = resolve(loaded)
     into.errors.extend(str(e) for e in resolved.errors)
@@ -206,6 +212,8 @@ async def _run_plans(
     )
     for key, error in plans.errors:
         into.automations.append(AutomationOutcome(key=key, errors=[str(error)]))
+        if events is not None:
+            events.report(into.automations[-1], now=clock())
     if home is not None and request.repo is not None:
         here = (request.repo.url, request.repo.branch)
         ours = [p for p in plans.plans if (p.repo.url, p.repo.branch) == here]
@@ -224,7 +232,8 @@ async def _run_plans(
                           secrets_dir=request.secrets_dir)  # fmt: skip
     async with opened as checker:
         await _run_active(request, active, chosen, found, home, checker=checker, store=store,
-                          clock=clock, into=into, pull_requests=pull_requests)  # fmt: skip
+                          clock=clock, into=into, pull_requests=pull_requests,
+                          events=events)  # fmt: skip
 
 
 async def _run_active(
@@ -239,6 +248,7 @@ async def _run_active(
     clock: Callable[[], datetime],
     into: ReconcileReport,
     pull_requests: PullRequestContext,
+    events: OutcomeEvents | None = None,
 ) -> None:
     fresh = home is not None  # home was just prepared (checkout branch) and is untouched
     for plan in active:
@@ -280,6 +290,8 @@ async def _run_active(
         except Exception as exc:  # a bug must not stop the other automations
             log.exception("automation %s failed unexpectedly", plan.key)
             outcome.errors.append(f"unexpected {type(exc).__name__}: {exc}")
+        if events is not None:
+            events.report(outcome, now=clock())
 
 
 def _same_repo(workspace: Workspace, plan: AutomationPlan) -> bool:

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from image_automation.domain import Hold
+from image_automation.domain.events import EventQuery, StoredEvent
 from image_automation.errors import ImageAutomationError
 from image_automation.git import MarkedLine, marked_lines_at, marked_log
 from image_automation.manifests.markers import find_marker_comments
@@ -31,6 +32,8 @@ from image_automation.state import (
 
 HISTORY_COMMITS = 500
 """How many marker-changing commits the timeline reads at most."""
+EVENTS = 500
+"""How many of the newest events the events page filters."""
 PUSHES = 200
 """How many of the latest pushes (of every automation) the views read."""
 
@@ -72,6 +75,8 @@ class StatusInputs:
     git_history: Sequence[GitVersion] = ()
     history_complete: bool = True
     holds: Sequence[Hold] = ()
+    events: Sequence[StoredEvent] = ()
+    """The newest :data:`EVENTS` of the event log, newest first."""
     problems: Sequence[str] = field(default_factory=tuple)
 
 
@@ -109,6 +114,7 @@ async def read_status_inputs(
     automations = sorted({d.automation for d in prs})
     pushes = await store.recent_pushes(limit=PUSHES)
     holds = await store.holds()
+    events = await store.events(EventQuery(limit=EVENTS))
     ignored = [i for a in automations for i in await store.ignored_versions(a)]
     values: list[GitValue] = []
     history: list[GitVersion] = []
@@ -121,7 +127,7 @@ async def read_status_inputs(
     return StatusInputs(
         scans=scans, decisions=decisions, pushes=pushes, pull_requests=prs, ignored=ignored,
         git_values=values, git_history=history, history_complete=complete, holds=holds,
-        problems=problems,
+        events=events, problems=problems,
     )  # fmt: skip
 
 
@@ -163,6 +169,7 @@ def _read_git(checkout: Path, ref: str) -> tuple[list[GitValue], list[GitVersion
 
 
 __all__ = [
+    "EVENTS",
     "HISTORY_COMMITS",
     "GitValue",
     "GitVersion",

@@ -141,6 +141,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 3: the event log (SQLite version 5).
+    (
+        f"""
+        CREATE TABLE events (
+            id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind             {_KEY},
+            severity         text NOT NULL CHECK (severity IN ('info', 'error')),
+            object_kind      {_KEY},
+            object_namespace {_KEY},
+            object_name      {_KEY},
+            involved         {_KEY},
+            message          text NOT NULL,
+            metadata         text NOT NULL,
+            occurred_at      timestamptz NOT NULL
+        )
+        """,
+        "CREATE INDEX events_by_object ON events (involved, id)",
+        "CREATE INDEX events_by_kind ON events (kind, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

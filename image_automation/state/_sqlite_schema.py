@@ -136,6 +136,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 5: the event log (pushes, pull requests, holds, failures), newest kept, for the status
+    # page and alerts. ``involved`` is the object key, indexed for the per-object page.
+    (
+        """
+        CREATE TABLE events (
+            id               INTEGER PRIMARY KEY,
+            kind             TEXT NOT NULL,
+            severity         TEXT NOT NULL CHECK (severity IN ('info', 'error')),
+            object_kind      TEXT NOT NULL,
+            object_namespace TEXT NOT NULL,
+            object_name      TEXT NOT NULL,
+            involved         TEXT NOT NULL,
+            message          TEXT NOT NULL,
+            metadata         TEXT NOT NULL,
+            occurred_at      TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX events_by_object ON events (involved, id)",
+        "CREATE INDEX events_by_kind ON events (kind, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -5,8 +5,9 @@ the tags of the last good scan with their digests, build/push times and the time
 first saw each tag; the status of the last scan attempt; the last decision of every policy; and
 what every automation last pushed; and, for automations delivering through pull requests, the
 pull request each head branch has open, the versions a closed pull request refused, and when
-pull requests were opened (for the hourly limit). Backends (SQLite now, PostgreSQL later)
-implement it.
+pull requests were opened (for the hourly limit); and a bounded log of events (pushes,
+pull requests, holds, failures) for the status page and ``status``. Backends (SQLite,
+PostgreSQL) implement it.
 
 The store never reads a clock: callers pass ``now``. All datetimes are timezone-aware; backends
 keep them in UTC.
@@ -21,6 +22,7 @@ from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
 from image_automation.domain import Decision, Hold, TagInfo
+from image_automation.domain.events import EVENTS_KEPT, Event, EventQuery, StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +313,17 @@ class StateStore(Protocol):
 
     async def pull_requests_opened_since(self, automation: str, since: datetime) -> int:
         """How many logged openings of ``automation`` are at or after ``since``."""
+        ...
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def record_event(self, event: Event, *, keep: int = EVENTS_KEPT) -> int:
+        """Append ``event`` and return its id (ids grow). Only the newest ``keep`` events are
+        kept: older ones are pruned in the same transaction."""
+        ...
+
+    async def events(self, query: EventQuery | None = None) -> list[StoredEvent]:
+        """The stored events matching ``query`` (all, for ``None``), newest first."""
         ...
 
     async def close(self) -> None:

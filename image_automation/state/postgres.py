@@ -30,6 +30,7 @@ from image_automation.errors import StateError
 from image_automation.state import _codec
 from image_automation.state._postgres_dsn import PostgresSettings, Target, parse_url
 from image_automation.state._postgres_errors import translated
+from image_automation.state._postgres_events import EventTables
 from image_automation.state._postgres_gates import GateTables
 from image_automation.state._postgres_prs import PullRequestTables
 from image_automation.state._postgres_schema import migrate
@@ -45,7 +46,7 @@ async def _configure(conn: Conn) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-class PostgresStore(PullRequestTables, GateTables):
+class PostgresStore(PullRequestTables, GateTables, EventTables):
     """:class:`~image_automation.state.base.StateStore` on PostgreSQL. Open with :meth:`open`.
 
     The pull-request methods live in :class:`PullRequestTables` and borrow connections

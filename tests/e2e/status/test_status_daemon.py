@@ -58,9 +58,9 @@ def test_the_api_shows_the_scans_the_decision_the_history_and_the_push(fleet: Fl
     assert fates == {"1.1.0": "selected", "1.0.1": "outranked", "1.0.0": "outranked"}
     assert [g["value"] for g in detail["explain"]["git"]] == [f"{image}:1.1.0"]
 
-    pushed = api(fleet, "/api/v1/events?kind=commit")["events"]
+    pushed = api(fleet, "/api/v1/events?kind=commit_pushed")["events"]
     assert [e["subject"] for e in pushed] == [AUTOMATION]
-    assert fleet.remote.head()[:12] in pushed[0]["message"]
+    assert pushed[0]["message"].startswith(f"pushed {fleet.remote.head()[:12]} to refs/heads/main")
 
     from_server = json.loads(cli("--server", fleet.url, "--output", "json").stdout)
     again = api(fleet, "/api/v1/status")

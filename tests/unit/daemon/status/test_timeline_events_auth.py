@@ -11,6 +11,7 @@ from image_automation.daemon.status.auth import StatusAuth
 from image_automation.daemon.status.events import EventFilter, events
 from image_automation.daemon.status.model import VersionView
 from image_automation.daemon.status.timeline import MAX_POINTS, timeline_svg
+from image_automation.domain.events import EventKind, InvolvedObject, StoredEvent, make_event
 from tests.unit.daemon.status.records import HOSTILE, SHA_A, at, inputs
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -49,24 +50,47 @@ def test_one_version_and_a_huge_history_still_draw() -> None:
     assert len(list(svg.iter(f"{SVG}circle"))) == MAX_POINTS
 
 
-def test_events_are_newest_first_from_every_record() -> None:
+def test_without_an_event_log_the_records_tell_what_happened() -> None:
     found = events(inputs())
     assert [(e.kind, e.subject) for e in found] == [
-        ("scan", f"r.test/{HOSTILE}"), ("pull-request", "fleet"), ("commit", "fleet")]  # fmt: skip
+        ("scan_failed", f"r.test/{HOSTILE}"),
+        ("pr_opened", "fleet"),
+        ("commit_pushed", "fleet"),
+    ]
     assert found[0].message == "scan failed: 401 from r.test token=***"
     assert found[1].url == "https://forge.test/o/r/pull/7"
+
+
+def logged(kind: EventKind, hours: float, **metadata: str) -> StoredEvent:
+    obj = InvolvedObject("ImageUpdateAutomation", "apps", HOSTILE)
+    event = make_event(kind, involved=obj, message=f"{kind} password=hunter2", now=at(hours),
+                       metadata=metadata)  # fmt: skip
+    return StoredEvent(int(hours * 10), event)
+
+
+def test_the_event_log_replaces_the_derived_events_but_scan_failures_stay() -> None:
+    log = [logged("failure", 6), logged("pr_merged", 5, url="javascript:alert(1)"),
+           logged("commit_pushed", 4.5, url="https://forge.test/c/1")]  # fmt: skip
+    found = events(inputs(events=log))
+    assert [e.kind for e in found] == ["failure", "pr_merged", "commit_pushed", "scan_failed"]
+    assert found[0].severity == "error"
+    assert found[0].subject == f"ImageUpdateAutomation/apps/{HOSTILE}"
+    assert found[0].message == "failure password=***"
+    assert (found[1].url, found[2].url) == (None, "https://forge.test/c/1")
+    assert [e.kind for e in events(inputs(events=log), EventFilter(severity="error"))] == [
+        "failure", "scan_failed"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("wanted", "kinds"),
     [
-        (EventFilter(kind="commit"), ["commit"]),
-        (EventFilter(severity="error"), ["scan"]),
-        (EventFilter(subject="FLEET"), ["pull-request", "commit"]),
+        (EventFilter(kind="commit_pushed"), ["commit_pushed"]),
+        (EventFilter(severity="error"), ["scan_failed"]),
+        (EventFilter(subject="FLEET"), ["pr_opened", "commit_pushed"]),
         (EventFilter(subject="nothing"), []),
-        (EventFilter(limit=1), ["scan"]),
+        (EventFilter(limit=1), ["scan_failed"]),
         (EventFilter(limit=0), []),
-        (EventFilter(limit=10**9), ["scan", "pull-request", "commit"]),
+        (EventFilter(limit=10**9), ["scan_failed", "pr_opened", "commit_pushed"]),
     ],
 )
 def test_event_filters(wanted: EventFilter, kinds: list[str]) -> None:

@@ -164,8 +164,8 @@ async def test_the_api_shapes(client: Client) -> None:
     detail = await (await client.get("/api/v1/policies/apps/web")).json()
     assert [v["value"] for v in detail["versions"]] == ["r.test/app:1.0.0", "r.test/app:1.1.0"]
     assert [t["fate"] for t in detail["explain"]["tags"]] == ["selected", "outranked"]
-    found = await (await client.get("/api/v1/events?kind=commit")).json()
-    assert [e["kind"] for e in found["events"]] == ["commit"]
+    found = await (await client.get("/api/v1/events?kind=commit_pushed")).json()
+    assert [e["kind"] for e in found["events"]] == ["commit_pushed"]
 
 
 async def test_root_redirects_to_the_status_page(client: Client) -> None:
