@@ -1,14 +1,14 @@
-// Polls the page's API with its ETag and offers a reload when the data changed.
+// Polls the page's API with the page's ETag and offers a reload once the data changed.
 // The page works without it; it loads nothing from anywhere else.
 "use strict";
 (function () {
   var body = document.body;
   var url = body.getAttribute("data-poll");
-  var etag = body.getAttribute("data-etag");
   var notice = document.getElementById("refresh");
-  if (!url || !etag || !notice || !window.fetch) { return; }
+  if (!url || !notice || !window.fetch) { return; }
   var every = 15000;
   function poll() {
+    var etag = body.getAttribute("data-etag") || "";
     fetch(url, { headers: { "If-None-Match": etag, "Accept": "application/json" },
                  cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
