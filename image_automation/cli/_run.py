@@ -67,7 +67,7 @@ class RunFile(BaseModel):
 
 
 def _option(name: str, *dest: str, **kwargs: Any) -> Callable[[_F], _F]:
-    env = ENV_PREFIX + name.lstrip("-").replace("-", "_").upper()
+    env = ENV_PREFIX + name.split("/")[0].lstrip("-").replace("-", "_").upper()
     return click.option(name, *dest, envvar=env, show_envvar=True, **kwargs)
 
 
