@@ -7,6 +7,7 @@ Use :meth:`Workspace.open` to lock and prepare a cached checkout, then
 
 from image_automation.git._auth import GitAuth, check_url
 from image_automation.git._checkout import absolute_local_url
+from image_automation.git._marker_log import MAX_COMMITS as MAX_COMMITS_MARKED
 from image_automation.git._marker_log import (
     MarkedCommit,
     MarkedLine,
@@ -31,6 +32,7 @@ from image_automation.git.workspace import Apply, BranchHeads, Workspace, cache_
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "MAX_COMMITS_MARKED",
     "Apply",
     "BranchHeads",
     "Checkboxes",

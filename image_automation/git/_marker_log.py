@@ -111,7 +111,8 @@ def marked_log(repo: Path, *, ref: str, max_commits: int = MAX_COMMITS) -> Marke
                 commits.append(MarkedCommit(*head, tuple(added)))
             head, added, file = _header(raw[1:]), [], ""
         elif raw.startswith(b"+++ "):
-            file = _text(raw[4:].rstrip(b"\r\n")).removeprefix("b/")
+            # git ends the name with a tab when it holds a blank (for patch(1)'s sake)
+            file = _text(raw[4:].rstrip(b"\r\n").removesuffix(b"\t")).removeprefix("b/")
         elif raw.startswith(b"+") and MARKER in raw and len(raw) <= MAX_LINE:
             added.append(MarkedLine(file, _text(raw[1:].rstrip(b"\r\n"))))
     if head is not None:
