@@ -21,7 +21,7 @@ from image_automation.daemon.status.web import StatusReader
 from image_automation.engine.status_inputs import StatusInputs
 from image_automation.policy import Trace
 
-_NUMBER = re.compile(r"\s*(\d{1,12})")
+_NUMBER = re.compile(r"\s*(\d{1,12})\s*(?:;|$)")
 
 
 class StatusSource(Protocol):
