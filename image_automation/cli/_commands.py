@@ -32,6 +32,14 @@ class LazyCommand:
 
 
 COMMANDS: dict[str, LazyCommand] = {
+    "explain": LazyCommand(
+        "image_automation.cli._explain:explain_command",
+        "Show the decision trace of NS:POLICY: every tag's fate, gates, Git, the next change.",
+    ),
+    "hold": LazyCommand(
+        "image_automation.cli._hold:hold_group",
+        "List or release rollback holds (a policy kept at a human's version).",
+    ),
     "policy": LazyCommand(
         "image_automation.cli._policy:policy_group",
         "Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage).",
@@ -47,6 +55,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "scan": LazyCommand(
         "image_automation.cli._scan:scan",
         "List every tag of IMAGE's repository (all pages; invalid tags dropped).",
+    ),
+    "status": LazyCommand(
+        "image_automation.cli._status:status_command",
+        "Show repositories, policies and automations from the state store or a daemon.",
     ),
     "update": LazyCommand(
         "image_automation.cli._update:update",

@@ -19,6 +19,8 @@ import click
 
 from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo, state_option
 from image_automation.engine.automations import RepoTarget
+from image_automation.engine.eventing import EventBus, FailureTracker, store_recorder
+from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -171,9 +173,16 @@ async def _run(
         )
         access = RegistryAccess(registry.settings, registry.secrets, registry.docker_config)
         context = PullRequestContext(forges=forges, secrets_dir=request.secrets_dir, access=access)
-        return await reconcile_once(
-            request, tags=tags, store=store, clock=clock, pull_requests=context
-        )
+        # Events go to the state store (the status page reads them); the bus drains before
+        # the store closes. One run is one observation, so a failure alerts at once here.
+        async with EventBus() as bus:
+            bus.subscribe("state", store_recorder(store))
+            tracker = FailureTracker(threshold=1)
+            await tracker.restore(store)
+            return await reconcile_once(
+                request, tags=tags, store=store, clock=clock, pull_requests=context,
+                events=OutcomeEvents(bus, tracker=tracker),
+            )  # fmt: skip
 
 
 def _render(report: ReconcileReport, *, dry_run: bool) -> None:
@@ -204,6 +213,8 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
         return
     if outcome.commit:
         head = f"committed {outcome.commit[:12]}, pushed {', '.join(outcome.refs)}"
+    elif outcome.deferred:
+        head = f"deferred ({outcome.deferred})" + (": would change" if outcome.changes else "")
     elif outcome.changes:
         head = "would change (dry run)" if dry_run else "changed but not committed"
     else:
@@ -225,6 +236,8 @@ def _render_one(outcome: AutomationOutcome, *, dry_run: bool) -> None:
                 click.echo(f"  policy {key}: nothing selected: {why}")
         if not outcome.decisions and not outcome.errors and not outcome.file_errors:
             click.echo("  no policy of this automation's namespace matches its policySelector")
+    for key, why in sorted(outcome.held.items()):
+        click.echo(f"  policy {key}: {why}")
     for warning in outcome.warnings:
         click.echo(f"  warning: {warning}")
     for error in outcome.file_errors:
@@ -255,6 +268,8 @@ def _render_pull_requests(outcome: AutomationOutcome) -> None:
                 click.echo(pr.diff, nl=False)
     if not outcome.pull_requests and not outcome.errors:
         click.echo("  nothing selected to propose")
+    for key, why in sorted(outcome.held.items()):
+        click.echo(f"  policy {key}: {why}")
     for warning in outcome.warnings:
         click.echo(f"  warning: {warning}")
     for error in outcome.file_errors:

@@ -23,9 +23,11 @@ from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo
 from image_automation.config.models import parse_duration
 from image_automation.config.safe_yaml import load_one
 from image_automation.daemon.google_keys import GOOGLE_CERTS_URL
-from image_automation.daemon.logs import LogFormat, configure_logging
+from image_automation.daemon.logs import REDACTOR, LogFormat, configure_logging
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.running import DaemonSettings, handle_signals, serve
+from image_automation.daemon.service import read_token
+from image_automation.daemon.status.auth import StatusAuth
 from image_automation.daemon.wiring import RepoEngine, RepoSettings
 from image_automation.errors import ConfigError, ImageAutomationError
 
@@ -60,10 +62,12 @@ class RunFile(BaseModel):
     interval: str | None = None
     grace_period: str | None = None
     google_certs_url: str | None = None
+    status_secret: str | None = None
+    status_page: bool | None = None
 
 
 def _option(name: str, *dest: str, **kwargs: Any) -> Callable[[_F], _F]:
-    env = ENV_PREFIX + name.lstrip("-").replace("-", "_").upper()
+    env = ENV_PREFIX + name.split("/")[0].lstrip("-").replace("-", "_").upper()
     return click.option(name, *dest, envvar=env, show_envvar=True, **kwargs)
 
 
@@ -153,6 +157,17 @@ def _seconds(text: str, hint: str) -> float:
     help="Google's JWK set, for gcr (Pub/Sub push) receivers.  "
     "[default: https://www.googleapis.com/oauth2/v3/certs]",
 )
+@_option(
+    "--status-secret",
+    metavar="NAME",
+    help="Credentials for /status and /api/v1 in --secrets-dir: NAME/token (bearer) "
+    "and/or NAME/username + NAME/password (basic).  [default: open]",
+)
+@_option(
+    "--status-page/--no-status-page",
+    default=None,
+    help="Serve the read-only status page and its API.  [default: on]",
+)
 def run_command(**flags: Any) -> None:
     """Keep --repo up to date: scan on a schedule, react to webhooks, serve health and metrics.
 
@@ -204,6 +219,8 @@ def resolve_settings(
         grace_period=_seconds(pick("grace_period", "30s"), "--grace-period"),
         secrets_dir=secrets_dir,
         google_certs_url=_https_url(pick("google_certs_url", GOOGLE_CERTS_URL)),
+        status_page=bool(pick("status_page", True)),
+        status_auth=_status_auth(pick("status_secret"), secrets_dir),
     )
     log_format = pick("log_format", "plain")
     if log_format not in ("plain", "json"):
@@ -212,13 +229,34 @@ def resolve_settings(
     return repo_settings, daemon_settings, log_format, level
 
 
+def _status_auth(name: str | None, secrets_dir: Path | None) -> StatusAuth:
+    """The status page's credentials from ``secrets_dir/name/{token,username,password}``."""
+    if not name:
+        return StatusAuth()
+    found: dict[str, str] = {}
+    for key in ("token", "username", "password"):
+        try:
+            found[key] = read_token(secrets_dir, name, key)
+        except ImageAutomationError as exc:
+            if secrets_dir is None or "cannot read" not in str(exc):
+                raise click.BadParameter(str(exc), param_hint="--status-secret") from exc
+    auth = StatusAuth(found.get("token"), found.get("username"), found.get("password"))
+    if not auth.enabled:
+        raise click.BadParameter(
+            f"secret {name!r} has neither token nor username + password",
+            param_hint="--status-secret",
+        )
+    REDACTOR.add(*(v for k, v in found.items() if k != "username"))
+    return auth
+
+
 async def _main(repo: RepoSettings, daemon: DaemonSettings) -> int:
     stop = asyncio.Event()
     metrics = Metrics()
     with handle_signals(stop):
         try:
             async with RepoEngine(repo, metrics=metrics) as engine:
-                return await serve(engine, daemon, stop=stop, metrics=metrics)
+                return await serve(engine, daemon, stop=stop, metrics=metrics, status=engine)
         except (ImageAutomationError, OSError) as exc:
             log.error("cannot start: %s", exc)
             return EXIT_START_FAILED

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from image_automation.config.gates import Freezes, RollbackSpec, VerifySpec, Windows
 from image_automation.config.pull_requests import NativePullRequest as NativePullRequest
 from image_automation.config.pull_requests import PullRequestBlock
 from image_automation.domain import is_valid_tag
@@ -402,6 +403,10 @@ class TrackedImageSpec(_Model):
     pin: str | None = Field(default=None, min_length=1)
     min_age: Duration | None = None
     digest_reflection_policy: Literal["Never", "IfNotPresent", "Always"] = "Never"
+    windows: Windows = Field(default_factory=list, description="when this image may be written")
+    freeze: Freezes = Field(default_factory=list, description="spans nothing is written in")
+    rollback: RollbackSpec = Field(default_factory=RollbackSpec)
+    verify: VerifySpec | None = Field(default=None, description="only signed tags qualify")
 
 
 class TrackedImage(_Object):
@@ -471,6 +476,8 @@ class ImageAutomationSpec(_Model):
     pull_request: PullRequestBlock = Field(
         default=None, description="deliver through a pull request (docs/pull-requests.md)"
     )
+    windows: Windows = Field(default_factory=list, description="when commits may be made")
+    freeze: Freezes = Field(default_factory=list, description="spans nothing is committed in")
 
 
 class ImageAutomation(_Object):

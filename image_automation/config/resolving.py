@@ -11,6 +11,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from image_automation.config.gates import (
+    AnnotationProblem,
+    VerifySpec,
+    release_from_annotations,
+    update_windows,
+    verify_from_annotations,
+    windows_from_annotations,
+)
 from image_automation.config.loading import Loaded, LoadResult
 from image_automation.config.models import (
     ImagePolicy,
@@ -18,9 +26,9 @@ from image_automation.config.models import (
     ImageRepository,
     TrackedImage,
 )
-from image_automation.domain import ImageRef, InvalidReference
+from image_automation.domain import ImageRef, InvalidReference, Release
 from image_automation.errors import ConfigError
-from image_automation.policy import SelectionSpec, validate_spec
+from image_automation.policy import SelectionSpec, UpdateWindows, validate_spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +44,12 @@ class ResolvedPolicy:
     digest_reflection: str = "Never"
     platform: str | None = None
     scan_interval: timedelta = timedelta(minutes=5)
+    windows: UpdateWindows = field(default_factory=UpdateWindows)
+    """When this policy's value may be written (on top of its automation's windows)."""
+    release: Release = "untilNewer"
+    """How a hold on a human's rollback of this policy ends."""
+    verify: VerifySpec | None = None
+    """Signature requirement: only tags whose digest a key of the secret signed qualify."""
 
     @property
     def key(self) -> str:
@@ -44,7 +58,9 @@ class ResolvedPolicy:
     @property
     def needs_metadata(self) -> bool:
         """The scanner must fetch digests/timestamps, not only the tag list."""
-        return self.spec.needs_tag_info or self.digest_reflection != "Never"
+        return (
+            self.spec.needs_tag_info or self.digest_reflection != "Never" or self.verify is not None
+        )
 
 
 @dataclass(slots=True)
@@ -221,6 +237,15 @@ def _resolve_flux(
     }
     if not _report(spec, docs=docs, out=out) or image is None:
         return None
+    annotations = (obj.metadata.model_extra or {}).get("annotations")
+    try:
+        windows = windows_from_annotations(annotations)
+        release = release_from_annotations(annotations)
+        verify = verify_from_annotations(annotations)
+    except AnnotationProblem as exc:
+        where = doc.location("metadata", "annotations", exc.key)
+        out.errors.append(ConfigError(str(exc), location=where))
+        return None
     return ResolvedPolicy(
         namespace=obj.metadata.namespace,
         name=obj.metadata.name,
@@ -230,6 +255,9 @@ def _resolve_flux(
         repository=repo_doc,
         digest_reflection=obj.spec.digest_reflection_policy,
         scan_interval=repo.interval,
+        windows=windows,
+        release=release,
+        verify=verify,
     )
 
 
@@ -288,4 +316,7 @@ def _resolve_native(doc: Loaded, obj: TrackedImage, out: Resolved) -> ResolvedPo
         digest_reflection=spec_in.digest_reflection_policy,
         platform=spec_in.scan.platform,
         scan_interval=spec_in.scan.interval,
+        windows=update_windows(spec_in.windows, spec_in.freeze),
+        release=spec_in.rollback.release,
+        verify=spec_in.verify,
     )

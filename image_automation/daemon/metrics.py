@@ -63,6 +63,11 @@ class Metrics:
         self.selected = Info(
             f"{PREFIX}_policy_selected", "The version a policy selected.", ["policy"], registry=r
         )
+        self.policy_held = Gauge(
+            f"{PREFIX}_policy_held",
+            "1 while a policy's value is held back (a human's rollback, a window or freeze).",
+            ["policy"], registry=r,
+        )  # fmt: skip
         self.reconciles = Counter(
             f"{PREFIX}_reconciles_total", "Reconcile runs by outcome.", ["automation", "result"],
             registry=r,
@@ -109,6 +114,20 @@ class Metrics:
             f"{PREFIX}_last_success_timestamp_seconds",
             "Unix time of the last reconcile that did not fail (alert when it grows old).",
             ["automation"], registry=r,
+        )  # fmt: skip
+        self.events = Counter(
+            f"{PREFIX}_events_total", "Events emitted (pushes, pull requests, holds, failures).",
+            ["kind"], registry=r,
+        )  # fmt: skip
+        self.events_dropped = Counter(
+            f"{PREFIX}_events_dropped_total",
+            "Events a subscriber's full queue dropped (the state store, each alert).",
+            ["subscriber"], registry=r,
+        )  # fmt: skip
+        self.notifications = Counter(
+            f"{PREFIX}_notifications_total",
+            "Notifications by provider and result (sent, failed after retries, dropped).",
+            ["provider", "result"], registry=r,
         )  # fmt: skip
         self.build_info = Gauge(
             f"{PREFIX}_build_info", "Always 1; the running version in a label.", ["version"],

@@ -20,7 +20,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from image_automation.daemon.google_keys import GOOGLE_CERTS_URL, GoogleKeys
@@ -28,6 +28,9 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.scheduler import WorkQueue
 from image_automation.daemon.server import DEFAULT_MAX_BODY, DaemonServer
 from image_automation.daemon.service import Daemon, Engine
+from image_automation.daemon.status.auth import StatusAuth
+from image_automation.daemon.status.source import StatusSource, daemon_reader
+from image_automation.daemon.status.web import StatusPages
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,10 @@ class DaemonSettings:
     """Repositories scanned at once (each registry host also limits itself)."""
     google_certs_url: str = GOOGLE_CERTS_URL
     """Where Google publishes the keys that sign Pub/Sub push tokens (``gcr`` receivers)."""
+    status_page: bool = True
+    """Serve ``/status`` and ``/api/v1`` (when the engine can feed them)."""
+    status_auth: StatusAuth = field(default_factory=StatusAuth)
+    """Credentials the status page and its API ask for (none: open, read-only)."""
 
 
 def _force_exit() -> None:
@@ -99,8 +106,10 @@ async def serve(
     stop: asyncio.Event,
     metrics: Metrics | None = None,
     on_listening: Callable[[str, int], None] | None = None,
+    status: StatusSource | None = None,
 ) -> int:
-    """Run the daemon until ``stop`` is set; returns the exit status."""
+    """Run the daemon until ``stop`` is set; returns the exit status. ``status`` feeds the
+    status page and its API (not served without one)."""
     metrics = metrics or Metrics()
     queue = WorkQueue(on_depth=metrics.queue_depth.set)
     daemon = Daemon(
@@ -111,7 +120,12 @@ async def serve(
         jitter_fraction=settings.jitter_fraction,
         scan_concurrency=settings.scan_concurrency,
     )
+    pages = None
+    if status is not None and settings.status_page:
+        pages = StatusPages(read=daemon_reader(daemon, status), trace=status.status_trace,
+                            auth=settings.status_auth)  # fmt: skip
     server = DaemonServer(
+        status=pages,
         metrics=metrics,
         hooks=lambda: daemon.hooks,
         on_hook=daemon.on_hook,

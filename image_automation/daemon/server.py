@@ -16,6 +16,9 @@ secret (looked up per request, so a rotated secret applies at once), the request
 by the provider's rule (:mod:`image_automation.daemon.forge_hooks`), and a verified
 pull-request event is handed to ``on_forge_event``, which wakes the automations it concerns.
 An unknown provider and an unknown name get the same 404.
+
+``/status`` and ``/api/v1/...`` are the status page and its JSON
+(:mod:`image_automation.daemon.status.web`), when the daemon is given a source for them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from image_automation.daemon.google_jwt import key_id
 from image_automation.daemon.google_keys import GoogleKeys, KeysUnavailable
 from image_automation.daemon.hooks import Check, Verdict, verify
 from image_automation.daemon.metrics import CONTENT_TYPE, Metrics
+from image_automation.daemon.status.web import StatusPages
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +83,10 @@ class DaemonServer:
         on_forge_event: OnForgeEvent | None = None,
         google_keys: GoogleKeys | None = None,
         clock: Callable[[], float] = time.time,
+        status: StatusPages | None = None,
     ) -> None:
         self._metrics = metrics
+        self._status = status
         self._google_keys = google_keys
         self._clock = clock
         self._hooks = hooks
@@ -118,6 +124,8 @@ class DaemonServer:
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_post("/hook/{digest}", self._hook)
         app.router.add_post("/hooks/forge/{provider}/{name}", self._forge_hook)
+        if self._status is not None:
+            self._status.add_routes(app)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +28,7 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
+from image_automation.daemon.status.model import RunRecord, next_run
 from image_automation.domain import Change, redact
 from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.errors import ImageAutomationError
@@ -63,6 +65,8 @@ class ReconcileResult:
     changes: tuple[Change, ...] = ()
     pull_requests: tuple[PullRequestOutcome, ...] = ()
     """Pull-request delivery: what happened to each head branch's pull request."""
+    held: Mapping[str, str] = field(default_factory=dict)
+    """Policy key → why its value is held back (rollback hold, window, freeze)."""
 
 
 class Engine(Protocol):
@@ -167,6 +171,10 @@ class _Seen:
         return True
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def _scan_key(repository: str) -> str:
     """The work queue's key for scans of ``repository`` (one runs, one waits, per key)."""
     return f"scan:{repository}"
@@ -196,6 +204,8 @@ class Daemon:
         self.load_problem: str | None = None
         """Why the policy files could not be read at the last try (redacted), for /readyz."""
         self.hooks: dict[str, Hook] = {}
+        self.runs: dict[str, RunRecord] = {}
+        """Each automation's last reconcile, for the status page."""
         self._warned = _Seen()
         self.scheduler = Scheduler(
             scan=self.request_scan,
@@ -331,6 +341,8 @@ class Daemon:
 
     def _record(self, automation: str, result: ReconcileResult) -> None:
         outcome = "error" if result.error else ("committed" if result.commits else "unchanged")
+        self.runs[automation] = next_run(self.runs.get(automation), automation, now=_utcnow(),
+                                         error=result.error, commit=result.commit)  # fmt: skip
         self.metrics.reconciles.labels(automation=automation, result=outcome).inc()
         if result.commits:
             self.metrics.commits.labels(automation=automation).inc(result.commits)
@@ -342,6 +354,7 @@ class Daemon:
             self.metrics.last_success.labels(automation=automation).set(time.time())
         for policy, (image, tag) in result.selections.items():
             self.metrics.record_selection(policy, image=image, tag=tag)
+            self.metrics.policy_held.labels(policy=policy).set(1 if policy in result.held else 0)
         for pr in result.pull_requests:
             self.metrics.pull_requests.labels(automation=automation, action=pr.action).inc()
         self._log_result(automation, result, outcome)
@@ -362,6 +375,9 @@ class Daemon:
                       "url": pr.url or None}  # fmt: skip
             level = logging.WARNING if pr.action == "held" else logging.INFO
             log.log(level, "pull request %s: %s", pr.head, pr.summary(), extra=fields)
+        if self._warned.changed(f"{automation} held", list(result.held.values())):
+            for policy, why in sorted(result.held.items()):
+                log.warning("policy %s held back: %s", policy, why, extra={"policy": policy})
         for error in result.file_errors:
             log.warning("file error: %s", error)
         if result.error:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -33,14 +34,19 @@ from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, automation_key, build_config
 from image_automation.daemon.service import ReconcileResult, ScanResult
+from image_automation.daemon.status.model import Quota
+from image_automation.daemon.status.source import QuotaBook
 from image_automation.domain import Decision, ImageRef, TagInfo
+from image_automation.domain.events import Event
 from image_automation.engine.automations import (
     AutomationPlan,
     PlanContext,
     RepoTarget,
     plan_automations,
 )
-from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.deciding import Gate, decide_from_state
+from image_automation.engine.eventing import EventBus, FailureTracker, store_recorder
+from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -51,9 +57,12 @@ from image_automation.engine.reconcile import (
 )
 from image_automation.engine.registry_lister import UnreachableApis, open_registry_lister
 from image_automation.engine.scanning import ScanTarget, TagListing, scan_repositories
+from image_automation.engine.signatures import decide_gated, open_checker
+from image_automation.engine.status_inputs import StatusInputs, read_status_inputs, read_trace
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
-from image_automation.git import GitAuth, RepoSpec, Workspace
+from image_automation.git import GitAuth, RepoSpec, Workspace, cache_key
+from image_automation.policy import Trace
 from image_automation.registry import (
     DockerConfig,
     RegistrySettings,
@@ -88,9 +97,12 @@ class RepoSettings:
 class CountingTransport(httpx.AsyncBaseTransport):
     """Counts every registry request into the metrics by host and status (``error`` if none)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, metrics: Metrics, quotas: QuotaBook | None = None
+    ) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._quotas = quotas
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.netloc.decode("ascii", "replace")
@@ -100,6 +112,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
             self._metrics.registry_requests.labels(host=host, status="error").inc()
             raise
         self._metrics.registry_requests.labels(host=host, status=str(response.status_code)).inc()
+        if self._quotas is not None:
+            self._quotas.saw(host, response.headers, now=datetime.now(UTC))
         return response
 
     async def aclose(self) -> None:
@@ -118,8 +132,10 @@ class RegistryLister:
         docker_config: DockerConfig | None,
         secrets_dir: Path | None,
         metrics: Metrics,
+        quotas: QuotaBook | None = None,
     ) -> None:
         self._settings = settings
+        self._quotas = quotas
         self._docker_config = docker_config
         self._secrets = SecretsDir(secrets_dir) if secrets_dir else None
         self._metrics = metrics
@@ -127,7 +143,7 @@ class RegistryLister:
         """Push-time APIs that failed to answer, shared by all scans (skipped for an hour)."""
 
     def _transport(self, verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport:
-        return CountingTransport(default_transport(verify), self._metrics)
+        return CountingTransport(default_transport(verify), self._metrics, self._quotas)
 
     async def list_tags(self, target: ScanTarget, *, known: Mapping[str, TagInfo]) -> TagListing:
         async with open_registry_lister(
@@ -160,6 +176,10 @@ class RepoEngine:
         self._lister: RegistryLister | None = None
         self._auth: GitAuth | None = None
         self._pull_requests: PullRequestContext | None = None
+        self._quotas = QuotaBook()
+        self.bus = EventBus(on_drop=lambda name: metrics.events_dropped.labels(name).inc())
+        """Where reconciles' events go; the state store subscribes, alerts may too."""
+        self.events = OutcomeEvents(_CountingSink(self.bus, metrics))
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -172,11 +192,18 @@ class RepoEngine:
         docker_config = DockerConfig.load(s.docker_config) if s.docker_config else None
         self._store = await open_store(s.data_dir / "state.db")
         self._stack.push_async_callback(self._store.close)
+        # Entered after the store, so it drains into the store before the store closes.
+        self.bus.subscribe("state", store_recorder(self._store))
+        await self._stack.enter_async_context(self.bus)
+        tracker = FailureTracker()
+        await tracker.restore(self._store)  # an alert open before a restart stays open
+        self.events.tracker = tracker
         self._lister = RegistryLister(
             settings=registry,
             docker_config=docker_config,
             secrets_dir=s.secrets_dir,
             metrics=self.metrics,
+            quotas=self._quotas,
         )
         # Forge clients live as long as the daemon: their ETag caches make a steady-state
         # pull-request read a 304, and their rate-limit windows carry over between runs.
@@ -266,6 +293,22 @@ class RepoEngine:
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
     ) -> ReconcileResult | None:
+        """:meth:`_reconcile`, whose outcome is reported as events, failures included."""
+        try:
+            return await self._reconcile(automation, on_config, before_select)
+        except Exception as exc:
+            plan = self._loaded.plans.get(automation)
+            if plan is not None:
+                failed = AutomationOutcome(key=plan.key, errors=[str(exc) or type(exc).__name__])
+                self.events.report(failed, now=datetime.now(UTC))
+            raise
+
+    async def _reconcile(
+        self,
+        automation: str,
+        on_config: Callable[[DaemonConfig], None],
+        before_select: Callable[[], Awaitable[None]],
+    ) -> ReconcileResult | None:
         """In one checkout: fetch, re-read the files, select from the stored tags, and for a
         declared automation run the reconcile engine's step (the fresh checkout serves the
         first try when the automation writes to it).
@@ -283,7 +326,14 @@ class RepoEngine:
             plan = self._loaded.plans.get(automation)
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
             keep = plan is not None and plan.pull_request is not None  # for the PR's text
-            stored = await _select_stored(self.store, chosen, now=datetime.now(UTC), keep=keep)
+            gated = await _gated(self.store, chosen, plan)  # holds and windows need theirs
+            access = self._pull_requests.access if self._pull_requests else None
+            opened = open_checker(access, chosen, store=self.store,
+                                  secrets_dir=self.settings.secrets_dir)  # fmt: skip
+            async with opened as checker:
+                gate = functools.partial(decide_gated, checker)
+                stored = await _select_stored(self.store, chosen, now=datetime.now(UTC),
+                                              keep=keep, keep_for=gated, gate=gate)  # fmt: skip
             if plan is None:
                 return ReconcileResult(selections=stored.selections)
             out = AutomationOutcome(
@@ -309,6 +359,13 @@ class RepoEngine:
                     pull_requests=self._pull_requests,
                     policies=chosen,
                 )
+            for policy in chosen:  # what the gates made of them, for status and explain
+                if policy.key in out.held and policy.key in out.decisions:
+                    await self.store.save_decision(
+                        policy.key, out.decisions[policy.key], repository=policy.image.name,
+                        now=datetime.now(UTC),
+                    )  # fmt: skip
+        self.events.report(out, now=datetime.now(UTC))
         return ReconcileResult(
             commits=1 if out.commit else 0,
             push_retries=max(out.attempts - 1, 0),
@@ -319,7 +376,22 @@ class RepoEngine:
             commit=out.commit,
             changes=out.changes if out.commit else (),
             pull_requests=tuple(out.pull_requests),
+            held=dict(out.held),
         )
+
+    async def status_inputs(self) -> StatusInputs:
+        """The status page's records: the store's, and Git's values in the clone cache."""
+        s = self.settings
+        checkout = self.work_dir / cache_key(s.repo, s.branch)
+        return await read_status_inputs(
+            self.store, checkout=checkout, ref=f"refs/remotes/origin/{s.branch}"
+        )
+
+    async def status_trace(self, inputs: StatusInputs, policy: str) -> Trace | None:
+        return await read_trace(self.store, inputs, policy, now=datetime.now(UTC))
+
+    def quotas(self) -> dict[str, Quota]:
+        return self._quotas.snapshot()
 
     async def check(self) -> str | None:
         try:
@@ -327,6 +399,18 @@ class RepoEngine:
         except StateError as exc:
             return str(exc)
         return None
+
+
+class _CountingSink:
+    """Emits to the bus and counts each event by kind."""
+
+    def __init__(self, bus: EventBus, metrics: Metrics) -> None:
+        self._bus = bus
+        self._metrics = metrics
+
+    def emit(self, event: Event) -> None:
+        self._metrics.events.labels(event.kind).inc()
+        self._bus.emit(event)
 
 
 @dataclass(slots=True)
@@ -340,8 +424,23 @@ class _Stored:
     """Policy key → its decision, kept only when asked (a pull request's body explains it)."""
 
 
+async def _gated(
+    store: StateStore, policies: Sequence[ResolvedPolicy], plan: AutomationPlan | None
+) -> frozenset[str]:
+    """Policies whose full decision the gates need: a hold in force, or windows."""
+    held = {h.policy for h in await store.holds() if h.active}
+    windowed = plan is not None and bool(plan.windows)
+    return frozenset(p.key for p in policies if p.key in held or windowed or bool(p.windows))
+
+
 async def _select_stored(
-    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime, keep: bool = False
+    store: StateStore,
+    policies: Sequence[ResolvedPolicy],
+    *,
+    now: datetime,
+    keep: bool = False,
+    keep_for: frozenset[str] = frozenset(),
+    gate: Gate | None = None,
 ) -> _Stored:
     """``decide_from_state`` one policy at a time, keeping only the winners.
 
@@ -352,12 +451,12 @@ async def _select_stored(
     """
     out = _Stored()
     for policy in policies:
-        decision = (await decide_from_state(store, [policy], now=now)).get(policy.key)
+        decision = (await decide_from_state(store, [policy], now=now, gate=gate)).get(policy.key)
         if decision is None:
             out.errors.append(f"policy {policy.key}: {policy.image.name} has no good scan yet")
             continue
         out.selections[policy.key] = (policy.image.name, decision.tag)
-        if keep:
+        if keep or policy.key in keep_for:
             out.decisions[policy.key] = decision
         image = image_for(policy, decision)
         if image is not None:

@@ -2,7 +2,7 @@
 and the one credential redaction they all use."""
 
 from image_automation.domain._changes import Change, UpdateResult
-from image_automation.domain._decision import Decision, TagInfo
+from image_automation.domain._decision import RELEASES, Decision, Hold, Release, TagInfo
 from image_automation.domain._http_headers import retry_after_seconds
 from image_automation.domain._image import (
     DOCKER_HUB,
@@ -22,11 +22,14 @@ __all__ = [
     "DOCKER_HUB_API",
     "MASK",
     "NOT_A_TAG",
+    "RELEASES",
     "TAG_RE",
     "Change",
     "Decision",
+    "Hold",
     "ImageRef",
     "InvalidReference",
+    "Release",
     "TagInfo",
     "UpdateResult",
     "digest_problem",

@@ -24,6 +24,16 @@ limit or the forge's rate limit held it back; ``held``: we will not touch the br
 human's commits on it, or a pull request that is not ours); ``would-*``: a dry run."""
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A pull request of this head branch that was found merged or closed by someone else
+    during the run (before the next one was made): the events page and alerts report it."""
+
+    state: Literal["merged", "closed"]
+    number: int
+    url: str = ""
+
+
 @dataclass(slots=True)
 class PullRequestOutcome:
     """One head branch's pull request after a run. ``number``/``url`` when there is one;
@@ -43,6 +53,8 @@ class PullRequestOutcome:
     """The edit's warnings (markers it could not use) and the forge's (what it lacks)."""
     file_errors: list[str] = field(default_factory=list)
     """Files the edit could not read or change; the rest went into the pull request."""
+    settled: list[Settled] = field(default_factory=list)
+    """Earlier pull requests of this head found merged or closed (by others) in this run."""
 
     def summary(self) -> str:
         """``opened #3 URL``, ``deferred: limit: ...``, ``held: human commits ...``."""
@@ -56,4 +68,4 @@ class PullRequestOutcome:
         return text
 
 
-__all__ = ["Action", "PullRequestOutcome"]
+__all__ = ["Action", "PullRequestOutcome", "Settled"]

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from image_automation.config.resolving import ResolvedPolicy
-from image_automation.domain import Decision, ImageRef, UpdateResult
+from image_automation.domain import Change, Decision, ImageRef, UpdateResult
 from image_automation.engine._pr_content import RegistryAccess, TextInputs, provenance, render
 from image_automation.engine._pr_forges import decorate
 from image_automation.engine._pr_groups import (
@@ -39,18 +39,21 @@ from image_automation.engine._pr_groups import (
     refused_policies,
     setter_changes,
 )
-from image_automation.engine._pr_outcome import Action, PullRequestOutcome
+from image_automation.engine._pr_outcome import Action, PullRequestOutcome, Settled
 from image_automation.engine.automations import AutomationPlan, PullRequestPlan
 from image_automation.errors import ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
 from image_automation.forges import Forge, NewPullRequest, PullRequest
 from image_automation.git import BranchHeads, Workspace
 from image_automation.git.pull_requests import RenderedPullRequest, owned_by, read_checkboxes
-from image_automation.state import IgnoredVersion, PullRequestRecord, StateStore
+from image_automation.state import IgnoredVersion, PullRequestRecord, PushRecord, StateStore
 
 log = logging.getLogger(__name__)
 
 Edit = Callable[[Path, Mapping[str, ImageRef], bool], Awaitable[UpdateResult]]
 """``edit(root, images, dry_run)``: the automation's update of ``root`` for these images."""
+Rollbacks = Callable[[Sequence[Change]], Awaitable[set[str]]]
+"""``rollbacks(changes)``: the policies (by name) that the rollback gate holds, given the
+changes a dry edit of the base would make (it updates the shared decisions itself)."""
 
 HUMAN_NOTICE = (
     "This branch has commits that image-automation did not make, so it will not push to it "
@@ -78,6 +81,9 @@ class Shared:
     policies: Sequence[ResolvedPolicy] = ()
     access: RegistryAccess | None = None
     dry_run: bool = False
+    rollbacks: Rollbacks | None = None
+    """The rollback gate: a human commit on the base setting an older value than a merged
+    pull request of ours carried holds that policy."""
 
 
 @dataclass(slots=True)
@@ -91,6 +97,7 @@ class GroupRun:
     images: dict[str, ImageRef] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    settled: list[Settled] = field(default_factory=list)
     edited: UpdateResult | None = None
 
     @property
@@ -115,6 +122,7 @@ class GroupRun:
         )
         if pr is not None:
             out.number, out.url = pr.number, pr.url
+        out.settled = list(self.settled)
         if result is not None:
             out.changes, out.diff = result.changes, result.diff
         if text is not None:
@@ -184,6 +192,7 @@ class GroupRun:
         self.record = None
         if pr is not None and pr.state == "closed":
             self.notes.append(f"#{pr.number} was closed unmerged: its versions are refused")
+            self.settled.append(Settled("closed", pr.number, pr.url))
             reason, now = f"pull request #{pr.number} was closed without merging", self.s.clock()
             self.refused += [
                 IgnoredVersion(self.key, self.head, c.setter, c.new, pr.number, reason, now)
@@ -195,6 +204,11 @@ class GroupRun:
                 )
         elif pr is not None:
             self.notes.append(f"#{pr.number} was merged")
+            self.settled.append(Settled("merged", pr.number, pr.url))
+            if not self.s.dry_run and record.pushed_sha:  # what we wrote, for rollbacks
+                await self.s.store.record_push(
+                    PushRecord(self.key, record.pushed_sha, self.s.clock(), record.changes)
+                )
         else:
             self.notes.append(f"#{record.number} is gone from the forge")
         if not self.s.dry_run:
@@ -206,6 +220,10 @@ class GroupRun:
         """The group's edit on the fresh base checkout (nothing written), minus refusals."""
         root, images = self.s.workspace.path, dict(self.group.images)
         result = await self.s.edit(root, images, True)
+        held = await self.s.rollbacks(result.changes) if self.s.rollbacks else set()
+        if held:  # the base's checkout is HEAD here: blame sees the base's history
+            images = {n: ref for n, ref in images.items() if n not in held}
+            result = await self.s.edit(root, images, True)
         refused = refused_policies(result.changes, self.refused)
         if refused:
             for iv in self.refused:
@@ -214,6 +232,10 @@ class GroupRun:
                     self.held[f"{self.s.plan.namespace}/{name}"] = f"{iv.value}: {iv.reason}"
             images = {n: ref for n, ref in images.items() if n not in refused}
             result = await self.s.edit(root, images, True)
+        for key, decision in sorted(self.s.decisions.items()):  # rollback holds, windows
+            why = decision.hold.reason if decision.hold else decision.window
+            if why:
+                self.held.setdefault(key, why)
         self.images, self.edited = images, result
         return result
 
@@ -409,4 +431,4 @@ def _normal(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
 
 
-__all__ = ["HUMAN_NOTICE", "Edit", "GroupRun", "Shared"]
+__all__ = ["HUMAN_NOTICE", "Edit", "GroupRun", "Rollbacks", "Shared"]

@@ -14,6 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from image_automation.config.gates import (
+    AnnotationProblem,
+    update_windows,
+    windows_from_annotations,
+)
 from image_automation.config.loading import Loaded, LoadResult
 from image_automation.config.models import (
     CommitUser,
@@ -47,6 +52,7 @@ from image_automation.git import (
     render_message,
 )
 from image_automation.git.flux_messages import FluxTemplate, parse_template
+from image_automation.policy import UpdateWindows
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,8 @@ class AutomationPlan:
     """The plan's own policies (an Image Updater plan's images); None: by ``selector``."""
     argocd: ArgoWriteBack | None = None
     """An Argo CD write-back target instead of markers under ``path``."""
+    windows: UpdateWindows = field(default_factory=UpdateWindows)
+    """When commits may be made or pull requests opened (empty: always)."""
 
     @property
     def key(self) -> str:
@@ -318,6 +326,11 @@ def _flux_plan(
     if commit_spec.signing_key is not None:
         signing = _signing_key(doc, commit_spec.signing_key.secret_ref.name, "gpg", context)
     push = spec.git.push
+    try:
+        windows = windows_from_annotations((obj.metadata.model_extra or {}).get("annotations"))
+    except AnnotationProblem as exc:
+        where = doc.location("metadata", "annotations", exc.key)
+        raise ConfigError(str(exc), location=where) from None
     pull_request = flux_pull_request(
         doc,
         obj,
@@ -339,6 +352,7 @@ def _flux_plan(
         suspended=spec.suspend,
         interval=spec.interval.total_seconds(),
         pull_request=pull_request,
+        windows=windows,
     )
 
 
@@ -379,6 +393,7 @@ def _native_plan(doc: Loaded, obj: ImageAutomation, context: PlanContext) -> Aut
         interval=spec.interval.total_seconds(),
         line_include=tuple(spec.update.line_include),
         pull_request=pull_request,
+        windows=update_windows(spec.windows, spec.freeze),
     )
 
 

@@ -7,14 +7,23 @@ status page and PR bodies can show why a tag won.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from image_automation.config.resolving import ResolvedPolicy
 from image_automation.domain import Decision, TagInfo
 from image_automation.errors import PolicyError
 from image_automation.policy import SelectionSpec, select
 from image_automation.state import StateStore
+
+
+class Gate(Protocol):
+    """Selection with the gates that need I/O (the signature gate)."""
+
+    def __call__(
+        self, policy: ResolvedPolicy, tags: Sequence[TagInfo | str], *, now: datetime
+    ) -> Awaitable[Decision]: ...
 
 
 def decide(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime) -> Decision:
@@ -26,7 +35,11 @@ def decide(spec: SelectionSpec, tags: Iterable[TagInfo | str], *, now: datetime)
 
 
 async def decide_from_state(
-    store: StateStore, policies: Sequence[ResolvedPolicy], *, now: datetime
+    store: StateStore,
+    policies: Sequence[ResolvedPolicy],
+    *,
+    now: datetime,
+    gate: Gate | None = None,
 ) -> dict[str, Decision]:
     """Select for each policy from its repository's stored tags; store and return decisions.
 
@@ -39,7 +52,8 @@ async def decide_from_state(
         status = await store.scan_status(repository)
         if status is None or status.last_success is None:
             continue
-        decision = decide(policy.spec, await store.tags(repository), now=now)
+        tags = await store.tags(repository)
+        decision = await gate(policy, tags, now=now) if gate else decide(policy.spec, tags, now=now)
         await store.save_decision(policy.key, decision, repository=repository, now=now)
         decisions[policy.key] = decision
     return decisions

@@ -37,7 +37,7 @@ from image_automation.engine._pr_content import RegistryAccess
 from image_automation.engine._pr_forges import ForgePool, forge_settings
 from image_automation.engine._pr_groups import Group, groups_for
 from image_automation.engine._pr_outcome import Action, PullRequestOutcome
-from image_automation.engine._pr_run import HUMAN_NOTICE, Edit, GroupRun, Shared
+from image_automation.engine._pr_run import HUMAN_NOTICE, Edit, GroupRun, Rollbacks, Shared
 from image_automation.engine.automations import AutomationPlan
 from image_automation.engine.updating import update_plan
 from image_automation.errors import (
@@ -88,12 +88,14 @@ async def run_pull_requests(
     policies: Sequence[ResolvedPolicy] = (),
     dry_run: bool = False,
     edit: Edit | None = None,
+    rollbacks: Rollbacks | None = None,
 ) -> PullRequestRun:
     """Run the lifecycle of every group of ``plan`` once; see the module docstring.
 
     ``images``: policy name → selected reference; ``workspace``: a checkout of
     ``plan.repo`` (its branch is the base); ``edit(root, images, dry_run)`` edits a checkout
-    (default: the updater on the plan's ``update.path``).
+    (default: the updater on the plan's ``update.path``); ``rollbacks``: the rollback gate
+    (:data:`~image_automation.engine._pr_run.Rollbacks`), none by default.
     """
     pr = plan.pull_request
     if pr is None:
@@ -108,8 +110,8 @@ async def run_pull_requests(
     shared = Shared(
         plan=plan, pr=pr, provider=settings.provider, forge=context.forges.forge(settings),
         store=store, workspace=workspace, edit=edit or update, clock=clock,
-        decisions=decisions or {}, selected=frozenset(images), policies=policies,
-        access=context.access, dry_run=dry_run,
+        decisions=decisions if decisions is not None else {}, selected=frozenset(images),
+        policies=policies, access=context.access, dry_run=dry_run, rollbacks=rollbacks,
     )  # fmt: skip
     out = PullRequestRun()
     groups = groups_for(pr, images)

@@ -43,8 +43,10 @@ from image_automation.engine.automations import (
     selects,
 )
 from image_automation.engine.coverage import coverage_warnings
-from image_automation.engine.deciding import decide
 from image_automation.engine.discovery import discover
+from image_automation.engine.gates import Gated, detect_rollbacks, hold_back, window_gate
+from image_automation.engine.gates import written_values as _written
+from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import (
     ForgePool,
     PullRequestContext,
@@ -52,6 +54,7 @@ from image_automation.engine.pullrequests import (
     PullRequestRun,
     run_pull_requests,
 )
+from image_automation.engine.signatures import SignatureChecker, decide_gated, open_checker
 from image_automation.engine.updating import update_plan as _update
 from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
@@ -118,6 +121,11 @@ class AutomationOutcome:
     """Pull-request delivery: what happened to each head branch's pull request."""
     mode: str = "push"
     """``push`` or ``pull-request`` (how the automation delivers)."""
+    held: dict[str, str] = field(default_factory=dict)
+    """Policy key → why its value is held back (a rollback hold, a window or freeze)."""
+    deferred: str = ""
+    """Why nothing was committed or opened although there was something to (a closed
+    update window or a freeze, with its opening); the changes are what it would do."""
 
     @property
     def ok(self) -> bool:
@@ -147,9 +155,12 @@ async def reconcile_once(
     store: StateStore | None = None,
     clock: Callable[[], datetime],
     pull_requests: PullRequestContext | None = None,
+    events: OutcomeEvents | None = None,
 ) -> ReconcileReport:
     """Run every automation found once; see the module docstring. ``pull_requests``: forge
-    clients and registry access for pull-request automations (default: a pool for this run)."""
+    clients and registry access for pull-request automations (default: a pool for this run);
+    ``events``: where each automation's outcome is reported (pushes, pull requests, holds,
+    failures), never blocking the run."""
     report = ReconcileReport()
     loaded = await asyncio.to_thread(load_paths, request.config_paths)
     async with AsyncExitStack() as stack:
@@ -176,7 +187,8 @@ async def reconcile_once(
             loaded.extend(await discover(home))
             log.info("found %d documents in %s", len(loaded.documents), request.repo.url)
         await _run_plans(request, loaded, home, tags=tags, store=store, clock=clock,
-                         into=report, pull_requests=pull_requests)  # fmt: skip
+                         into=report, pull_requests=pull_requests,
+                         events=None if request.dry_run else events)  # fmt: skip
     return report
 
 
@@ -190,6 +202,7 @@ async def _run_plans(
     clock: Callable[[], datetime],
     into: ReconcileReport,
     pull_requests: PullRequestContext,
+    events: OutcomeEvents | None,
 ) -> None:
     resolved = resolve(loaded)
     into.errors.extend(str(e) for e in resolved.errors)
@@ -201,6 +214,8 @@ async def _run_plans(
     into.warnings.extend(plans.warnings)
     for key, error in plans.errors:
         into.automations.append(AutomationOutcome(key=key, errors=[str(error)]))
+        if events is not None:
+            events.report(into.automations[-1], now=clock())
     if home is not None and request.repo is not None:
         here = (request.repo.url, request.repo.branch)
         ours = [p for p in plans.plans if (p.repo.url, p.repo.branch) == here and p.argocd is None]
@@ -215,12 +230,36 @@ async def _run_plans(
     wanted = list({p.key: p for ps in chosen.values() for p in ps}.values())
     found = await tags.scan(wanted, now=clock()) if wanted else FoundTags()
     log.info("scanned %d repositories, %d failed", len(found.tags), len(found.errors))
+    opened = open_checker(pull_requests.access, wanted, store=store,
+                          secrets_dir=request.secrets_dir)  # fmt: skip
+    async with opened as checker:
+        await _run_active(request, active, chosen, found, home, checker=checker, store=store,
+                          clock=clock, into=into, pull_requests=pull_requests,
+                          events=events)  # fmt: skip
+
+
+async def _run_active(
+    request: ReconcileRequest,
+    active: Sequence[AutomationPlan],
+    chosen: Mapping[str, list[ResolvedPolicy]],
+    found: FoundTags,
+    home: Workspace | None,
+    *,
+    checker: SignatureChecker | None,
+    store: StateStore | None,
+    clock: Callable[[], datetime],
+    into: ReconcileReport,
+    pull_requests: PullRequestContext,
+    events: OutcomeEvents | None = None,
+) -> None:
     fresh = home is not None  # home was just prepared (checkout branch) and is untouched
     for plan in active:
         where = f"{redact(plan.repo.url)} ({plan.repo.branch})"
         outcome = AutomationOutcome(key=plan.key, repo=where)
         into.automations.append(outcome)
-        images = _select(chosen[plan.key], found, now=clock(), outcome=outcome)
+        images = await _select(
+            chosen[plan.key], found, now=clock(), outcome=outcome, checker=checker
+        )
         if store is not None:
             await _save_decisions(store, chosen[plan.key], outcome, now=clock())
         try:
@@ -246,11 +285,15 @@ async def _run_plans(
                     pull_requests=pull_requests,
                     policies=chosen[plan.key],
                 )
+            if store is not None and outcome.held:  # holds and windows changed decisions
+                await _save_decisions(store, chosen[plan.key], outcome, now=clock())
         except ImageAutomationError as exc:
             outcome.errors.append(str(exc))
         except Exception as exc:  # a bug must not stop the other automations
             log.exception("automation %s failed unexpectedly", plan.key)
             outcome.errors.append(f"unexpected {type(exc).__name__}: {exc}")
+        if events is not None:
+            events.report(outcome, now=clock())
 
 
 def _same_repo(workspace: Workspace, plan: AutomationPlan) -> bool:
@@ -269,12 +312,13 @@ def policies_for(plan: AutomationPlan, policies: Sequence[ResolvedPolicy]) -> li
     ]
 
 
-def _select(
+async def _select(
     policies: Sequence[ResolvedPolicy],
     found: FoundTags,
     *,
     now: datetime,
     outcome: AutomationOutcome,
+    checker: SignatureChecker | None = None,
 ) -> dict[str, ImageRef]:
     images: dict[str, ImageRef] = {}
     for policy in policies:
@@ -284,7 +328,7 @@ def _select(
                 f"policy {policy.key}: scan of {name} failed: {found.errors[name]}"
             )
             continue
-        decision = decide(policy.spec, found.tags.get(name, ()), now=now)
+        decision = await decide_gated(checker, policy, found.tags.get(name, ()), now=now)
         outcome.decisions[policy.key] = decision
         image = image_for(policy, decision)
         if image is not None:
@@ -355,20 +399,57 @@ async def run_automation(
     as is. The result goes into ``out``; a pushed commit is recorded in ``store``. A plan
     with ``pull_request`` goes through :func:`run_pull_requests` instead (``pull_requests``
     is then required; ``out.decisions`` and ``policies`` feed the pull request's text).
+
+    The gates run first (:mod:`image_automation.engine.gates`): holds in force and policy
+    windows keep values back; outside the automation's windows the run is a dry run whose
+    changes show what the window's opening will bring (``out.deferred``); in push delivery
+    the lines a dry edit would change are checked for human rollbacks before the real edit
+    (in pull-request delivery, the dry edit of the base each group's branch starts from).
     """
+    now = clock()
+    gated = Gated()
+    if store is not None:
+        images = await hold_back(images, policies=policies, decisions=out.decisions,
+                                 store=store, now=now, gated=gated)  # fmt: skip
+    images, closed = window_gate(plan, images, policies=policies, decisions=out.decisions,
+                                 now=now, gated=gated)  # fmt: skip
+    out.held = gated.held
+    if closed is not None:
+        out.deferred, dry_run = closed, True
     if plan.pull_request is not None:
         out.mode = "pull-request"
         if pull_requests is None:
             raise ConfigError(f"{plan.key}: pull-request delivery is not set up here")
+
+        async def rollbacks(changes: Sequence[Change]) -> set[str]:
+            if store is None or not policies:
+                return set()
+            return await detect_rollbacks(
+                plan, changes, policies=policies, decisions=out.decisions, store=store,
+                workspace=workspace, now=now, gated=gated, save=not dry_run,
+            )  # fmt: skip
+
         done = await run_pull_requests(
             plan, images, workspace, context=pull_requests, store=store, clock=clock,
-            decisions=out.decisions, policies=policies, dry_run=dry_run,
+            decisions=out.decisions, policies=policies, dry_run=dry_run, rollbacks=rollbacks,
         )  # fmt: skip
         _take_pull_requests(out, done)
         return
 
+    written = await _written(store, plan.key) if store is not None and policies else {}
+
     async def apply(root: Path) -> UpdateResult:
-        return await _update(root, plan, images, dry_run=dry_run)
+        chosen = dict(images)
+        if written and store is not None:
+            dry = await _update(root, plan, chosen, dry_run=True)
+            if dry.changes:
+                held = await detect_rollbacks(
+                    plan, dry.changes, policies=policies, decisions=out.decisions,
+                    store=store, workspace=workspace, now=now, gated=gated, save=not dry_run,
+                )  # fmt: skip
+                for name in held:
+                    chosen.pop(name, None)
+        return await _update(root, plan, chosen, dry_run=dry_run)
 
     if dry_run:
         if not prepared:

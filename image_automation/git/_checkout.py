@@ -100,6 +100,10 @@ class Checkout:
         """Run git in the checkout (for the adapter's sibling modules); see ``_git``."""
         return self._git(*args, action=action, push=push)
 
+    def run_git_status(self, *args: str, action: str) -> tuple[int, str, str]:
+        """Run git; (exit status, stdout, stderr) for sibling modules; see ``_git_status``."""
+        return self._git_status(*args, action=action)
+
     def _git_status(self, *args: str, action: str) -> tuple[int, str, str]:
         """Run git; (exit status, stdout, stderr) rather than an error for a non-zero exit."""
         log.debug("git %s", redact(" ".join(args), self._secrets))

@@ -22,6 +22,7 @@ check) is the same.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -46,6 +47,32 @@ in {{ files | length }} file{{ "s" if files | length != 1 }}
 Policies: {{ policies | join(", ") }}
 {% endif -%}
 """
+
+
+TRAILER = "Image-Automation"
+"""The trailer every commit of ours carries (``Image-Automation: namespace/name``): how the
+rollback gate tells our changes from a human's, whatever the message template says."""
+
+_TRAILER_LINE = re.compile(r"^[A-Za-z0-9-]+: \S")
+
+
+def with_trailer(message: str, automation: str) -> str:
+    """``message`` ending in ``Image-Automation: <automation>`` (added once, as git's own
+    trailer rules want it: in a last paragraph of ``Key: value`` lines)."""
+    value = " ".join(automation.split()) or "image-automation"
+    line = f"{TRAILER}: {value}"
+    text = message.rstrip("\n")
+    lines = text.split("\n")
+    if any(existing.strip() == line for existing in lines):
+        return text + "\n"
+    paragraph = text.rsplit("\n\n", 1)[-1] if "\n\n" in text else ""
+    joins = bool(paragraph) and all(_TRAILER_LINE.match(x) for x in paragraph.split("\n"))
+    return f"{text}\n{line}\n" if joins else f"{text}\n\n{line}\n"
+
+
+def has_trailer(message: str) -> bool:
+    """Whether ``message`` carries our trailer (any automation of ours)."""
+    return any(x.startswith(f"{TRAILER}: ") for x in message.splitlines())
 
 
 class MessageTemplateError(ConfigError):

@@ -38,7 +38,8 @@ from image_automation.git._checkout import Checkout, absolute_path
 from image_automation.git._errors import Remote
 from image_automation.git._lock import locked
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
-from image_automation.git.messages import render_message
+from image_automation.git._origin import LineOrigin, is_ancestor, line_origin
+from image_automation.git.messages import render_message, with_trailer
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -162,9 +163,10 @@ class Workspace:
         """
 
         def message() -> str:
-            return render_message(
+            text = render_message(
                 result, settings.message_template, automation=automation, values=values
             )
+            return with_trailer(text, automation)
 
         return await _in_thread(self._checkout.commit, message, settings)
 
@@ -225,6 +227,15 @@ class Workspace:
             return PublishResult(commit=sha, result=result, attempts=attempt, refs=refs)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def line_origin(self, file: str, line: int) -> LineOrigin | None:
+        """The commit that last changed ``file``'s line ``line`` at ``HEAD`` (git blame);
+        ``None`` when git cannot say (the line is gone, the file is untracked)."""
+        return await _in_thread(line_origin, self._checkout, file, line)
+
+    async def contains(self, commit: str) -> bool:
+        """Whether ``commit`` is in ``HEAD``'s history."""
+        return await _in_thread(is_ancestor, self._checkout, commit)
+
     # -- pull-request head branches (see :mod:`image_automation.git._branches`) -------------
 
     async def prepare_branch(self, branch: str) -> BranchHeads:
@@ -272,4 +283,4 @@ class Workspace:
         )
 
 
-__all__ = ["Apply", "BranchHeads", "Workspace", "cache_key"]
+__all__ = ["Apply", "BranchHeads", "LineOrigin", "Workspace", "cache_key"]

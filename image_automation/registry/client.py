@@ -273,6 +273,42 @@ class RegistryClient:
         self._configs[digest] = config
         return config
 
+    async def referrers(self, ref: ImageRef | str, digest: str) -> list[dict[str, Any]]:
+        """The OCI 1.1 referrers of manifest ``digest``: the referrers API, or — on a registry
+        without it (404) — the tag-schema fallback index ``sha256-<hex>``; ``[]`` for none."""
+        image = _as_ref(ref)
+        ep = self._http.endpoint(image)
+        url = f"{ep.base}/v2/{ep.name}/referrers/{digest}"
+        reply = await self._http.request(
+            "GET", ep, url, headers={"Accept": OCI_INDEX}, what=f"referrers of {digest}"
+        )
+        if reply.status == 200 and reply.headers.get("content-type", "").startswith(OCI_INDEX):
+            index = _json_object(reply.body, ep, f"referrers of {digest}")
+        elif reply.status in (200, 404):
+            fallback = digest.replace(":", "-", 1)
+            try:
+                index = (await self.get_manifest(image, fallback)).data
+            except RegistryError as exc:
+                if "not found" in str(exc):
+                    return []
+                raise
+        else:
+            await self._get("GET", ep, url, accept=OCI_INDEX, what=f"referrers of {digest}")
+            return []
+        entries = index.get("manifests") or []
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+    async def get_blob(self, ref: ImageRef | str, digest: str) -> bytes:
+        """The blob ``digest`` (checked against its digest; size capped by maxBodyBytes)."""
+        image = _as_ref(ref)
+        ep = self._http.endpoint(image)
+        url = f"{ep.base}/v2/{ep.name}/blobs/{digest}"
+        reply = await self._get("GET", ep, url, accept="*/*", what=f"blob {digest}")
+        got = "sha256:" + hashlib.sha256(reply.body).hexdigest()
+        if got != digest:
+            raise RegistryError(f"{ep.image}: blob {digest} has digest {got}")
+        return reply.body
+
     async def _get_verified(
         self, image: ImageRef, path: str, reference: str, *, accept: str, what: str, kind: str
     ) -> tuple[Reply, str, dict[str, Any]]:

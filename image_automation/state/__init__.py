@@ -1,4 +1,5 @@
-"""State stores: tags, digests, first-seen times, scan status, decisions, pushes, pull requests.
+"""State stores: tags, digests, first-seen times, scan status, decisions, pushes, pull requests,
+events.
 
 ``open_store(url)`` picks a backend by URL scheme from a name → ``"module:attr"`` table and
 imports it only then, so a backend's driver (psycopg for PostgreSQL) loads only when chosen.
@@ -20,6 +21,7 @@ from image_automation.state.base import (
     PushRecord,
     ScanStatus,
     SetterChange,
+    SignatureVerdict,
     StateStore,
     StoredDecision,
     TagDiff,
@@ -80,6 +82,7 @@ __all__ = [
     "PushRecord",
     "ScanStatus",
     "SetterChange",
+    "SignatureVerdict",
     "StateStore",
     "StoredDecision",
     "TagDiff",

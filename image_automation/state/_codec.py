@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from image_automation.domain import Decision
+from image_automation.domain import Decision, Hold
 from image_automation.state.base import SetterChange
 
 
@@ -69,7 +69,44 @@ def decision_to_json(decision: Decision) -> str:
         "lost": dict(decision.lost),
         "reasons": list(decision.reasons),
     }
+    if decision.hold is not None:
+        payload["hold"] = hold_to_dict(decision.hold)
+    if decision.window is not None:
+        payload["window"] = decision.window
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def hold_to_dict(hold: Hold) -> dict[str, Any]:
+    return {
+        "policy": hold.policy,
+        "tag": hold.tag,
+        "rolled_back_from": hold.rolled_back_from,
+        "commit": hold.commit,
+        "author": hold.author,
+        "since": time_to_text(hold.since),
+        "release": hold.release,
+        "automation": hold.automation,
+        "setter": hold.setter,
+        "released_at": time_to_text(hold.released_at),
+    }
+
+
+def hold_from_dict(data: dict[str, Any]) -> Hold:
+    since = text_to_time(data.get("since"))
+    assert since is not None
+    release = data.get("release", "untilNewer")
+    return Hold(
+        policy=str(data["policy"]),
+        tag=str(data["tag"]),
+        rolled_back_from=str(data["rolled_back_from"]),
+        commit=str(data["commit"]),
+        author=str(data["author"]),
+        since=since,
+        release="manual" if release == "manual" else "untilNewer",
+        automation=str(data.get("automation", "")),
+        setter=str(data.get("setter", "")),
+        released_at=text_to_time(data.get("released_at")),
+    )
 
 
 def decision_from_json(text: str) -> Decision:
@@ -83,6 +120,8 @@ def decision_from_json(text: str) -> Decision:
         skipped=dict(data.get("skipped", {})),
         lost=dict(data.get("lost", {})),
         reasons=tuple(data.get("reasons", ())),
+        hold=hold_from_dict(data["hold"]) if data.get("hold") else None,
+        window=data.get("window"),
     )
 
 

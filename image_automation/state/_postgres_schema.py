@@ -114,6 +114,52 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
         "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
     ),
+    # 2: the gates: rollback holds per policy and signature verdicts (SQLite version 4).
+    (
+        f"""
+        CREATE TABLE holds (
+            policy           {_KEY} PRIMARY KEY,
+            automation       text NOT NULL,
+            setter           text NOT NULL,
+            tag              text NOT NULL,
+            rolled_back_from text NOT NULL,
+            commit_sha       text NOT NULL,
+            author           text NOT NULL,
+            release          text NOT NULL CHECK (release IN ('untilNewer', 'manual')),
+            since            timestamptz NOT NULL,
+            released_at      timestamptz
+        )
+        """,
+        f"""
+        CREATE TABLE signature_verdicts (
+            digest     {_KEY},
+            keys       {_KEY},
+            valid      boolean NOT NULL,
+            reason     text NOT NULL,
+            checked_at timestamptz NOT NULL,
+            PRIMARY KEY (digest, keys)
+        )
+        """,
+    ),
+    # 3: the event log (SQLite version 5).
+    (
+        f"""
+        CREATE TABLE events (
+            id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind             {_KEY},
+            severity         text NOT NULL CHECK (severity IN ('info', 'error')),
+            object_kind      {_KEY},
+            object_namespace {_KEY},
+            object_name      {_KEY},
+            involved         {_KEY},
+            message          text NOT NULL,
+            metadata         text NOT NULL,
+            occurred_at      timestamptz NOT NULL
+        )
+        """,
+        "CREATE INDEX events_by_object ON events (involved, id)",
+        "CREATE INDEX events_by_kind ON events (kind, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -109,6 +109,53 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
         "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
     ),
+    # 4: the gates: rollback holds per policy and signature verdicts per (digest, key set).
+    (
+        """
+        CREATE TABLE holds (
+            policy           TEXT PRIMARY KEY,
+            automation       TEXT NOT NULL,
+            setter           TEXT NOT NULL,
+            tag              TEXT NOT NULL,
+            rolled_back_from TEXT NOT NULL,
+            commit_sha       TEXT NOT NULL,
+            author           TEXT NOT NULL,
+            release          TEXT NOT NULL CHECK (release IN ('untilNewer', 'manual')),
+            since            TEXT NOT NULL,
+            released_at      TEXT
+        )
+        """,
+        """
+        CREATE TABLE signature_verdicts (
+            digest     TEXT NOT NULL,
+            keys       TEXT NOT NULL,
+            valid      INTEGER NOT NULL CHECK (valid IN (0, 1)),
+            reason     TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            PRIMARY KEY (digest, keys)
+        )
+        """,
+    ),
+    # 5: the event log (pushes, pull requests, holds, failures), newest kept, for the status
+    # page and alerts. ``involved`` is the object key, indexed for the per-object page.
+    (
+        """
+        CREATE TABLE events (
+            id               INTEGER PRIMARY KEY,
+            kind             TEXT NOT NULL,
+            severity         TEXT NOT NULL CHECK (severity IN ('info', 'error')),
+            object_kind      TEXT NOT NULL,
+            object_namespace TEXT NOT NULL,
+            object_name      TEXT NOT NULL,
+            involved         TEXT NOT NULL,
+            message          TEXT NOT NULL,
+            metadata         TEXT NOT NULL,
+            occurred_at      TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX events_by_object ON events (involved, id)",
+        "CREATE INDEX events_by_kind ON events (kind, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

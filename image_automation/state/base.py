@@ -5,8 +5,9 @@ the tags of the last good scan with their digests, build/push times and the time
 first saw each tag; the status of the last scan attempt; the last decision of every policy; and
 what every automation last pushed; and, for automations delivering through pull requests, the
 pull request each head branch has open, the versions a closed pull request refused, and when
-pull requests were opened (for the hourly limit). Backends (SQLite now, PostgreSQL later)
-implement it.
+pull requests were opened (for the hourly limit); and a bounded log of events (pushes,
+pull requests, holds, failures) for the status page and ``status``. Backends (SQLite,
+PostgreSQL) implement it.
 
 The store never reads a clock: callers pass ``now``. All datetimes are timezone-aware; backends
 keep them in UTC.
@@ -20,7 +21,8 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
-from image_automation.domain import Decision, TagInfo
+from image_automation.domain import Decision, Hold, TagInfo
+from image_automation.domain.events import EVENTS_KEPT, Event, EventQuery, StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,22 @@ class IgnoredVersion:
     ignored_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SignatureVerdict:
+    """What checking the signatures of one manifest digest against one key set found.
+
+    ``keys`` identifies the key set (a digest of the public keys). ``valid`` verdicts are
+    final (a signature over a digest never stops being valid for a key); the others are
+    re-checked once ``checked_at`` is old enough, since a signature may be added later.
+    """
+
+    digest: str
+    keys: str
+    valid: bool
+    reason: str
+    checked_at: datetime
+
+
 OPENED_LOG_KEPT = timedelta(days=1)
 """How long :meth:`StateStore.record_pull_request_opened` entries are kept: counts over
 a longer window than this are not answered."""
@@ -203,6 +221,43 @@ class StateStore(Protocol):
         """The most recent push of ``automation``, or ``None``."""
         ...
 
+    async def recent_pushes(self, *, limit: int = 100) -> list[PushRecord]:
+        """The latest ``limit`` pushes of every automation, newest first (the status page's
+        history of what was changed when)."""
+        ...
+
+    async def pushes(self, automation: str, *, limit: int = 100) -> list[PushRecord]:
+        """The latest ``limit`` pushes of ``automation``, newest first (what we wrote, per
+        setter and commit: the rollback gate reads it)."""
+        ...
+
+    # -- gates ------------------------------------------------------------------------------
+
+    async def save_hold(self, hold: Hold) -> None:
+        """Store ``hold`` as the hold of ``hold.policy`` (replacing one there was)."""
+        ...
+
+    async def hold(self, policy: str) -> Hold | None:
+        """The hold of ``policy`` (in force or released), or ``None``."""
+        ...
+
+    async def holds(self) -> list[Hold]:
+        """Every hold, released ones too, sorted by policy."""
+        ...
+
+    async def release_hold(self, policy: str, *, now: datetime) -> Hold | None:
+        """Release the hold of ``policy`` in force (its ``released_at`` becomes ``now``); the
+        released hold, or ``None`` when none was in force."""
+        ...
+
+    async def signature_verdict(self, digest: str, keys: str) -> SignatureVerdict | None:
+        """The stored verdict on ``digest`` for the key set ``keys``, or ``None``."""
+        ...
+
+    async def save_signature_verdict(self, verdict: SignatureVerdict) -> None:
+        """Store ``verdict``, replacing the one for the same (digest, keys)."""
+        ...
+
     # -- pull requests --------------------------------------------------------------------
 
     async def pull_request(self, automation: str, head: str) -> PullRequestRecord | None:
@@ -258,6 +313,17 @@ class StateStore(Protocol):
 
     async def pull_requests_opened_since(self, automation: str, since: datetime) -> int:
         """How many logged openings of ``automation`` are at or after ``since``."""
+        ...
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def record_event(self, event: Event, *, keep: int = EVENTS_KEPT) -> int:
+        """Append ``event`` and return its id (ids grow). Only the newest ``keep`` events are
+        kept: older ones are pruned in the same transaction."""
+        ...
+
+    async def events(self, query: EventQuery | None = None) -> list[StoredEvent]:
+        """The stored events matching ``query`` (all, for ``None``), newest first."""
         ...
 
     async def close(self) -> None:

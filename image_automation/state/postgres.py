@@ -30,6 +30,8 @@ from image_automation.errors import StateError
 from image_automation.state import _codec
 from image_automation.state._postgres_dsn import PostgresSettings, Target, parse_url
 from image_automation.state._postgres_errors import translated
+from image_automation.state._postgres_events import EventTables
+from image_automation.state._postgres_gates import GateTables
 from image_automation.state._postgres_prs import PullRequestTables
 from image_automation.state._postgres_schema import migrate
 from image_automation.state.base import PushRecord, ScanStatus, StoredDecision, TagDiff
@@ -44,7 +46,7 @@ async def _configure(conn: Conn) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-class PostgresStore(PullRequestTables):
+class PostgresStore(PullRequestTables, GateTables, EventTables):
     """:class:`~image_automation.state.base.StateStore` on PostgreSQL. Open with :meth:`open`.
 
     The pull-request methods live in :class:`PullRequestTables` and borrow connections
@@ -263,9 +265,31 @@ class PostgresStore(PullRequestTables):
                 (automation,),
             )
             row = await cur.fetchone()
-        if row is None:
-            return None
-        return PushRecord(row[0], row[1], row[2].astimezone(UTC), _codec.changes_from_json(row[3]))
+        return None if row is None else _push(row)
+
+    async def recent_pushes(self, *, limit: int = 100) -> list[PushRecord]:
+        async with self._connection("read recent pushes") as conn:
+            cur = await conn.execute(
+                "SELECT automation, commit_sha, pushed_at, changes FROM pushes"
+                " ORDER BY pushed_at DESC, id DESC LIMIT %s",
+                (max(limit, 0),),
+            )
+            rows = await cur.fetchall()
+        return [_push(row) for row in rows]
+
+    async def pushes(self, automation: str, *, limit: int = 100) -> list[PushRecord]:
+        async with self._connection(f"read pushes of {automation}") as conn:
+            cur = await conn.execute(
+                "SELECT automation, commit_sha, pushed_at, changes FROM pushes"
+                " WHERE automation = %s ORDER BY pushed_at DESC, id DESC LIMIT %s",
+                (automation, max(limit, 0)),
+            )
+            rows = await cur.fetchall()
+        return [_push(row) for row in rows]
+
+
+def _push(row: Any) -> PushRecord:
+    return PushRecord(row[0], row[1], row[2].astimezone(UTC), _codec.changes_from_json(row[3]))
 
 
 async def _migrate(target: Target) -> None:

@@ -26,6 +26,8 @@ from urllib.parse import unquote, urlsplit
 from image_automation.domain import Decision, TagInfo
 from image_automation.errors import StateError
 from image_automation.state import _codec
+from image_automation.state._sqlite_events import EventTables
+from image_automation.state._sqlite_gates import GateTables
 from image_automation.state._sqlite_prs import PullRequestTables
 from image_automation.state._sqlite_schema import migrate
 from image_automation.state._sqlite_tx import CheckedConnection
@@ -72,7 +74,7 @@ def _translated(path: Path, action: str) -> Iterator[None]:
         raise StateError(f"state database {path}: {action}: {exc.strerror or exc}") from exc
 
 
-class SqliteStore(PullRequestTables):
+class SqliteStore(PullRequestTables, GateTables, EventTables):
     """:class:`~image_automation.state.base.StateStore` on a SQLite file. Open with :meth:`open`.
 
     The pull-request methods live in :class:`PullRequestTables` and run through :meth:`_run`.
@@ -256,13 +258,31 @@ class SqliteStore(PullRequestTables):
                 " WHERE automation = ? ORDER BY pushed_at DESC, id DESC LIMIT 1",
                 (automation,),
             ).fetchone()
-            if row is None:
-                return None
-            pushed_at = _codec.text_to_time(row[2])
-            assert pushed_at is not None  # NOT NULL column
-            return PushRecord(row[0], row[1], pushed_at, _codec.changes_from_json(row[3]))
+            return None if row is None else _push_from_row(row)
 
         return await self._run(f"read last push of {automation}", read)
+
+    async def pushes(self, automation: str, *, limit: int = 100) -> list[PushRecord]:
+        def read(conn: sqlite3.Connection) -> list[PushRecord]:
+            rows = conn.execute(
+                "SELECT automation, commit_sha, pushed_at, changes FROM pushes"
+                " WHERE automation = ? ORDER BY pushed_at DESC, id DESC LIMIT ?",
+                (automation, max(limit, 0)),
+            ).fetchall()
+            return [_push_from_row(row) for row in rows]
+
+        return await self._run(f"read pushes of {automation}", read)
+
+    async def recent_pushes(self, *, limit: int = 100) -> list[PushRecord]:
+        def read(conn: sqlite3.Connection) -> list[PushRecord]:
+            rows = conn.execute(
+                "SELECT automation, commit_sha, pushed_at, changes FROM pushes"
+                " ORDER BY pushed_at DESC, id DESC LIMIT ?",
+                (max(limit, 0),),
+            ).fetchall()
+            return [_push_from_row(row) for row in rows]
+
+        return await self._run("read recent pushes", read)
 
 
 # -- helpers run on the worker thread -------------------------------------------------------
@@ -371,6 +391,12 @@ def _tag_from_row(row: Any) -> TagInfo:
         pushed=_codec.text_to_time(row[3]),
         first_seen=_codec.text_to_time(row[4]),
     )
+
+
+def _push_from_row(row: Any) -> PushRecord:
+    pushed_at = _codec.text_to_time(row[2])
+    assert pushed_at is not None  # NOT NULL column
+    return PushRecord(row[0], row[1], pushed_at, _codec.changes_from_json(row[3]))
 
 
 _STATUS_SELECT = (

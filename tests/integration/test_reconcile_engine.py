@@ -173,4 +173,7 @@ async def test_a_template_that_renders_empty_without_changes_does_not_fail_a_no_
     log = remote.commits()
     assert len(log) == 1 + commits and log[-1].sha == seed
     if commits:
-        assert log[0].body.strip() == f"registry.local/app:{current} -> registry.local/app:1.4.0"
+        assert log[0].body.strip() == (
+            f"registry.local/app:{current} -> registry.local/app:1.4.0\n\n"
+            "Image-Automation: apps/auto"
+        )

@@ -80,6 +80,15 @@ def test_the_readme_daemon_recipe_becomes_ready_and_commits(clone: Path) -> None
         remote = GitRemote(clone / "fleet" / "fleet.git")
         wait_for(lambda: "demo/app:1.1.0" in remote.read("clusters/demo/app.yaml"), "a commit")
         assert remote.commits()[0].author.startswith("image-automation")
+        readme = (ROOT / "README.md").read_text()
+        assert f"http://{PORT}/status" in readme and f"status --server http://{PORT}" in readme
+        page = httpx.get(f"http://127.0.0.1:{port}/status", timeout=10)
+        assert page.status_code == 200 and "apps/demo-app" in page.text
+        shown = subprocess.run(
+            [".venv/bin/image-automation", "status", "--server", f"http://127.0.0.1:{port}"],
+            cwd=clone, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert shown.returncode == 0 and "apps/demo-app" in shown.stdout, shown.stderr
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:

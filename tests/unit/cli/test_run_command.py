@@ -124,3 +124,60 @@ def test_paths_in_the_config_file_are_relative_to_the_file(
     assert repo.secrets_dir == daemon.secrets_dir == etc / "secrets"
     assert repo.docker_config == Path("/abs/config.json")
     assert repo.repo == "https://git.example.test/fleet.git"
+
+
+def status_secret(root: Path, **files: str) -> Path:
+    secret = root / "secrets" / "status"
+    secret.mkdir(parents=True)
+    for name, text in files.items():
+        (secret / name).write_text(text)
+    return root / "secrets"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"token": "t0k\n"}, ("t0k", None, None)),
+        ({"username": "ops", "password": "pw\n"}, (None, "ops", "pw")),
+        ({"token": "t", "username": "ops", "password": "pw"}, ("t", "ops", "pw")),
+    ],
+)
+def test_status_secret_reads_a_token_and_or_a_login(
+    tmp_path: Path, captured: list[tuple[RepoSettings, DaemonSettings]],
+    files: dict[str, str], expected: tuple[str | None, ...],
+) -> None:  # fmt: skip
+    secrets = status_secret(tmp_path, **files)
+    args = ["--repo", "u", "--secrets-dir", str(secrets), "--status-secret", "status"]
+    assert invoke(args).exit_code == 0
+    [(_, daemon)] = captured
+    auth = daemon.status_auth
+    assert (auth.token, auth.username, auth.password) == expected
+    assert daemon.status_page is True
+
+
+@pytest.mark.parametrize(
+    ("files", "extra", "message"),
+    [
+        ({"username": "ops"}, [], "neither token nor username + password"),
+        ({}, [], "neither token nor username + password"),
+        ({"token": "t"}, ["--status-secret", "../status"], "not a plain directory name"),
+    ],
+)
+def test_a_status_secret_that_gives_no_credential_is_refused(
+    tmp_path: Path, captured: list[tuple[RepoSettings, DaemonSettings]],
+    files: dict[str, str], extra: list[str], message: str,
+) -> None:  # fmt: skip
+    secrets = status_secret(tmp_path, **files)
+    args = ["--repo", "u", "--secrets-dir", str(secrets), "--status-secret", "status", *extra]
+    result = CliRunner().invoke(run_command, args, env={})
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert captured == []
+
+
+def test_the_status_page_can_be_turned_off(
+    captured: list[tuple[RepoSettings, DaemonSettings]],
+) -> None:
+    assert invoke(["--repo", "u", "--no-status-page"]).exit_code == 0
+    assert invoke(["--repo", "u"], {"IMAGE_AUTOMATION_STATUS_PAGE": "false"}).exit_code == 0
+    assert [d.status_page for _, d in captured] == [False, False]
+    assert not captured[0][1].status_auth.enabled

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from image_automation.domain import Decision, TagInfo
+from image_automation.domain.events import EventQuery
 from image_automation.errors import StateError
-from image_automation.state import PullRequestRecord, PushRecord, SetterChange
+from image_automation.state import PullRequestRecord, PushRecord, SetterChange, _event_rows
 from image_automation.state._sqlite_schema import LATEST, migrate
 from image_automation.state.sqlite import SqliteStore
 
@@ -155,9 +156,10 @@ async def test_version_2_database_with_data_is_migrated_and_keeps_it(tmp_path: P
         assert await migrated.pull_requests() == []
         await migrated.save_pull_request(record("A/ns/a", "ia/a"))
         assert [r.head for r in await migrated.pull_requests("A/ns/a")] == ["ia/a"]
+        assert await migrated.events() == []
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 5
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         indexes = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
@@ -168,6 +170,8 @@ async def test_version_2_database_with_data_is_migrated_and_keeps_it(tmp_path: P
         "ignored_versions_by_number",
         "pull_requests_opened_by_time",
         "pull_requests_opened_for_pruning",
+        "events_by_object",
+        "events_by_kind",
     } <= indexes
 
 
@@ -224,3 +228,24 @@ async def test_hand_edited_row_with_an_unknown_state_is_refused_by_the_schema(
             conn.execute("UPDATE pull_requests SET state = 'draft'")
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (EventQuery(involved="A/ns/a"), "events_by_object (involved=?)"),
+        (EventQuery(involved="A/ns/a", before=9), "events_by_object (involved=? AND id<?)"),
+        (EventQuery(kinds=("hold",)), "events_by_kind (kind=?)"),
+    ],
+)
+async def test_event_queries_search_an_index(
+    store: SqliteStore, query: EventQuery, index: str
+) -> None:
+    sql, params = _event_rows.select_sql(query, placeholder="?", time=None)
+    conn = sqlite3.connect(store.path)
+    try:
+        plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    finally:
+        conn.close()
+    assert len(plan) == 1, plan
+    assert plan[0].startswith("SEARCH ") and plan[0].endswith(index), plan
