@@ -10,11 +10,11 @@ mapping, aliases, tags) gives ``None`` and the caller leaves the file alone.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from image_automation.config.safe_yaml import compose_all
+from image_automation.errors import ConfigError
 
 
 def set_annotation(
@@ -117,9 +117,9 @@ def _add(
 
 
 def _find(text: str, *, kind: str, name: str, namespace: str) -> MappingNode | None:
-    try:
-        docs: list[Any] = list(YAML(typ="safe", pure=True).compose_all(text))
-    except (YAMLError, RecursionError):
+    try:  # bounded (aliases, depth), like every YAML read of ours
+        docs = compose_all(text, file="policy")
+    except ConfigError:
         return None
     for doc in docs:
         if not isinstance(doc, MappingNode) or _scalar(_child(doc, "kind")) != kind:

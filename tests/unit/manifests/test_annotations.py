@@ -22,6 +22,9 @@ LAYOUTS = {
     ),
     "crlf": "kind: TrackedImage\r\nmetadata:\r\n  name: app\r\n  namespace: apps\r\n",
     "no_final_newline": "kind: TrackedImage\nmetadata:\n  name: app\n  namespace: apps",
+    "non_ascii_before": (
+        "# café 😀\nkind: TrackedImage\nmetadata: {name: app, namespace: apps, x: ü}\n"
+    ),
     "second_document": (
         "kind: ImageAutomation\nmetadata: {name: app, namespace: apps}\n---\n"
         "# the policy\nkind: TrackedImage\nmetadata:\n  labels:\n    a: b\n  name: app\n"
@@ -69,6 +72,8 @@ def test_setting_again_replaces_only_the_value() -> None:
         "kind: TrackedImage\nmetadata: [name, app]\n",
         "kind: [unclosed\n",
         "[" * 5000 + "]" * 5000,  # deep
+        "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: &d [*c, *c]\n" * 3
+        + "kind: TrackedImage\nmetadata: {name: app, namespace: apps}\n",  # aliases, bad doc
         "",
     ],
 )
