@@ -72,8 +72,8 @@ def test_setting_again_replaces_only_the_value() -> None:
         "kind: TrackedImage\nmetadata: [name, app]\n",
         "kind: [unclosed\n",
         "[" * 5000 + "]" * 5000,  # deep
-        "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: &d [*c, *c]\n" * 3
-        + "kind: TrackedImage\nmetadata: {name: app, namespace: apps}\n",  # aliases, bad doc
+        "kind: TrackedImage\nmetadata: {name: app, namespace: apps}\nl0: &l0 [x, x, x, x, x]\n"
+        + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)),
         "",
     ],
 )
