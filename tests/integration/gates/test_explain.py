@@ -203,3 +203,18 @@ def test_explain_with_a_state_file_that_is_not_a_store_fails_clearly(tmp_path: P
                                                   str(tmp_path / "conf.yaml"), "--state",
                                                   str(tmp_path / "s.db")])  # fmt: skip
     assert result.exit_code == 2 and result.output.startswith("error: "), result.output
+
+
+async def test_an_automation_whose_git_cannot_be_read_is_a_note_not_a_failure(
+    tmp_path: Path,
+) -> None:
+    remote = setup(tmp_path)
+    policies = remote.read("policies.yaml").replace(
+        "update: {path: deploy}", "update: {path: gone}"
+    )
+    remote.commit_files({"policies.yaml": policies}, "point the automation at nothing")
+    await stored(tmp_path, "1.1.0", "1.2.0")
+    code, text = await asyncio.to_thread(explain, tmp_path, remote)
+    assert code == 0, text
+    assert "selected: 1.2.0" in text
+    assert "note: ImageAutomation/apps/auto: Git not read: update.path 'gone'" in text
