@@ -32,7 +32,7 @@ from image_automation.engine.gates import Gated, detect_rollbacks
 from image_automation.engine.reconcile import TagSource, image_for, policies_for, workspace_for
 from image_automation.engine.signatures import decide_gated, open_checker
 from image_automation.engine.updating import update_plan
-from image_automation.errors import ConfigError
+from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.policy import (
     MarkedValue,
@@ -131,8 +131,11 @@ async def _trace(
     if not plans:
         seen.notes.append("no automation of the policy's namespace selects it")
     for plan in plans:
-        decision = await _in_git(plan, policy, decision, home=home, request=request,
-                                 store=store, now=now, seen=seen)  # fmt: skip
+        try:
+            decision = await _in_git(plan, policy, decision, home=home, request=request,
+                                     store=store, now=now, seen=seen)  # fmt: skip
+        except ImageAutomationError as exc:  # one automation's Git: the trace goes on
+            seen.notes.append(f"{plan.key}: Git not read: {exc}")
     return build_trace(
         policy=policy.key, image=policy.image.name, source="scan" if request.scan else "state",
         now=now, tags=stored, decision=decision,

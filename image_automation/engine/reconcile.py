@@ -46,6 +46,7 @@ from image_automation.engine.coverage import coverage_warnings
 from image_automation.engine.discovery import discover
 from image_automation.engine.gates import Gated, detect_rollbacks, hold_back, window_gate
 from image_automation.engine.gates import written_values as _written
+from image_automation.engine.hold_annotations import release_deleted, sync_annotations
 from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import (
     ForgePool,
@@ -123,6 +124,8 @@ class AutomationOutcome:
     """``push`` or ``pull-request`` (how the automation delivers)."""
     held: dict[str, str] = field(default_factory=dict)
     """Policy key → why its value is held back (a rollback hold, a window or freeze)."""
+    annotation_commit: str | None = None
+    """The commit of ours that wrote or removed hold annotations in this run, if any."""
     deferred: str = ""
     """Why nothing was committed or opened although there was something to (a closed
     update window or a freeze, with its opening); the changes are what it would do."""
@@ -408,6 +411,8 @@ async def run_automation(
     """
     now = clock()
     gated = Gated()
+    if store is not None and not dry_run and policies:
+        gated.released.extend(await release_deleted(workspace, policies, store=store, now=now))
     if store is not None:
         images = await hold_back(images, policies=policies, decisions=out.decisions,
                                  store=store, now=now, gated=gated)  # fmt: skip
@@ -480,6 +485,22 @@ async def run_automation(
         )
         record = PushRecord(plan.key, published.commit, pushed_at=clock(), changes=changes)
         await store.record_push(record)
+    if store is not None and policies:
+        await _annotate(plan, workspace, policies, store=store, out=out)
+
+
+async def _annotate(
+    plan: AutomationPlan, workspace: Workspace, policies: Sequence[ResolvedPolicy], *,
+    store: StateStore, out: AutomationOutcome,
+) -> None:  # fmt: skip
+    """The hold annotations in Git follow the store; failing to write them fails nothing."""
+    try:
+        sha = await sync_annotations(plan, workspace, policies, store=store)
+    except ImageAutomationError as exc:
+        out.warnings.append(f"hold annotations not written: {exc}")
+        return
+    if sha is not None:
+        out.annotation_commit = sha
 
 
 def _take_pull_requests(out: AutomationOutcome, done: PullRequestRun) -> None:

@@ -45,13 +45,16 @@ class SignatureChecker:
 
     def __init__(
         self, *, client: RegistryClient, store: StateStore, secrets_dir: Path | None,
-        offline: bool = False,
+        offline: bool = False, whole_lists: bool = False,
     ) -> None:  # fmt: skip
         self._client = client
         self._store = store
         self._secrets_dir = secrets_dir
         self._offline = offline
         """Answer from stored verdicts only (``explain`` from the state store)."""
+        self._whole_lists = whole_lists
+        """The tags given to :meth:`decide` are the repository's whole last scan, so a
+        signature tag missing from them needs no request to know it is missing."""
         self.lookups = 0
         """Digests looked up in the registry (not answered by the store)."""
 
@@ -83,10 +86,11 @@ class SignatureChecker:
             return Decision(policy=policy.spec.name, tag=None, reasons=(str(exc),))
         infos = [t if isinstance(t, TagInfo) else TagInfo(t) for t in tags]
         refused: dict[str, str] = {}
+        listed = frozenset(t.name for t in infos) if self._whole_lists else None
         for _ in range(MAX_LOOKUPS):
             if decision.tag is None:
                 break
-            why = await self._refusal(policy, decision, keys, now=now)
+            why = await self._refusal(policy, decision, keys, now=now, listed=listed)
             if why is None:
                 return refuse(decision, refused)
             refused[decision.tag] = why
@@ -101,8 +105,9 @@ class SignatureChecker:
         return decision
 
     async def _refusal(
-        self, policy: ResolvedPolicy, decision: Decision, keys: KeySet, *, now: datetime
-    ) -> str | None:
+        self, policy: ResolvedPolicy, decision: Decision, keys: KeySet, *, now: datetime,
+        listed: frozenset[str] | None = None,
+    ) -> str | None:  # fmt: skip
         assert decision.tag is not None
         digest = decision.digest
         if self._offline:
@@ -115,7 +120,9 @@ class SignatureChecker:
                 verdict_ok, reason = cached.valid, cached.reason
             else:
                 self.lookups += 1
-                found = await check_signatures(self._client, policy.image, digest, keys)
+                found = await check_signatures(
+                    self._client, policy.image, digest, keys, tags=listed
+                )
                 verdict_ok, reason = found.valid, found.reason
                 await self._store.save_signature_verdict(
                     SignatureVerdict(digest, keys.id, found.valid, found.reason, now)
@@ -142,7 +149,8 @@ async def open_checker(
     offline: bool = False,
 ) -> AsyncIterator[SignatureChecker | None]:
     """A checker for ``policies`` that verify (``None`` when none does, or no registry
-    access or store is at hand: such a policy then selects nothing, saying why)."""
+    access or store is at hand: such a policy then selects nothing, saying why). Its
+    callers give it each repository's whole stored scan."""
     verifying = [p for p in policies if p.verify is not None]
     if not verifying or access is None or store is None:
         yield None
@@ -158,7 +166,10 @@ async def open_checker(
         repository_credentials=setup.repository_credentials,
     )
     async with client:
-        yield SignatureChecker(client=client, store=store, secrets_dir=secrets_dir, offline=offline)
+        yield SignatureChecker(
+            client=client, store=store, secrets_dir=secrets_dir, offline=offline,
+            whole_lists=True,
+        )  # fmt: skip
 
 
 async def decide_gated(

@@ -63,3 +63,14 @@ def is_ancestor(checkout: Checkout, commit: str) -> bool:
         "merge-base", "--is-ancestor", commit, "HEAD", action="check ancestry"
     )
     return status == 0
+
+
+def history_mentions(checkout: Checkout, file: str, needle: str) -> bool:
+    """Whether a commit in ``HEAD``'s history added or removed ``needle`` in ``file``
+    (``git log -S``): the hold-annotation gate tells "deleted" from "never written"."""
+    if file.startswith("-") or not needle:
+        return False
+    status, out, _ = checkout.run_git_status(
+        "log", "--format=%H", f"-S{needle}", "HEAD", "--", file, action="search history"
+    )
+    return status == 0 and bool(out.strip())

@@ -38,7 +38,7 @@ from image_automation.git._checkout import Checkout, absolute_path
 from image_automation.git._errors import Remote
 from image_automation.git._lock import locked
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
-from image_automation.git._origin import LineOrigin, is_ancestor, line_origin
+from image_automation.git._origin import LineOrigin, history_mentions, is_ancestor, line_origin
 from image_automation.git.messages import render_message, with_trailer
 
 log = logging.getLogger(__name__)
@@ -231,6 +231,10 @@ class Workspace:
         """The commit that last changed ``file``'s line ``line`` at ``HEAD`` (git blame);
         ``None`` when git cannot say (the line is gone, the file is untracked)."""
         return await _in_thread(line_origin, self._checkout, file, line)
+
+    async def history_mentions(self, file: str, needle: str) -> bool:
+        """Whether a commit in ``HEAD``'s history added or removed ``needle`` in ``file``."""
+        return await _in_thread(history_mentions, self._checkout, file, needle)
 
     async def contains(self, commit: str) -> bool:
         """Whether ``commit`` is in ``HEAD``'s history."""

@@ -155,6 +155,10 @@ class RegistryClient:
             rng=rng or random.Random(),
         )
         self._manifests: dict[str, Manifest] = {}
+        self._no_referrers_api: set[str] = set()
+        """Hosts whose ``/referrers`` answered 404: their referrers are read from the
+        tag-schema fallback without asking the API again (a registry does not grow the API
+        while we run, and asking costs a request per digest)."""
         self._configs: dict[str, dict[str, Any]] = {}
 
     async def __aenter__(self) -> RegistryClient:
@@ -273,30 +277,41 @@ class RegistryClient:
         self._configs[digest] = config
         return config
 
-    async def referrers(self, ref: ImageRef | str, digest: str) -> list[dict[str, Any]]:
+    async def referrers(
+        self, ref: ImageRef | str, digest: str, *, fallback: bool | None = None
+    ) -> list[dict[str, Any]]:
         """The OCI 1.1 referrers of manifest ``digest``: the referrers API, or — on a registry
-        without it (404) — the tag-schema fallback index ``sha256-<hex>``; ``[]`` for none."""
+        without it (404) — the tag-schema fallback index ``sha256-<hex>``; ``[]`` for none.
+
+        ``fallback``: whether the fallback tag exists, when the caller knows from a tag list
+        (``True``: read it without asking the API; ``False``: no index to read if the API
+        has none); ``None``: unknown, ask."""
         image = _as_ref(ref)
         ep = self._http.endpoint(image)
+        if fallback is True or (fallback is None and ep.base in self._no_referrers_api):
+            return await self._fallback_referrers(image, digest)
+        if fallback is False and ep.base in self._no_referrers_api:
+            return []
         url = f"{ep.base}/v2/{ep.name}/referrers/{digest}"
         reply = await self._http.request(
             "GET", ep, url, headers={"Accept": OCI_INDEX}, what=f"referrers of {digest}"
         )
         if reply.status == 200 and reply.headers.get("content-type", "").startswith(OCI_INDEX):
-            index = _json_object(reply.body, ep, f"referrers of {digest}")
-        elif reply.status in (200, 404):
-            fallback = digest.replace(":", "-", 1)
-            try:
-                index = (await self.get_manifest(image, fallback)).data
-            except RegistryError as exc:
-                if "not found" in str(exc):
-                    return []
-                raise
-        else:
-            await self._get("GET", ep, url, accept=OCI_INDEX, what=f"referrers of {digest}")
-            return []
-        entries = index.get("manifests") or []
-        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+            return _entries(_json_object(reply.body, ep, f"referrers of {digest}"))
+        if reply.status in (200, 404):
+            self._no_referrers_api.add(ep.base)
+            return [] if fallback is False else await self._fallback_referrers(image, digest)
+        await self._get("GET", ep, url, accept=OCI_INDEX, what=f"referrers of {digest}")
+        return []
+
+    async def _fallback_referrers(self, image: ImageRef, digest: str) -> list[dict[str, Any]]:
+        try:
+            index = (await self.get_manifest(image, digest.replace(":", "-", 1))).data
+        except RegistryError as exc:
+            if "not found" in str(exc):
+                return []
+            raise
+        return _entries(index)
 
     async def get_blob(self, ref: ImageRef | str, digest: str) -> bytes:
         """The blob ``digest`` (checked against its digest; size capped by maxBodyBytes)."""
@@ -396,6 +411,11 @@ def _next_page(reply: Reply, ep: Endpoint, page: list[str], size: int) -> str:
     if size and len(page) == size and page:
         return f"{ep.base}/v2/{ep.name}/tags/list?n={size}&last={quote(page[-1], safe='')}"
     return ""
+
+
+def _entries(index: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = index.get("manifests") or []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def _json_object(body: bytes, ep: Endpoint, what: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,21 @@ def _verify(key: PublicKey, signature: bytes, message: bytes) -> bool:
     return True
 
 
+async def _legacy(
+    client: RegistryClient, image: ImageRef, digest: str, keys: KeySet, problems: list[str]
+) -> Verdict | None:
+    """The verdict of cosign's ``sha256-<hex>.sig`` tag, or ``None`` (none there, or none
+    valid: the problem is in ``problems``)."""
+    tag = digest.replace(":", "-", 1) + ".sig"
+    try:
+        legacy = await client.get_manifest(image, tag)
+    except ImageAutomationError as exc:
+        if "not found" not in str(exc):
+            problems.append(f"{tag}: {exc}")
+        return None
+    return await _simple_signing(client, image, digest, legacy.data, keys, problems)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     valid: bool
@@ -99,21 +114,23 @@ class Verdict:
 
 
 async def check_signatures(
-    client: RegistryClient, image: ImageRef, digest: str, keys: KeySet
-) -> Verdict:
-    """Whether ``digest`` of ``image`` carries a signature by ``keys``, and why (not)."""
+    client: RegistryClient, image: ImageRef, digest: str, keys: KeySet, *,
+    tags: Collection[str] | None = None,
+) -> Verdict:  # fmt: skip
+    """Whether ``digest`` of ``image`` carries a signature by ``keys``, and why (not).
+
+    ``tags``: the repository's whole tag list when the caller has it (a scan of this
+    interval): a ``.sig`` or fallback-index tag it lacks is not asked for, since its answer
+    (404) is known already. ``None`` asks for both."""
     problems: list[str] = []
-    try:
-        legacy = await client.get_manifest(image, digest.replace(":", "-", 1) + ".sig")
-    except ImageAutomationError as exc:
-        if "not found" not in str(exc):
-            problems.append(f"{digest.replace(':', '-', 1)}.sig: {exc}")
-    else:
-        verdict = await _simple_signing(client, image, digest, legacy.data, keys, problems)
+    stem = digest.replace(":", "-", 1)
+    if tags is None or f"{stem}.sig" in tags:
+        verdict = await _legacy(client, image, digest, keys, problems)
         if verdict is not None:
             return verdict
     try:
-        referrers = await client.referrers(image, digest)
+        listed = None if tags is None else stem in tags
+        referrers = await client.referrers(image, digest, fallback=listed)
     except ImageAutomationError as exc:
         problems.append(f"referrers: {exc}")
         referrers = []

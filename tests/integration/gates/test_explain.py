@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from image_automation.domain import TagInfo
 from image_automation.state import open_store
 from tests.integration.gates.test_rollback import NOW, Tags, human_sets, run, setup
 from tests.integration.git_fixtures import GitRemote
+from tests.integration.image_push import push_image
+from tests.integration.registry_fixtures import RegistryServer
 
 
 async def stored(tmp_path: Path, *names: str) -> None:
@@ -114,3 +117,104 @@ def test_explain_of_a_policy_no_document_defines_fails_clearly(tmp_path: Path) -
     args = ["apps:nope", "--config", str(tmp_path), "--state", str(tmp_path / "s.db")]
     result = CliRunner().invoke(explain_command, args)
     assert result.exit_code == 2 and "no policy apps/nope" in result.output
+
+
+async def test_explain_scan_reads_the_real_registry_and_stores_the_scan(
+    tmp_path: Path, registry_anonymous: RegistryServer
+) -> None:
+    repo = f"explain/app-{uuid.uuid4().hex[:8]}"
+    with registry_anonymous.push_client() as push:
+        for version in ("1.0.0", "1.4.0", "2.0.0-rc.1"):
+            push_image(push, registry_anonymous.url, repo, [version], salt=version)
+    image = f"{registry_anonymous.host}/{repo}"
+    policy = POLICY.replace("registry.local/app", image)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "policy.yaml").write_text(policy)
+    settings = tmp_path / "registries.yaml"
+    settings.write_text(f"hosts:\n  {registry_anonymous.host}:\n    insecure: true\n")
+    args = ["apps:app", "--config", str(tmp_path / "conf"), "--state", str(tmp_path / "s.db"),
+            "--scan", "--registries", str(settings), "--output", "json"]  # fmt: skip
+    result = await asyncio.to_thread(CliRunner().invoke, explain_command, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["source"] == "scan" and data["selected"] == "1.4.0"
+    assert {t["tag"]: t["fate"] for t in data["tags"]} == {
+        "1.4.0": "selected", "1.0.0": "outranked", "2.0.0-rc.1": "prerelease"
+    }  # fmt: skip
+    assert data["next"]["summary"] == "nothing: no marked value of this policy in Git"
+    assert data["notes"] == ["no automation of the policy's namespace selects it"]
+    stored = ["--state", str(tmp_path / "s.db")]
+    again = await asyncio.to_thread(
+        CliRunner().invoke, explain_command, ["apps:app", "--config", str(tmp_path / "conf"),
+                                              *stored]
+    )  # fmt: skip
+    assert again.exit_code == 0 and "selected: 1.4.0" in again.output  # the scan was stored
+    assert "(from the state store)" in again.output
+
+
+POLICY = """\
+apiVersion: image-automation.io/v1alpha1
+kind: TrackedImage
+metadata: {name: app, namespace: apps}
+spec:
+  image: registry.local/app
+  select: {semver: {range: ">=1.0.0"}}
+"""
+
+
+def test_explain_takes_relative_config_and_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "p.yaml").write_text(POLICY)
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(explain_command, ["apps:app", "--config", "conf", "--data-dir",
+                                                  "data"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "next reconcile: nothing: registry.local/app has no good scan yet" in result.output
+    assert (tmp_path / "data" / "state.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--repo", "ext::sh -c 'touch /tmp/pwned'"], "error:"),
+        (["--repo", "-uhack"], "error:"),
+        (["--output", "yaml"], "Invalid value for '--output'"),
+        (["--config", "does/not/exist"], "does not exist"),
+    ],
+)
+def test_explain_refuses_a_hostile_repo_or_option(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    full = ["apps:app", "--state", str(tmp_path / "s.db"), "--work-dir", str(tmp_path / "w"),
+            *args]  # fmt: skip
+    result = CliRunner().invoke(explain_command, full)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_explain_with_a_state_file_that_is_not_a_store_fails_clearly(tmp_path: Path) -> None:
+    (tmp_path / "conf.yaml").write_text(POLICY)
+    (tmp_path / "s.db").write_bytes(b"\x00garbage" * 1000)
+    result = CliRunner().invoke(explain_command, ["apps:app", "--config",
+                                                  str(tmp_path / "conf.yaml"), "--state",
+                                                  str(tmp_path / "s.db")])  # fmt: skip
+    assert result.exit_code == 2 and result.output.startswith("error: "), result.output
+
+
+async def test_an_automation_whose_git_cannot_be_read_is_a_note_not_a_failure(
+    tmp_path: Path,
+) -> None:
+    remote = setup(tmp_path)
+    policies = remote.read("policies.yaml").replace(
+        "update: {path: deploy}", "update: {path: gone}"
+    )
+    remote.commit_files({"policies.yaml": policies}, "point the automation at nothing")
+    await stored(tmp_path, "1.1.0", "1.2.0")
+    code, text = await asyncio.to_thread(explain, tmp_path, remote)
+    assert code == 0, text
+    assert "selected: 1.2.0" in text
+    assert "note: ImageAutomation/apps/auto: Git not read: update.path 'gone'" in text

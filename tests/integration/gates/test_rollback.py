@@ -150,3 +150,46 @@ def test_hold_release_refuses_a_hostile_name(tmp_path: Path) -> None:
     for bad in ["nocolon", "a:b:c/d", ":x", "x" * 1000 + ":y"]:
         result = CliRunner().invoke(hold_group, ["release", bad, "--state", str(tmp_path / "s.db")])
         assert result.exit_code == 2, (bad, result.output)
+
+
+ANNOTATION = "image-automation.io/hold"
+
+
+async def test_a_hold_shows_as_an_annotation_and_deleting_it_releases_the_hold(
+    tmp_path: Path,
+) -> None:
+    remote = setup(tmp_path, release="manual")
+    tags = Tags("1.1.0", "1.2.0")
+    await run(remote, tmp_path, tags)
+    rollback = human_sets(remote, "1.1.0")
+    held = await run(remote, tmp_path, tags)
+    assert value(remote) == "1.1.0"
+    assert held.annotation_commit is not None  # type: ignore[attr-defined]
+    text = remote.read("policies.yaml")
+    expected = f'{ANNOTATION}: "1.1.0 (rolled back from 1.2.0 in {rollback[:12]}); delete this'
+    assert expected in text
+    assert "Image-Automation: apps/auto" in remote.commits()[0].body
+    assert remote.read("deploy/app.yaml") == LINE.format("1.1.0")  # only the annotation moved
+    count = len(remote.commits())
+    steady = await run(remote, tmp_path, tags)  # in sync: no second annotation commit
+    assert steady.annotation_commit is None and len(remote.commits()) == count  # type: ignore[attr-defined]
+    remote.commit_files({"policies.yaml": policies("manual")}, "Release the hold")
+    moved = await run(remote, tmp_path, tags)
+    assert moved.commit is not None and value(remote) == "1.2.0"  # type: ignore[attr-defined]
+    async with await open_store(tmp_path / "state.db") as store:
+        hold = await store.hold("apps/app")
+        assert hold is not None and not hold.active
+    assert ANNOTATION not in remote.read("policies.yaml")
+
+
+async def test_a_hold_released_by_a_newer_version_loses_its_annotation(tmp_path: Path) -> None:
+    remote = setup(tmp_path)
+    tags = Tags("1.1.0", "1.2.0")
+    await run(remote, tmp_path, tags)
+    human_sets(remote, "1.1.0")
+    await run(remote, tmp_path, tags)
+    assert ANNOTATION in remote.read("policies.yaml")
+    tags.names.append("1.2.1")
+    moved = await run(remote, tmp_path, tags)
+    assert value(remote) == "1.2.1" and moved.annotation_commit is not None  # type: ignore[attr-defined]
+    assert remote.read("policies.yaml") == policies()  # byte for byte as the human wrote it

@@ -274,3 +274,30 @@ async def test_referrers_api_is_used_where_the_registry_has_it(
         await front.stop()
     assert decision.tag == "1.2.0", decision.skipped
     assert front.asked == 1
+
+
+@pytest.mark.parametrize(("layout", "cost"), [("tag", 2), ("referrer", 3), ("bundle", 3),
+                                              ("unsigned", 1)])  # fmt: skip
+async def test_with_the_whole_tag_list_no_signature_place_the_scan_did_not_list_is_asked(
+    registry_anonymous: RegistryServer, registry_client_for: Callable[..., RegistryClient],
+    store: StateStore, tmp_path: Path, layout: str, cost: int,
+) -> None:  # fmt: skip
+    """Reconcile gives the checker the repository's whole scan: a missing ``.sig`` tag or
+    fallback index is known missing without a 404 (referrers: index, manifest, payload)."""
+    images = Images(registry_anonymous, registry_anonymous.host)
+    key = new_key()
+    if layout != "unsigned":
+        signer(layout)(images.push, registry_anonymous.url, images.repo, images.digests["1.2.0"],
+                       key)  # fmt: skip
+    image = f"{registry_anonymous.host}/{images.repo}"
+    policy = policy_for(tmp_path, image)
+    async with registry_client_for(registry_anonymous) as client:
+        listed = (await client.list_tags(image)).tags
+        scan = [TagInfo(t, digest=images.digests.get(t)) for t in listed]
+        before = client.requests
+        checker = SignatureChecker(client=client, store=store, whole_lists=True,
+                                   secrets_dir=secrets(tmp_path, public_pem(key)))  # fmt: skip
+        decision = await checker.decide(policy, scan, now=NOW)
+        spent = client.requests - before
+    assert decision.tag == (None if layout == "unsigned" else "1.2.0"), decision.skipped
+    assert spent == cost

@@ -240,3 +240,18 @@ def test_native_automations_are_scheduled_at_their_interval_with_their_policies(
         "registry.local/team/app",
         "registry.local/team/other",
     }
+
+
+async def test_a_held_policy_shows_in_the_held_gauge_until_it_is_released() -> None:
+    engine = FakeEngine(config())
+    selections = {"apps/app": ("registry.local/team/app", "1.1.0")}
+    why = "held at 1.1.0: rolled back from 1.2.0 by Jane <j@example.test> in 3f2a9c1d0b7e"
+    engine.result = lambda a: ReconcileResult(selections=selections, held={"apps/app": why})
+    metrics = Metrics()
+    daemon = Daemon(engine=engine, metrics=metrics, queue=WorkQueue())
+    await daemon.reconcile("apps/auto")
+    value = metrics.registry.get_sample_value
+    assert value("image_automation_policy_held", {"policy": "apps/app"}) == 1
+    engine.result = lambda a: ReconcileResult(selections=selections)
+    await daemon.reconcile("apps/auto")
+    assert value("image_automation_policy_held", {"policy": "apps/app"}) == 0
