@@ -98,9 +98,11 @@ def _provider(
         into.problems.append(_problem(doc, "no address (spec.address or the secret's address)",
                                       "spec", "address"))  # fmt: skip
         return None
-    wrong = _address_problem(address, from_secret=secrets.address is not None)
+    from_secret = secrets.address is not None
+    wrong = _address_problem(address, from_secret=from_secret)
     if wrong:
-        into.problems.append(_problem(doc, wrong, "spec", "address"))
+        path = ("spec", "secretRef", "name") if from_secret else ("spec", "address")
+        into.problems.append(_problem(doc, wrong, *path))
         return None
     return ProviderSettings(
         key=key,

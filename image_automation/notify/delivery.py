@@ -75,7 +75,8 @@ class TokenBucket:
 @dataclass(slots=True)
 class _Channel:
     settings: ProviderSettings
-    queue: asyncio.Queue[tuple[Event, Context]]
+    queue: asyncio.Queue[tuple[Event, Context] | None]
+    """``None`` tells the worker to stop once what is queued before it is sent."""
     bucket: TokenBucket
     task: asyncio.Task[None] | None = None
 
@@ -142,7 +143,10 @@ class Notifier:
             if key not in wanted:
                 gone = self._channels.pop(key)
                 if gone.task is not None:
-                    gone.task.cancel()
+                    try:  # finish what was queued for it, then stop
+                        gone.queue.put_nowait(None)
+                    except asyncio.QueueFull:
+                        gone.task.cancel()
                     self._stopped.append(gone.task)
         for key, provider in wanted.items():
             channel = self._channels.get(key)
@@ -186,7 +190,11 @@ class Notifier:
                     await channel.task
                 channel.task = None
         self._channels.clear()
+        if self._stopped:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait(self._stopped, timeout=self.policy.drain_s)
         for task in self._stopped:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._stopped.clear()
@@ -199,7 +207,11 @@ class Notifier:
 
     async def _work(self, channel: _Channel) -> None:
         while True:
-            event, context = await channel.queue.get()
+            item = await channel.queue.get()
+            if item is None:
+                channel.queue.task_done()
+                return
+            event, context = item
             try:
                 provider = channel.settings
                 result = await self._deliver(channel, provider, event, context)

@@ -101,7 +101,7 @@ def slack_escape(text: str) -> str:
 
 def slack(provider: ProviderSettings, event: Event, context: Context) -> Outgoing:
     meta = metadata_of(event, context)
-    title = _clip(f"{event.reason}: {title_of(event)}", 150)
+    title = _clip(slack_escape(f"{event.reason}: {title_of(event)}"), 150)
     fields = [
         {"type": "mrkdwn", "text": _clip(f"*{slack_escape(k)}*\n{slack_escape(v)}", 2000)}
         for k, v in sorted(meta.items())[:10]
@@ -114,7 +114,7 @@ def slack(provider: ProviderSettings, event: Event, context: Context) -> Outgoin
         section["fields"] = fields
     mark = ":red_circle:" if event.severity == "error" else ":large_blue_circle:"
     body: dict[str, Any] = {
-        "text": _clip(slack_escape(f"{title}: {event.message}"), 3000),
+        "text": _clip(f"{title}: {slack_escape(event.message)}", 3000),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": title}},
             section,
