@@ -36,9 +36,10 @@ def problems(name: str, body: Any) -> list[str]:
     ]
     if name == "cloudevents-1.0" and isinstance(body, dict):
         source = str(body.get("source", ""))
-        if not source or any(c.isspace() for c in source) or urlsplit(source).scheme == "":
-            if not source.startswith("/"):
-                found.append(f"source: {source!r} is not a URI-reference")
+        relative = source.startswith("/") and not any(c.isspace() for c in source)
+        absolute = bool(urlsplit(source).scheme) and not any(c.isspace() for c in source)
+        if not (relative or absolute):
+            found.append(f"source: {source!r} is not a URI-reference")
     return found
 
 

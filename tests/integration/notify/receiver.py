@@ -5,8 +5,9 @@ documented schema (tests/fixtures/notify-schemas) and answers as the service wou
 A valid request is recorded in ``received`` (path, headers, parsed body) and answered 2xx; an
 invalid one is recorded in ``rejected`` with the schema's complaints and answered 400, so a
 test that expects deliveries fails loudly on a malformed payload. ``hmac_key`` makes the
-``/hook`` path check Flux's ``X-Signature`` (``/plain`` is a generic webhook without one); ``min_interval`` makes every path answer 429 to a
-request that comes sooner than that after the previous one (a service's own rate limit);
+``/hook`` path check Flux's ``X-Signature`` (``/plain`` is a generic webhook without one);
+``min_interval`` makes every path answer 429 to a request that comes sooner than that after
+the previous one (a service's own rate limit);
 ``hold`` keeps requests waiting until released.
 """
 

@@ -113,16 +113,16 @@ def test_a_bad_regex_is_a_load_error_at_its_line() -> None:
 
 
 def test_a_native_notification_is_provider_and_rule_in_one(tmp_path: Path) -> None:
-    text = f"""\
+    text = """\
 apiVersion: image-automation.io/v1alpha1
 kind: Notification
-metadata: {{name: hooks, namespace: apps}}
+metadata: {name: hooks, namespace: apps}
 spec:
   type: generic-hmac
   address: https://ci.example/hook
-  secretRef: {{name: slack-url}}
+  secretRef: {name: slack-url}
   events: [commit_pushed, pr_opened]
-  rateLimit: {{perMinute: 10, burst: 2}}
+  rateLimit: {perMinute: 10, burst: 2}
 """
     plan = plan_notifications(load_bytes(text.encode(), file="n.yaml"),
                               secrets_dir=secrets(tmp_path, token="k3y"))  # fmt: skip

@@ -15,6 +15,8 @@ from image_automation.policy import InvalidPattern
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 APPS = InvolvedObject(kind="ImageUpdateAutomation", namespace="flux-system", name="apps-prod")
 ALL = (Source("ImageUpdateAutomation", "*", "flux-system"),)
+PROD = (Source("ImageUpdateAutomation", "apps-*", "flux-system"),)
+STAGING = (Source("ImageUpdateAutomation", "*-staging", "flux-system"),)
 
 
 def ev(kind: str = "commit_pushed", message: str = "pushed 1.2.0", obj: InvolvedObject = APPS):
@@ -33,8 +35,8 @@ def matches(rule: Rule, event: object, labels: dict[str, str] | None = None) -> 
         (Rule("r", "p", "error", ALL), ev("failure", "boom"), True),
         (Rule("r", "p", sources=(Source("ImagePolicy", "*", "flux-system"),)), ev(), False),
         (Rule("r", "p", sources=(Source("ImageUpdateAutomation", "*", "other"),)), ev(), False),
-        (Rule("r", "p", sources=(Source("ImageUpdateAutomation", "apps-*", "flux-system"),)), ev(), True),
-        (Rule("r", "p", sources=(Source("ImageUpdateAutomation", "*-staging", "flux-system"),)), ev(), False),
+        (Rule("r", "p", sources=PROD), ev(), True),
+        (Rule("r", "p", sources=STAGING), ev(), False),
         (Rule("r", "p", sources=ALL, kinds=frozenset({"failure"})), ev(), False),
         (Rule("r", "p", sources=ALL, include=("1\\.2\\.",)), ev(), True),
         (Rule("r", "p", sources=ALL, include=("^nothing$",)), ev(), False),
