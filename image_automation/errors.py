@@ -22,6 +22,7 @@ chaining the cause (``raise RegistryError(...) from exc``)::
         │   ├── ForgeNotFound       404: no such repository, pull request, user, label
         │   ├── ForgeConflict       409/422: it already exists, or the state forbids it
         │   └── ForgeUnsupported    the forge's API cannot do this (Bitbucket labels, ...)
+        ├── NotifyError             a notification provider's settings or secret are unusable
         └── StateError              the state store is unusable
 
 No message may contain a secret: adapters redact credentials before building one, and the
@@ -181,6 +182,10 @@ class StateError(PermanentError):
     """The state store cannot be read or written."""
 
 
+class NotifyError(PermanentError):
+    """A notification provider cannot be used: its secret is missing, its address bad."""
+
+
 __all__ = [
     "ConfigError",
     "ForgeAuthError",
@@ -196,6 +201,7 @@ __all__ = [
     "Location",
     "ManifestError",
     "NoCloudCredentials",
+    "NotifyError",
     "PermanentError",
     "PolicyError",
     "RegistryAuthError",

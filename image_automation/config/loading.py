@@ -33,13 +33,20 @@ from image_automation.config.models import (
     PolicyObject,
     TrackedImage,
 )
+from image_automation.config.notifications import (
+    NOTIFICATION_KIND,
+    NOTIFICATION_V1BETA3,
+    Alert,
+    Notification,
+    Provider,
+)
 from image_automation.config.receivers import NOTIFICATION_V1, RECEIVER_KIND, Receiver
 from image_automation.config.safe_yaml import load_all
 from image_automation.config.templates import CHART_FILE, is_template
 from image_automation.errors import ConfigError, Location
 
 PathKey = tuple[str | int, ...]
-LoadedObject = PolicyObject | Receiver | ArgoObject
+LoadedObject = PolicyObject | Receiver | ArgoObject | Provider | Alert | Notification
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -104,6 +111,11 @@ class LoadResult:
     @property
     def receivers(self) -> list[Loaded]:
         return self.of_kind(Receiver)
+
+    @property
+    def notifications(self) -> list[Loaded]:
+        """Flux ``Provider`` and ``Alert`` (v1beta3) and native ``Notification`` documents."""
+        return [d for d in self.documents if isinstance(d.obj, Provider | Alert | Notification)]
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -242,7 +254,14 @@ def _model_for(api_version: str, kind: str) -> type[Any] | None:
         return GitRepository
     if (api_version, kind) == (NOTIFICATION_V1, RECEIVER_KIND):
         return Receiver
+    if api_version == NOTIFICATION_V1BETA3:
+        return _NOTIFICATION_KINDS.get(kind)
+    if (api_version, kind) == (NATIVE_API_VERSION, NOTIFICATION_KIND):
+        return Notification
     return KINDS.get((api_version, kind))
+
+
+_NOTIFICATION_KINDS: dict[str, type[Any]] = {"Provider": Provider, "Alert": Alert}
 
 
 def _pydantic_message(error: Mapping[str, Any]) -> str:

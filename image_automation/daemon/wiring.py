@@ -46,6 +46,7 @@ from image_automation.engine.automations import (
 )
 from image_automation.engine.deciding import Gate, decide_from_state
 from image_automation.engine.eventing import EventBus, FailureTracker, store_recorder
+from image_automation.engine.notifications import plan_notifications
 from image_automation.engine.outcome_events import OutcomeEvents
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
@@ -62,6 +63,7 @@ from image_automation.engine.status_inputs import StatusInputs, read_status_inpu
 from image_automation.engine.targets import targets_from_config
 from image_automation.errors import ImageAutomationError, StateError
 from image_automation.git import GitAuth, RepoSpec, Workspace, cache_key
+from image_automation.notify import Notifier
 from image_automation.policy import Trace
 from image_automation.registry import (
     DockerConfig,
@@ -180,6 +182,12 @@ class RepoEngine:
         self.bus = EventBus(on_drop=lambda name: metrics.events_dropped.labels(name).inc())
         """Where reconciles' events go; the state store subscribes, alerts may too."""
         self.events = OutcomeEvents(_CountingSink(self.bus, metrics))
+        self._labels: dict[str, dict[str, str]] = {}
+        self.notifier = Notifier(
+            on_result=lambda provider, result: metrics.notifications.labels(provider, result).inc(),
+            labels=lambda event: self._labels.get(event.involved.key, {}),
+        )
+        """Alerts from the repository's Provider/Alert/Notification documents."""
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -192,8 +200,10 @@ class RepoEngine:
         docker_config = DockerConfig.load(s.docker_config) if s.docker_config else None
         self._store = await open_store(s.data_dir / "state.db")
         self._stack.push_async_callback(self._store.close)
-        # Entered after the store, so it drains into the store before the store closes.
+        # Entered after the store and the notifier, so it drains into both before they close.
+        await self._stack.enter_async_context(self.notifier)
         self.bus.subscribe("state", store_recorder(self._store))
+        self.bus.subscribe("notifications", self.notifier.handle)
         await self._stack.enter_async_context(self.bus)
         tracker = FailureTracker()
         await tracker.restore(self._store)  # an alert open before a restart stays open
@@ -275,7 +285,13 @@ class RepoEngine:
             scans[policy.image.name] = min(scans.get(policy.image.name, seconds), seconds)
         config = dataclasses.replace(config, scans=scans)
         broken = [f"{key}: {error}" for key, error in planned.errors]
-        extra = [*result.warnings, *targets.problems, *planned.warnings, *broken]
+        notifications = plan_notifications(result, secrets_dir=s.secrets_dir)
+        for provider in notifications.settings.providers:
+            REDACTOR.add(provider.address, *provider.secrets.values())
+        self.notifier.configure(notifications.settings)
+        self._labels = notifications.labels
+        extra = [*result.warnings, *targets.problems, *planned.warnings, *broken,
+                 *notifications.problems, *notifications.warnings]  # fmt: skip
         return dataclasses.replace(config, errors=[*config.errors, *extra])
 
     async def scan(self, repository: str) -> ScanResult:

@@ -191,3 +191,23 @@ MAX_QUERY_LIMIT = 1000
 
 EVENTS_KEPT = 10_000
 """How many events a store keeps; older ones are pruned when new ones are recorded."""
+
+__all__ = [
+    "DEFAULT_SEVERITY",
+    "EVENTS_KEPT",
+    "EVENT_KINDS",
+    "MAX_MESSAGE",
+    "MAX_METADATA",
+    "MAX_METADATA_VALUE",
+    "MAX_QUERY_LIMIT",
+    "REASONS",
+    "SEVERITIES",
+    "Event",
+    "EventKind",
+    "EventQuery",
+    "InvalidEvent",
+    "InvolvedObject",
+    "Severity",
+    "StoredEvent",
+    "make_event",
+]
