@@ -9,13 +9,18 @@ from image_automation.policy._patterns import InvalidPattern, compile_pattern, p
 from image_automation.policy._ranges import InvalidRange, SemverRange, parse_range
 from image_automation.policy._select import select
 from image_automation.policy._spec import InvalidSpec, SelectionSpec, validate_spec
+from image_automation.policy._windows import CronExpr, Freeze, UpdateWindows, Window
 
 __all__ = [
+    "CronExpr",
+    "Freeze",
     "InvalidPattern",
     "InvalidRange",
     "InvalidSpec",
     "SelectionSpec",
     "SemverRange",
+    "UpdateWindows",
+    "Window",
     "compile_pattern",
     "parse_range",
     "parse_template",
