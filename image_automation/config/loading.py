@@ -32,13 +32,14 @@ from image_automation.config.models import (
     PolicyObject,
     TrackedImage,
 )
+from image_automation.config.promotions import PROMOTION_API_VERSION, PROMOTION_KIND, Promotion
 from image_automation.config.receivers import NOTIFICATION_V1, RECEIVER_KIND, Receiver
 from image_automation.config.safe_yaml import load_all
 from image_automation.config.templates import CHART_FILE, is_template
 from image_automation.errors import ConfigError, Location
 
 PathKey = tuple[str | int, ...]
-LoadedObject = PolicyObject | Receiver
+LoadedObject = PolicyObject | Receiver | Promotion
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -103,6 +104,10 @@ class LoadResult:
     @property
     def receivers(self) -> list[Loaded]:
         return self.of_kind(Receiver)
+
+    @property
+    def promotions(self) -> list[Loaded]:
+        return self.of_kind(Promotion)
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -240,6 +245,8 @@ def _model_for(api_version: str, kind: str) -> type[Any] | None:
         return GitRepository
     if (api_version, kind) == (NOTIFICATION_V1, RECEIVER_KIND):
         return Receiver
+    if (api_version, kind) == (PROMOTION_API_VERSION, PROMOTION_KIND):
+        return Promotion
     return KINDS.get((api_version, kind))
 
 
