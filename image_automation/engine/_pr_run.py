@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 
 Edit = Callable[[Path, Mapping[str, ImageRef], bool], Awaitable[UpdateResult]]
 """``edit(root, images, dry_run)``: the automation's update of ``root`` for these images."""
+Text = Callable[["GroupRun", UpdateResult], Awaitable[RenderedPullRequest]]
+"""``text(run, result)``: a pull request's title and body other than an automation's
+(promotions render their own); the body must end with our footer (``owned_by`` reads it)."""
 
 HUMAN_NOTICE = (
     "This branch has commits that image-automation did not make, so it will not push to it "
@@ -78,6 +81,10 @@ class Shared:
     policies: Sequence[ResolvedPolicy] = ()
     access: RegistryAccess | None = None
     dry_run: bool = False
+    text: Text | None = None
+    """Renders the pull request's text instead of the automation renderer."""
+    close_comment: str | None = None
+    """Said when closing a pull request the base needs nothing of any more."""
 
 
 @dataclass(slots=True)
@@ -92,6 +99,9 @@ class GroupRun:
     held: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     edited: UpdateResult | None = None
+    current: PullRequest | None = None
+    """The open pull request of the head as this run found it (a text renderer may keep
+    what it said)."""
 
     @property
     def key(self) -> str:
@@ -132,7 +142,7 @@ class GroupRun:
         return out
 
     async def run(self) -> PullRequestOutcome:
-        pr = await self._forge_view()
+        pr = self.current = await self._forge_view()
         ours = self.record is not None or pr is None or owned_by(pr.body) == (self.key, self.head)
         if pr is not None and not ours:  # found by its head, and not made by us
             return self.outcome("held", pr, detail="this pull request was not opened by us")
@@ -230,7 +240,9 @@ class GroupRun:
             return self.outcome("unchanged", detail=detail)
         if self.s.dry_run:
             return self.outcome("would-close", pr, detail=f"{self.base} already has its versions")
-        comment = f"Closing: `{self.base}` already has every version this pull request proposed."
+        comment = self.s.close_comment or (
+            f"Closing: `{self.base}` already has every version this pull request proposed."
+        )
         await self.s.forge.close_pull_request(pr.number, comment=comment)
         await self.s.store.forget_pull_request(self.key, self.head)
         if ours and heads.head:
@@ -279,6 +291,8 @@ class GroupRun:
     # -- 6. text, push, open or update ------------------------------------------------------
 
     async def _text(self, result: UpdateResult) -> RenderedPullRequest:
+        if self.s.text is not None:
+            return await self.s.text(self, result)
         names = set(self.images)
         decisions = {
             key: d for key, d in self.s.decisions.items() if key.split("/", 1)[-1] in names
@@ -409,4 +423,4 @@ def _normal(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
 
 
-__all__ = ["HUMAN_NOTICE", "Edit", "GroupRun", "Shared"]
+__all__ = ["HUMAN_NOTICE", "Edit", "GroupRun", "Shared", "Text"]
