@@ -221,6 +221,9 @@ class Judgement:
     image: Held | None = None
     since: datetime | None = None
     soaked: timedelta | None = None
+    note: str = ""
+    """The reason without durations that change as time passes (what a pull request's body
+    says, so the body of an unchanged one stays the same); "" when ``reason`` is that."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +281,9 @@ def judge(
         have = format_duration(soaked) if soaked is not None else "an unknown time"
         left = f" ({format_duration(rules.soak - soaked)} to go)" if soaked is not None else ""
         why = f"soak {format_duration(rules.soak)}: {source.name} has had it for {have}{left}"
-        return out("waiting", why)
+        stamp = since.strftime("%Y-%m-%d %H:%M UTC") if since else "an unknown time"
+        note = f"soak {format_duration(rules.soak)}: {source.name} has had it since {stamp}"
+        return out("waiting", why, note=note)
     if rules.closed is not None:
         return out("waiting", f"promotion window closed: {rules.closed}")
     return out("ready", f"{source.name} has had it for {format_duration(soaked)}")
