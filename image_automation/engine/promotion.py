@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -44,9 +44,9 @@ from image_automation.engine._promo_plan import (
 )
 from image_automation.engine._promo_read import StageRead, read_stage
 from image_automation.engine._promo_run import StageOutcome, promote_stage
-from image_automation.engine.automations import PlanContext, RepoTarget, auth_for
+from image_automation.engine.automations import STAND_IN, PlanContext, RepoTarget, auth_for
 from image_automation.engine.discovery import discover
-from image_automation.errors import ImageAutomationError
+from image_automation.errors import ConfigError, ImageAutomationError
 from image_automation.git import RepoSpec, Workspace
 from image_automation.policy._promote import ranker
 from image_automation.state import StateStore
@@ -231,21 +231,24 @@ async def open_checkouts(
 
 
 def check_promotions(
-    loaded: LoadResult, context: PlanContext, *, checkout: Path | None = None
-) -> list[ImageAutomationError]:
-    """What ``validate`` says of Promotion documents: every planning problem, and — for a
-    checkout of the promotion's repository — stages whose path holds no marker of their
-    policies (only the stages on the branch the checkout has out)."""
-    resolved = resolve(loaded)
-    planned = plan_promotions(loaded, context, resolved.policies)
-    errors: list[ImageAutomationError] = [p for _, problems in planned.errors for p in problems]
-    if checkout is None:
-        return errors
-    branch = _checked_out_branch(checkout)
-    for plan in planned.plans:
-        here = {s.place for s in plan.stages if not s.elsewhere and s.repo.branch == branch}
-        for place in sorted(here):
-            errors += marker_problems(plan, checkout, place)
+    loaded: LoadResult, context: PlanContext, *, checkouts: Sequence[Path] = ()
+) -> list[ConfigError]:
+    """What ``validate`` says of Promotion documents: every planning problem (without
+    ``--repo``, a promotion naming no repository is planned against a stand-in), and for each
+    git checkout in ``checkouts``, the stages of its promotions whose path there holds no
+    marker of their policies (stages on the checked-out branch only)."""
+    if context.repo is None:
+        context = replace(context, repo=STAND_IN)
+    planned = plan_promotions(loaded, context, resolve(loaded).policies)
+    errors = [p for _, problems in planned.errors for p in problems]
+    for root in checkouts:
+        top, branch = root.resolve(), _checked_out_branch(root)
+        for plan in planned.plans:
+            if not Path(plan.doc.file).resolve().is_relative_to(top):
+                continue
+            here = {s.place for s in plan.stages if not s.elsewhere and s.repo.branch == branch}
+            for place in sorted(here):
+                errors += marker_problems(plan, root, place)
     return errors
 
 
