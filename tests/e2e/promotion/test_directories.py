@@ -6,7 +6,8 @@ dev rolled back from is never promoted."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -139,3 +140,32 @@ def test_an_image_dev_rolled_back_from_is_never_promoted(fleet: PromoFleet) -> N
     assert "held: dev rolled back from 1.1.0" in again and "never promoted" in again, again
     assert fleet.pulls("open") == []
     assert fleet.marked("staging") == one
+
+
+def test_a_closed_promotion_window_opens_nothing_and_says_when_it_opens(fleet: PromoFleet) -> None:
+    one, two = f"{IMAGE}:1.0.0@{digest('1.0.0')}", f"{IMAGE}:1.1.0@{digest('1.1.0')}"
+    berlin = ZoneInfo("Europe/Berlin")
+    today = datetime.now(berlin).date()
+    noon = datetime.combine(today + timedelta(days=3), time(12), tzinfo=berlin)
+    name = noon.strftime("%a")  # a day that is neither today nor tomorrow
+    stages = f"""\
+    - {{name: dev, path: clusters/dev}}
+    - name: staging
+      path: clusters/staging
+      soak: 1h
+      windows: [{{days: [{name}], start: "00:00", end: "24:00", timeZone: Europe/Berlin}}]
+"""
+    files = fleet.stage_files(["dev", "staging"], one)
+    files["automation/policies.yaml"] = policy_doc()
+    files["automation/promotion.yaml"] = promotion_doc(fleet.fake, stages)
+    fleet.seed(files)
+    fleet.set_stage("dev", two)
+    fleet.offset = timedelta(hours=2)
+    closed = "\n".join(fleet.promote())
+    assert "waiting: promotion window closed: outside the update windows; opens " in closed
+    assert fleet.pulls() == [] and fleet.writes() == [], closed
+
+    fleet.offset = noon - datetime.now(UTC)  # midday of that day in Berlin
+    opened = "\n".join(fleet.promote())
+    (pr,) = fleet.pulls()
+    assert f"opened #{pr.number}" in opened and f"window {name} 00:00-24:00" in pr.body, opened

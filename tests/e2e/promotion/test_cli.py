@@ -1,0 +1,58 @@
+"""``promote --once`` itself: the report per stage, ``--dry-run`` reading only (the pull
+request it would open, its diff), and a broken stage failing the run with its reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.promotion.fleet import IMAGE, PromoFleet, digest, policy_doc, promotion_doc
+
+pytestmark = pytest.mark.integration
+
+HEAD = "image-automation/promote-web-staging"
+STAGES = """\
+    - {name: dev, path: clusters/dev}
+    - {name: staging, path: clusters/staging}
+"""
+ONE, TWO = f"{IMAGE}:1.0.0@{digest('1.0.0')}", f"{IMAGE}:1.1.0@{digest('1.1.0')}"
+
+
+def _seed(fleet: PromoFleet, stages: str = STAGES) -> None:
+    files = fleet.stage_files(["dev", "staging"], ONE)
+    files["automation/policies.yaml"] = policy_doc()
+    files["automation/promotion.yaml"] = promotion_doc(fleet.fake, stages)
+    fleet.seed(files)
+    fleet.set_stage("dev", TWO)
+
+
+def test_a_dry_run_prints_the_pull_request_and_writes_nothing(github_fleet: PromoFleet) -> None:
+    fleet = github_fleet
+    _seed(fleet)
+    fleet.fake.reset_requests()
+    dry = fleet.cli("--dry-run")
+    out = dry.stdout
+    assert f"    branch {HEAD}: would-open" in out, out
+    assert f"      title: promote(staging): {IMAGE} 1.1.0 from dev" in out
+    assert "        Promotion `Promotion/apps/web` moves 1 image from **dev** to **staging**" in out
+    assert "+          image: " + TWO in out  # the diff
+    assert fleet.writes() == [] and HEAD not in fleet.fake.repo.branches()
+    assert "1 promotion(s), 0 failed" in dry.stderr
+
+    real = fleet.cli()
+    (pr,) = fleet.pulls()
+    assert f"    branch {HEAD}: opened #{pr.number} " in real.stdout, real.stdout
+    assert (
+        "    apps/web 1.1.0@sha256:" in real.stdout and ": ready: dev has had it for" in real.stdout
+    )
+
+
+def test_a_stage_without_a_marker_fails_the_run_and_says_where(github_fleet: PromoFleet) -> None:
+    fleet = github_fleet
+    stages = STAGES + "    - {name: prod, path: clusters/prod}\n"
+    _seed(fleet, stages)
+    fleet.fake.move_base({"clusters/prod/app.yaml": "kind: ConfigMap\n"}, "prod has no marker")
+    done = fleet.cli(ok=False)
+    assert done.returncode == 1, done.stdout
+    assert "prod holds no marker of apps:web under clusters/prod" in done.stdout
+    assert f"branch {HEAD}: opened" in done.stdout  # staging went on regardless
+    assert "1 failed: Promotion/apps/web" in done.stderr
