@@ -40,6 +40,13 @@ from image_automation.engine.automations import (
     plan_automations,
 )
 from image_automation.engine.deciding import decide_from_state
+from image_automation.engine.promotion import (
+    Checkouts,
+    PromotionPlan,
+    StageContext,
+    plan_promotions,
+    run_promotion,
+)
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -144,6 +151,7 @@ class RegistryLister:
 class _Loaded:
     targets: dict[str, ScanTarget] = field(default_factory=dict)
     plans: dict[str, AutomationPlan] = field(default_factory=dict)
+    promotions: dict[str, PromotionPlan] = field(default_factory=dict)
 
 
 class RepoEngine:
@@ -231,11 +239,17 @@ class RepoEngine:
             PlanContext(repo=RepoTarget(s.repo, s.branch, s.git_secret), secrets_dir=s.secrets_dir),
         )
         plans = {automation_key(p): p for p in planned.plans if not p.suspended}
-        self._loaded = _Loaded({t.repository: t for t in targets.targets}, plans)
+        context = PlanContext(repo=RepoTarget(s.repo, s.branch, s.git_secret),
+                              secrets_dir=s.secrets_dir)  # fmt: skip
+        promoted = plan_promotions(result, context, resolved.policies)
+        promotions = {p.key: p for p in promoted.plans if not p.suspended}
+        self._loaded = _Loaded({t.repository: t for t in targets.targets}, plans, promotions)
         config = build_config(
-            result, plans=planned.plans, default_interval=s.interval, resolved=resolved
-        )
+            result, plans=planned.plans, default_interval=s.interval, resolved=resolved,
+            promotions=promoted.plans,
+        )  # fmt: skip
         broken = [f"{key}: {error}" for key, error in planned.errors]
+        broken += [f"{key}: {e}" for key, problems in promoted.errors for e in problems]
         extra = [*result.warnings, *targets.problems, *broken]
         return dataclasses.replace(config, errors=[*config.errors, *extra])
 
@@ -267,6 +281,9 @@ class RepoEngine:
             on_config(config)
             if automation not in config.automations:
                 return None
+            promotion = self._loaded.promotions.get(automation)
+            if promotion is not None:
+                return await self._promote(promotion, workspace)
             await before_select()
             plan = self._loaded.plans.get(automation)
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
@@ -307,6 +324,27 @@ class RepoEngine:
             commit=out.commit,
             changes=out.changes if out.commit else (),
             pull_requests=tuple(out.pull_requests),
+        )
+
+    async def _promote(self, plan: PromotionPlan, home: Workspace) -> ReconcileResult:
+        """One evaluation of a promotion, in the checkout just prepared when it is a stage's."""
+        assert self._pull_requests is not None
+        s = self.settings
+        ctx = StageContext(forges=self._pull_requests.forges, store=self.store,
+                           clock=lambda: datetime.now(UTC), secrets_dir=s.secrets_dir)  # fmt: skip
+        checkouts = Checkouts(self.work_dir, s.secrets_dir, s.lock_timeout, home=home)
+        done = await run_promotion(plan, ctx=ctx, checkouts=checkouts)
+        errors = [*done.errors, *(f"{st.stage}: {e}" for st in done.stages for e in st.errors)]
+        return ReconcileResult(
+            error="; ".join(errors) or None,
+            warnings=tuple(w for st in done.stages for w in st.warnings),
+            pull_requests=tuple(  # a stage with nothing to move and nothing open says nothing
+                pr
+                for st in done.stages
+                for pr in st.pull_requests
+                if pr.number is not None or pr.changes or pr.detail or pr.action != "unchanged"
+            ),
+            promotion=tuple(j for st in done.stages for j in st.judgements),
         )
 
     async def check(self) -> str | None:
