@@ -84,7 +84,7 @@ def stage_text(
     content = PromotionContent(
         promotion=plan.key, owner=run.key, head=run.head, base=run.base, source=source.stage.name,
         target=stage.name, images=images, gates=[soak, *window, *lines], chains=chains,
-        held=held, diff=result.diff, proposed_at=now.isoformat(),
+        held=held, diff=result.diff, proposed_at=now.replace(microsecond=0).isoformat(),
     )  # fmt: skip
     return render_promotion(content, provider=provider)
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
-from image_automation.git._markdown import clean, code
+from image_automation.git._markdown import clean, code, decode_marker, encode_marker
 from image_automation.git._pr_content import RenderedPullRequest
 from image_automation.git.pull_requests import TITLE_LIMIT, body_limit, footer
 
@@ -107,7 +107,8 @@ def _stamp(content: PromotionContent) -> str:
     if not content.proposed_at:
         return ""
     digests = ",".join(sorted({i.digest for i in content.images}))
-    return f"\n\n<!-- ia:promoted at={quote(content.proposed_at)} images={quote(digests, ',:')} -->"
+    at, images = encode_marker(content.proposed_at), encode_marker(digests)
+    return f"\n\n<!-- ia:promoted at={at} images={images} -->"
 
 
 _STAMP = re.compile(r"<!-- ia:promoted at=(\S+) images=(\S*) -->")
@@ -119,10 +120,10 @@ def proposed_at(body: str | None, digests: Sequence[str]) -> str | None:
     found = _STAMP.findall(body or "")
     if not found:
         return None
-    at, images = found[-1]
+    at, images = (decode_marker(value) for value in found[-1])
     if images != ",".join(sorted(set(digests))):
         return None
-    return unquote(at)
+    return at
 
 
 def _title(content: PromotionContent, *, measure: Callable[[str], int]) -> str:
