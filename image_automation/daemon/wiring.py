@@ -276,14 +276,14 @@ class RepoEngine:
         stored, and nothing is written: like ``reconcile --repo`` on such a repository.
         """
         async with self._open_workspace() as workspace:
-            await workspace.prepare()
+            head = await workspace.prepare()
             config = await self._read(workspace.path)
             on_config(config)
             if automation not in config.automations:
                 return None
             promotion = self._loaded.promotions.get(automation)
             if promotion is not None:
-                return await self._promote(promotion, workspace)
+                return await self._promote(promotion, workspace, head)
             await before_select()
             plan = self._loaded.plans.get(automation)
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
@@ -326,13 +326,13 @@ class RepoEngine:
             pull_requests=tuple(out.pull_requests),
         )
 
-    async def _promote(self, plan: PromotionPlan, home: Workspace) -> ReconcileResult:
+    async def _promote(self, plan: PromotionPlan, home: Workspace, head: str) -> ReconcileResult:
         """One evaluation of a promotion, in the checkout just prepared when it is a stage's."""
         assert self._pull_requests is not None
         s = self.settings
         ctx = StageContext(forges=self._pull_requests.forges, store=self.store,
                            clock=lambda: datetime.now(UTC), secrets_dir=s.secrets_dir)  # fmt: skip
-        checkouts = Checkouts(self.work_dir, s.secrets_dir, s.lock_timeout, home=home)
+        checkouts = Checkouts(self.work_dir, s.secrets_dir, s.lock_timeout, home, head)
         done = await run_promotion(plan, ctx=ctx, checkouts=checkouts)
         errors = [*done.errors, *(f"{st.stage}: {e}" for st in done.stages for e in st.errors)]
         return ReconcileResult(

@@ -102,6 +102,8 @@ class Checkouts:
     lock_timeout: float | None = None
     home: Workspace | None = None
     """An open checkout the caller holds (its lock too): used, never opened twice."""
+    home_head: str | None = None
+    """The commit ``home`` was just prepared at (then it is not fetched again)."""
 
 
 async def promote_once(
@@ -113,6 +115,7 @@ async def promote_once(
     loaded = await asyncio.to_thread(load_paths, request.config_paths)
     async with AsyncExitStack() as stack:
         home: Workspace | None = None
+        head: str | None = None
         if request.repo is not None:
             try:
                 home = await stack.enter_async_context(Workspace.open(
@@ -120,14 +123,15 @@ async def promote_once(
                     work_dir=request.work_dir, auth=auth_for(request.repo, request.secrets_dir),
                     lock_timeout=request.lock_timeout,
                 ))  # fmt: skip
-                await home.prepare()
+                head = await home.prepare()
             except ImageAutomationError as exc:
                 where = f"{redact(request.repo.url)} ({request.repo.branch})"
                 report.errors.append(f"{where}: {exc}")
                 return report
             loaded.extend(await discover(home))
         planned = _plans(loaded, request, report)
-        checkouts = Checkouts(request.work_dir, request.secrets_dir, request.lock_timeout, home)
+        checkouts = Checkouts(request.work_dir, request.secrets_dir, request.lock_timeout, home,
+                              head)  # fmt: skip
         for plan in planned.plans:
             if plan.suspended:
                 report.promotions.append(PromotionOutcome(plan.key, skipped="suspended"))
@@ -159,7 +163,7 @@ async def run_promotion(
     out = PromotionOutcome(plan.key, chain=tuple(s.name for s in plan.stages))
     try:
         async with open_checkouts(plan, checkouts) as places:
-            reads = await _read_all(plan, places, out)
+            reads = await _read_all(plan, places, out, checkouts=checkouts)
             for stage in plan.order():
                 assert stage.source is not None
                 if stage.source not in reads or stage.index not in reads:
@@ -181,10 +185,13 @@ async def run_promotion(
 
 async def _read_all(
     plan: PromotionPlan, places: Mapping[Place, Workspace | ImageAutomationError],
-    out: PromotionOutcome,
+    out: PromotionOutcome, *, checkouts: Checkouts,
 ) -> dict[int, StageRead]:  # fmt: skip
     rank = {name: ranker(policy.spec) for name, policy in plan.policies.items()}
     heads: dict[Place, str] = {}
+    home = checkouts.home
+    if home is not None and checkouts.home_head:
+        heads[(home.spec.url, home.spec.branch)] = checkouts.home_head
     reads: dict[int, StageRead] = {}
     for stage in plan.stages:
         workspace = places[stage.place]
@@ -271,6 +278,7 @@ __all__ = [
     "PromotionOutcome",
     "PromotionPlan",
     "PromotionReport",
+    "StageContext",
     "StageOutcome",
     "check_promotions",
     "open_checkouts",
