@@ -335,7 +335,10 @@ def _cycles(spec: PromotionSpec, sources: list[int | None]) -> list[Problem]:
         if node is not None and node in path:
             loop = path[path.index(node) :]
             first = min(loop)
-            names = " → ".join(spec.stages[i].name for i in [*loop[::-1], loop[-1]])
+            flow = [first]  # each stage, then the one that follows it
+            while len(flow) < len(loop):
+                flow.append(next(i for i in loop if sources[i] == flow[-1]))
+            names = " → ".join(spec.stages[i].name for i in [*flow, first])
             where = ("spec", "stages", first, "from")
             problems.append((where, f"stages form a cycle: {names}; one stage must come first"))
     return problems

@@ -68,7 +68,7 @@ BAD = [
     ),
     pytest.param(
         "    - {name: dev, from: prod, path: a}\n    - {name: prod, path: b}\n",
-        "tmp.yaml:8: spec.stages[0].from: stages form a cycle: prod → dev → prod; one stage "
+        "tmp.yaml:8: spec.stages[0].from: stages form a cycle: dev → prod → dev; one stage "
         "must come first",
         id="cycle",
     ),
