@@ -18,17 +18,23 @@ the (apiVersion, kind) pair here. Pure: no I/O.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from image_automation.config._promotion_values import (
+    PromotionMeta,
+    check_name,
+    gate_url,
+    git_url,
+    policy_name,
+    stage_name,
+    stage_path,
+)
 from image_automation.config.models import (
     NATIVE_API_VERSION,
     Duration,
-    LocalObjectReference,
     NativeCommit,
     _Model,
     _Object,
@@ -54,77 +60,19 @@ MAX_HTTP_GATES = 10
 MAX_WINDOWS = 10
 MAX_SOAK = timedelta(days=366)
 MAX_HTTP_TIMEOUT = timedelta(seconds=60)
-MAX_URL_CHARS = 2048
 
-_STAGE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
-_POLICY_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?")
-_CHECK_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _stage_name(value: str) -> str:
-    if not _STAGE_NAME.fullmatch(value):
-        raise ValueError(
-            f"stage name {value[:60]!r} must be 1-40 lower-case letters, digits or '-', "
-            "starting and ending with a letter or digit (it becomes part of a branch name)"
-        )
-    return value
-
-
-def _policy_name(value: str) -> str:
-    if not _POLICY_NAME.fullmatch(value):
-        raise ValueError(f"policy name {value[:60]!r} is not an object name")
-    return value
-
-
-def _check_name(value: str) -> str:
-    if not value.strip() or len(value) > 200 or _CHECK_FORBIDDEN.search(value):
-        raise ValueError(f"check name {value[:60]!r} must be 1-200 printable characters")
-    return value
-
-
-def _stage_path(value: str) -> str:
-    parts = value.replace("\\", "/").split("/")
-    if value.startswith("/") or ".." in parts or "\0" in value or len(value) > 1024:
-        raise ValueError(f"path {value[:60]!r} must be relative and stay inside the repository")
-    clean = "/".join(p for p in parts if p not in ("", "."))
-    return clean or "."
-
-
-def _gate_url(value: str) -> str:
-    """An http(s) URL without credentials in its authority (a token goes in ``secretRef``)."""
-    if len(value) > MAX_URL_CHARS or not value.isascii():
-        raise ValueError(f"must be an ASCII URL of at most {MAX_URL_CHARS} characters")
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
-        raise ValueError("holds spaces or control characters")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise ValueError("is not a valid URL") from None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError("must be an https:// (or http://) URL with a host")
-    if "@" in parts.netloc:
-        raise ValueError("must not carry credentials; name a secret in secretRef instead")
-    return value
-
-
-def _git_url(value: str) -> str:
-    if len(value) > MAX_URL_CHARS or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise ValueError(f"must be at most {MAX_URL_CHARS} characters without control characters")
-    return value
-
-
-StageName = Annotated[str, AfterValidator(_stage_name)]
-PolicyName = Annotated[str, AfterValidator(_policy_name)]
-CheckName = Annotated[str, AfterValidator(_check_name)]
+StageName = Annotated[str, AfterValidator(stage_name)]
+PolicyName = Annotated[str, AfterValidator(policy_name)]
+CheckName = Annotated[str, AfterValidator(check_name)]
+GitUrl = Annotated[str, Field(min_length=1), AfterValidator(git_url)]
 
 
 class HttpGate(_Model):
     """A URL that must answer 2xx (GET, no redirects followed) before a stage is promoted."""
 
-    url: Annotated[str, AfterValidator(_gate_url)]
+    url: Annotated[str, AfterValidator(gate_url)]
     timeout: Duration = Field(default=timedelta(seconds=10), description="at most 60s")
-    secret_ref: LocalObjectReference | None = Field(
+    secret_ref: ForgeSecretRef | None = Field(
         default=None, description="a secret whose bearerToken is sent as Authorization: Bearer"
     )
 
@@ -181,9 +129,9 @@ class WindowSpec(_Model):
 class StageRepository(_Model):
     """Another repository (repo-per-environment): its URL, branch and git secret."""
 
-    url: Annotated[str, Field(min_length=1), AfterValidator(_git_url)]
+    url: GitUrl
     branch: Branch | None = None
-    secret_ref: LocalObjectReference | None = None
+    secret_ref: ForgeSecretRef | None = None
 
 
 class PromotionPullRequest(_Model):
@@ -225,7 +173,7 @@ class PromotionPullRequest(_Model):
 class Stage(_Model):
     name: StageName
     from_: StageName | None = Field(default=None, alias="from")
-    path: Annotated[str, AfterValidator(_stage_path)] = "."
+    path: Annotated[str, AfterValidator(stage_path)] = "."
     branch: Branch | None = Field(default=None, description="branch-per-environment")
     repository: StageRepository | None = Field(default=None, description="repo-per-environment")
     policies: (
@@ -258,9 +206,9 @@ class PromotionGit(_Model):
     """The repository every stage is in unless it names its own (``url`` omitted: the
     ``--repo`` repository)."""
 
-    url: Annotated[str, Field(min_length=1), AfterValidator(_git_url)] | None = None
+    url: GitUrl | None = None
     branch: Branch = "main"
-    secret_ref: LocalObjectReference | None = None
+    secret_ref: ForgeSecretRef | None = None
 
 
 class PromotionSpec(_Model):
@@ -284,6 +232,7 @@ class PromotionSpec(_Model):
 
 class Promotion(_Object):
     kind: Literal["Promotion"]
+    metadata: PromotionMeta
     spec: PromotionSpec
 
 
