@@ -285,12 +285,15 @@ def _check_forge(
         raise ConfigError(str(exc), location=doc.location("spec", "pullRequest")) from None
     if found is None:
         where = ("spec", "stages", index, "repository") if stage.repository else ("spec", "git")
-        raise ConfigError(
-            f"stage {stage.name!r}: cannot tell the forge from its repository URL; set "
-            "spec.pullRequest.provider (and apiURL for a self-hosted forge), or the stage's "
-            "pullRequest.provider",
-            location=doc.location(*where),
+        message = (
+            # with a provider, only a local repository has no forge (detect_forge)
+            "its repository is a local path, not a forge's URL: a pull request needs the "
+            "repository's URL on the forge (owner/name)"
+            if settings.provider
+            else "cannot tell the forge from its repository URL; set spec.pullRequest.provider "
+            "(and apiURL for a self-hosted forge), or the stage's pullRequest.provider"
         )
+        raise ConfigError(f"stage {stage.name!r}: {message}", location=doc.location(*where))
 
 
 def _slug(text: str) -> str:

@@ -1,11 +1,24 @@
 """``promote --once`` itself: the report per stage, ``--dry-run`` reading only (the pull
-request it would open, its diff), and a broken stage failing the run with its reason."""
+request it would open, its diff), a broken stage failing the run with its reason, and every
+path option relative or absolute."""
 
 from __future__ import annotations
 
-import pytest
+import os
+from pathlib import Path
 
-from tests.e2e.promotion.fleet import IMAGE, PromoFleet, digest, policy_doc, promotion_doc
+import pytest
+from click.testing import CliRunner
+
+from image_automation.cli import root
+from tests.e2e.promotion.fleet import (
+    IMAGE,
+    SECRET,
+    PromoFleet,
+    digest,
+    policy_doc,
+    promotion_doc,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +69,52 @@ def test_a_stage_without_a_marker_fails_the_run_and_says_where(github_fleet: Pro
     assert "prod holds no marker of apps:web under clusters/prod" in done.stdout
     assert f"branch {HEAD}: opened" in done.stdout  # staging went on regardless
     assert "1 failed: Promotion/apps/web" in done.stderr
+
+
+@pytest.mark.parametrize("form", ["relative", "absolute"])
+def test_repo_config_secrets_work_dir_and_state_paths_work_relative_or_absolute(
+    github_fleet: PromoFleet, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """The Promotion in --config, and --secrets-dir, --work-dir, --state: each relative to the
+    current directory or not."""
+    fleet = github_fleet
+    files = fleet.stage_files(["dev", "staging"], ONE)
+    files["automation/policies.yaml"] = policy_doc()
+    fleet.seed(files)
+    fleet.set_stage("dev", TWO)
+    (fleet.root / "promotion.yaml").write_text(promotion_doc(fleet.fake, STAGES))
+    here = fleet.root / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    def where(path: Path) -> str:
+        return os.path.relpath(path, here) if form == "relative" else str(path)
+
+    argv = ["promote", "--once", "--repo", fleet.git.url,
+            "--config", where(fleet.root / "promotion.yaml"),
+            "--secrets-dir", where(fleet.secrets_dir), "--git-secret", SECRET,
+            "--work-dir", where(here / "w"),
+            "--state", where(here / "s.db")]  # fmt: skip
+    done = CliRunner().invoke(root, argv, catch_exceptions=False)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    (pr,) = fleet.pulls()
+    assert f"branch {HEAD}: opened #{pr.number}" in done.stdout, done.stdout
+    assert fleet.marked("staging", HEAD) == TWO
+    assert (here / "w").is_dir() and (here / "s.db").is_file()
+
+
+def test_a_local_repo_path_is_refused_saying_a_pull_request_needs_a_forge(
+    github_fleet: PromoFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--repo as a relative path to the very repository the fake serves: read, but a pull
+    request needs the forge's own URL of it (owner/name), and the error says so."""
+    fleet = github_fleet
+    _seed(fleet)
+    monkeypatch.chdir(fleet.root)
+    argv = ["promote", "--once", "--repo", os.path.relpath(fleet.fake.repo.path, fleet.root),
+            "--secrets-dir", "secrets", "--git-secret", SECRET, "--work-dir", "w",
+            "--state", "s.db"]  # fmt: skip
+    done = CliRunner().invoke(root, argv, catch_exceptions=False)
+    assert done.exit_code == 1, done.stdout + done.stderr
+    assert "stage 'staging': its repository is a local path, not a forge's URL" in done.stdout
+    assert fleet.pulls() == [] and HEAD not in fleet.fake.repo.branches()
