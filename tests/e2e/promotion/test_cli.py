@@ -118,3 +118,23 @@ def test_a_local_repo_path_is_refused_saying_a_pull_request_needs_a_forge(
     assert done.exit_code == 1, done.stdout + done.stderr
     assert "stage 'staging': its repository is a local path, not a forge's URL" in done.stdout
     assert fleet.pulls() == [] and HEAD not in fleet.fake.repo.branches()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--branch", "--upload-pack=touch pwned"], "is not a valid branch name"),
+        (["--branch", "ma\nin"], "is not a valid branch name"),
+        (["--repo", "ext::sh -c touch% pwned"], "transport 'ext' not allowed"),
+    ],
+    ids=["branch-option", "branch-newline", "ext-transport"],
+)
+def test_a_hostile_repo_or_branch_fails_the_run_and_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["promote", "--once", "--repo", str(tmp_path / "none.git"), "--work-dir", "w",
+            "--state", "s.db", *args]  # fmt: skip
+    done = CliRunner().invoke(root, argv, catch_exceptions=False)
+    assert done.exit_code == 1 and said in done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "pwned").exists()

@@ -101,6 +101,21 @@ MALFORMED = [
      azure({"eventType": "git.push", "resource": {"repository": AZURE_REPOSITORY}})),
     ("gitea push with a branch holding a line break", "gitea",
      gitea({"ref": "refs/heads/ma\nin", "after": SHA, "repository": REPO}, event="push")),
+    ("github push with a 100k-character branch", "github",
+     github({"ref": "refs/heads/" + "b" * 100_000, "after": SHA, "repository": REPO},
+            event="push")),
+    ("github push with a repository holding a line break", "github",
+     github({"ref": "refs/heads/main", "after": SHA,
+             "repository": {"full_name": "org/fl\neet"}}, event="push")),
+    ("github push with a 100k-character repository", "github",
+     github({"ref": "refs/heads/main", "after": SHA,
+             "repository": {"full_name": "o/" + "f" * 100_000}}, event="push")),
+    ("gitea push with a repository not a string", "gitea",
+     gitea({"ref": "refs/heads/main", "after": SHA, "repository": {"full_name": ["a"]}},
+           event="push")),
+    ("gitea status with the sha a list", "gitea",
+     gitea({"sha": [SHA], "state": "success", "repository": REPO}, event="status")),
+    ("github push whose payload is a list", "github", github([1, 2], event="push")),
 ]  # fmt: skip
 
 
