@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sysdeps setup wheelhouse test lint typecheck contracts pytest demo bench bench-pr clean
+.PHONY: sysdeps setup wheelhouse test lint typecheck contracts pytest demo bench bench-pr bench-promo clean
 
 # Byte-compiled at install: without cached bytecode every start compiles the imports first
 # (2.3 s for `--help` instead of 0.1 s). uv compiles the dependencies; the package itself is
@@ -60,6 +60,10 @@ bench: setup
 # Pull requests on the six fake forges: steady-state forge requests, webhook -> PR updated.
 bench-pr: setup sysdeps
 	$(BIN)/python bench/pull_requests.py
+
+# Promotion evaluation, 3 stages x 200 images on the fake GitHub (issue 11).
+bench-promo: setup sysdeps
+	$(BIN)/python bench/promotion.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
