@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sysdeps setup wheelhouse test lint typecheck contracts pytest demo bench bench-pr bench-signatures clean
+.PHONY: sysdeps setup wheelhouse test lint typecheck contracts pytest demo bench bench-pr bench-signatures bench-promo clean
 
 # Byte-compiled at install: without cached bytecode every start compiles the imports first
 # (2.3 s for `--help` instead of 0.1 s). uv compiles the dependencies; the package itself is
@@ -64,6 +64,10 @@ bench-pr: setup sysdeps
 # Registry requests the signature gate adds, per new winner and per interval (issue 12).
 bench-signatures: setup sysdeps
 	$(BIN)/python bench/signatures.py
+
+# Promotion evaluation, 3 stages x 200 images on the fake GitHub (issue 11).
+bench-promo: setup sysdeps
+	$(BIN)/python bench/promotion.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

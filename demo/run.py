@@ -10,6 +10,10 @@
 3. Pull-request mode (demo/pull_request.py): the same fleet, now at 1.1.0, on a local fake
    GitHub with an automation that has `spec.pullRequest`; push 1.2.0; reconcile --once opens
    a pull request; print it (title, body, branch), its head commit and the fake's request log.
+4. Promotion (demo/promotion.py): dev and staging directories on another fake GitHub; dev's
+   automation commits 1.2.0 to dev, digest-pinned; `promote --once` has staging wait for its
+   1h soak; an hour later (the evaluation's clock moved, no waiting) the staging promotion
+   pull request opens with dev's very digest; print it, its head commit and the request log.
 
 Any step failing ends the demo with a non-zero exit status.
 """
@@ -28,6 +32,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from demo.promotion import promotion_demo  # noqa: E402
 from demo.pull_request import pull_request_demo  # noqa: E402
 from image_automation.cli._tags import parse_tag_list  # noqa: E402
 from image_automation.config.loading import load_paths  # noqa: E402
@@ -89,7 +94,10 @@ def reconcile_demo(console: Console) -> int:
         if code != 0:
             return code
         files = fleet(image, tag="1.1.0")
-        return pull_request_demo(console, registry=registry, files=files, tmp=Path(tmp))
+        code = pull_request_demo(console, registry=registry, files=files, tmp=Path(tmp))
+        if code != 0:
+            return code
+        return promotion_demo(console, registry=registry, files=files, tmp=Path(tmp))
 
 
 def push_demo(console: Console, *, registry: LocalRegistry, image: str, tmp: Path) -> int:

@@ -44,6 +44,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "image_automation.cli._policy:policy_group",
         "Work with image policies (Flux ImagePolicy + ImageRepository, or native TrackedImage).",
     ),
+    "promote": LazyCommand(
+        "image_automation.cli._promote:promote",
+        "Open or update the promotion pull requests that are due, once.",
+    ),
     "reconcile": LazyCommand(
         "image_automation.cli._reconcile:reconcile",
         "Update every automation found in --repo (and --config) once.",

@@ -18,6 +18,7 @@ from image_automation.engine.automations import (
     plan_automations,
 )
 from image_automation.engine.coverage import coverage_warnings
+from image_automation.engine.promotion import check_promotions
 
 
 @click.command("validate")
@@ -36,9 +37,11 @@ def validate_command(
 
     Reads every *.yaml/*.yml under each PATH (default: the current directory). Automations
     are planned as `reconcile` plans them and their commit message template is rendered with
-    an example change. A PATH that is a git checkout (holds .git) is also checked for markers
-    no automation there will set and automations whose update.path holds no marker
-    (warnings). Exit 1 if any problem was found, 0 if none; warnings alone do not fail.
+    an example change; promotions as `promote` plans them (stages, policies, branches). A
+    PATH that is a git checkout (holds .git) is also checked for markers no automation there
+    will set and automations whose update.path holds no marker (warnings), and for promotion
+    stages whose path holds no marker of their policies (errors). Exit 1 if any problem was
+    found, 0 if none; warnings alone do not fail.
 
     \b
     Example:
@@ -54,10 +57,11 @@ def validate_command(
         root=dirs[0] if len(dirs) == 1 else None,  # Argo CD apps resolve in the one tree given
     )
     automation_errors, automation_warnings = check_automations(loaded, context)
-    for root in paths or (Path("."),):
-        if (root / ".git").exists():
-            automation_warnings += _coverage(root, loaded, context)
-    errors = [*resolved.errors, *automation_errors]
+    checkouts = [root for root in paths or (Path("."),) if (root / ".git").exists()]
+    for root in checkouts:
+        automation_warnings += _coverage(root, loaded, context)
+    promotion_errors = check_promotions(loaded, context, checkouts=checkouts)
+    errors = [*resolved.errors, *automation_errors, *promotion_errors]
     for warning in [*resolved.warnings, *automation_warnings]:
         click.echo(f"warning: {warning}")
     for error in errors:

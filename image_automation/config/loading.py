@@ -40,13 +40,14 @@ from image_automation.config.notifications import (
     Notification,
     Provider,
 )
+from image_automation.config.promotions import PROMOTION_API_VERSION, PROMOTION_KIND, Promotion
 from image_automation.config.receivers import NOTIFICATION_V1, RECEIVER_KIND, Receiver
 from image_automation.config.safe_yaml import load_all
 from image_automation.config.templates import CHART_FILE, is_template
 from image_automation.errors import ConfigError, Location
 
 PathKey = tuple[str | int, ...]
-LoadedObject = PolicyObject | Receiver | ArgoObject | Provider | Alert | Notification
+LoadedObject = PolicyObject | Receiver | ArgoObject | Provider | Alert | Notification | Promotion
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -116,6 +117,10 @@ class LoadResult:
     def notifications(self) -> list[Loaded]:
         """Flux ``Provider`` and ``Alert`` (v1beta3) and native ``Notification`` documents."""
         return [d for d in self.documents if isinstance(d.obj, Provider | Alert | Notification)]
+
+    @property
+    def promotions(self) -> list[Loaded]:
+        return self.of_kind(Promotion)
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -258,6 +263,8 @@ def _model_for(api_version: str, kind: str) -> type[Any] | None:
         return _NOTIFICATION_KINDS.get(kind)
     if (api_version, kind) == (NATIVE_API_VERSION, NOTIFICATION_KIND):
         return Notification
+    if (api_version, kind) == (PROMOTION_API_VERSION, PROMOTION_KIND):
+        return Promotion
     return KINDS.get((api_version, kind))
 
 

@@ -50,6 +50,9 @@ _UNIT_SECONDS = {
 }
 
 
+_MAX_SECONDS = timedelta.max.total_seconds() - 86400  # below timedelta's own limit
+
+
 def parse_duration(value: object) -> timedelta:
     """Parse a Go duration (``1h30m``, ``5m``, ``90s``) plus ``d`` for days; ``0`` is zero."""
     if isinstance(value, timedelta):
@@ -68,7 +71,9 @@ def parse_duration(value: object) -> timedelta:
         total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         pos = match.end()
     if pos != len(text) or pos == 0:
-        raise ValueError(f"invalid duration {text!r}: use units ns, us, ms, s, m, h or d")
+        raise ValueError(f"invalid duration {text[:60]!r}: use units ns, us, ms, s, m, h or d")
+    if not total <= _MAX_SECONDS:  # also NaN: a number too large for a float is inf
+        raise ValueError(f"duration {text[:60]!r} is too long")
     return timedelta(seconds=total)
 
 

@@ -192,6 +192,11 @@ class _Strict(BaseModel):
 
 Label = Annotated[str, AfterValidator(_label)]
 User = Annotated[str, AfterValidator(_user)]
+ApiUrl = Annotated[str, AfterValidator(_api_url)]
+Branch = Annotated[str, AfterValidator(_branch)]
+"""A plain branch name git accepts (:func:`branch_problem`)."""
+unique = _unique
+"""``AfterValidator`` for lists: no value twice (promotions use it too)."""
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, strict=True)]
 
 
@@ -364,11 +369,16 @@ __all__ = [
     "PROVIDERS",
     "PULL_REQUEST_ANNOTATION",
     "AnnotatedPullRequest",
+    "ApiUrl",
+    "Branch",
     "ForgeSecretRef",
+    "Label",
     "NativePullRequest",
     "PullRequestBlock",
     "PullRequestLimits",
+    "User",
     "branch_problem",
     "pull_request_from_annotations",
     "shown",
+    "unique",
 ]

@@ -39,6 +39,7 @@ from image_automation.daemon._payloads import (
     field_text,
     load_object,
 )
+from image_automation.daemon._repo_events import azure_push, bitbucket, github_style, gitlab
 from image_automation.daemon.hooks import Verdict, hmac_hex, same_text
 
 PROVIDERS = ("github", "gitlab", "gitea", "forgejo", "bitbucket", "azuredevops")
@@ -56,6 +57,10 @@ class PullRequestAction(enum.StrEnum):
     """Title, body or base changed (``body_edited`` says whether the body may have)."""
     SYNCHRONIZED = "synchronized"
     """New commits on the head branch (Azure: any other update of an active request)."""
+    PUSHED = "pushed"
+    """Not a pull request: ``base_branch`` moved to ``sha`` (a merge into a stage, say)."""
+    STATUS = "status"
+    """Not a pull request: a commit status or check of ``sha`` changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,19 @@ class ForgeEvent:
     action: PullRequestAction
     body_edited: bool = False
     """The description may have changed: re-read it (its checkboxes)."""
+    sha: str = ""
+    """For ``pushed`` and ``status`` (``number`` is 0 then): the commit."""
+
+    def describe(self) -> str:
+        """One line for a log: which pull request, or which branch or commit."""
+        if self.action is PullRequestAction.PUSHED:
+            return f"{self.repository} push to {self.base_branch} ({self.sha[:12]})"
+        if self.action is PullRequestAction.STATUS:
+            return f"{self.repository} checks of {self.sha[:12]}"
+        return (
+            f"{self.repository} pull request {self.number} ({self.head_branch} -> "
+            f"{self.base_branch}) {self.action}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +153,16 @@ def _basic_password(header: str | None, secret: str) -> bool:
     return bool(sep) and same_text(secret, password)
 
 
+def _repo_event(provider: str, found: tuple[str, str, str, str] | None) -> ForgeEventCheck:
+    """A push or commit-status event (for promotions), or ignored when it moves no branch."""
+    if found is None:
+        return _ignored("an event that moves no branch")
+    action, repository, branch, sha = found
+    kind = PullRequestAction.PUSHED if action == "pushed" else PullRequestAction.STATUS
+    event = ForgeEvent(provider, repository, 0, "", branch, kind, sha=sha)
+    return ForgeEventCheck(Verdict.ACCEPTED, event.describe(), event)
+
+
 def _accepted(
     provider: str,
     *,
@@ -189,9 +217,14 @@ def _github(secret: str, headers: Mapping[str, str], body: bytes) -> ForgeEventC
     if not _hmac_header(signature, "sha256=" + hmac_hex(secret, body)):
         return _refused("X-Hub-Signature-256 does not match")
     event = headers.get("X-GitHub-Event")
+    if event in _REPO_EVENTS:
+        return _repo_event("github", github_style(event, load_object(body)))
     if event != "pull_request":
         return _ignored(f"event {_shown(event)}")
     return _github_style("github", load_object(body))
+
+
+_REPO_EVENTS = ("push", "status", "check_run", "check_suite")
 
 
 def _gitea_rule(provider: str, names: tuple[str, ...]) -> _Rule:
@@ -204,6 +237,8 @@ def _gitea_rule(provider: str, names: tuple[str, ...]) -> _Rule:
         if not _hmac_header(signature, hmac_hex(secret, body)):
             return _refused(f"X-{names[0]}-Signature does not match")
         event = next((h for n in names if (h := headers.get(f"X-{n}-Event"))), None)
+        if event in ("push", "status"):
+            return _repo_event(provider, github_style(event, load_object(body)))
         if event != "pull_request":
             return _ignored(f"event {_shown(event)}")
         return _github_style(provider, load_object(body))
@@ -225,6 +260,8 @@ def _gitlab(secret: str, headers: Mapping[str, str], body: bytes) -> ForgeEventC
     if token is None or not same_text(secret, token):
         return _refused("X-Gitlab-Token does not match")
     event = headers.get("X-Gitlab-Event")
+    if event in ("Push Hook", "Pipeline Hook"):
+        return _repo_event("gitlab", gitlab(event, load_object(body)))
     if event not in ("Merge Request Hook", "System Hook"):
         return _ignored(f"event {_shown(event)}")
     payload = load_object(body)
@@ -267,6 +304,8 @@ def _bitbucket(secret: str, headers: Mapping[str, str], body: bytes) -> ForgeEve
         return _refused("X-Hub-Signature does not match")
     key = headers.get("X-Event-Key")
     action = _BITBUCKET_EVENTS.get(key or "")
+    if key in ("repo:push", "repo:commit_status_created", "repo:commit_status_updated"):
+        return _repo_event("bitbucket", bitbucket(key, load_object(body)))
     if action is None:
         return _ignored(f"event {_shown(key)}")
     payload = load_object(body)
@@ -305,6 +344,11 @@ def _azure(secret: str, headers: Mapping[str, str], body: bytes) -> ForgeEventCh
     event_type = payload.get("eventType")
     if not isinstance(event_type, str):
         raise Malformed("eventType is missing or not a string")
+    if event_type == "git.push":
+        resource = field_object(payload, "resource")
+        pushed = azure_push(resource)
+        found = ("pushed", _azure_repository(resource), *pushed) if pushed else None
+        return _repo_event("azuredevops", found)
     if event_type not in ("git.pullrequest.created", "git.pullrequest.updated",
                           "git.pullrequest.merged"):  # fmt: skip
         return _ignored(f"event {_shown(event_type)}")

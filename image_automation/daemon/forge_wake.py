@@ -15,11 +15,11 @@ can pass its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from image_automation.daemon.forge_hooks import ForgeEvent
+from image_automation.daemon.forge_hooks import ForgeEvent, PullRequestAction
 
 _SCP = re.compile(r"^(?:[^@/:]+@)?(?P<host>[^@/:\[\]]+):(?P<path>.*)$")
 _AZURE_SSH = ("ssh.dev.azure.com", "vs-ssh.visualstudio.com")
@@ -97,11 +97,29 @@ def automations_for_event(
     )
 
 
+def promotions_for_event(
+    event: ForgeEvent, places: Mapping[str, Sequence[tuple[str, str]]]
+) -> list[str]:
+    """The promotions (sorted) with a stage where the event happened: a push to a stage's
+    branch, a pull request into it (merged, closed, edited: ours are among them), or a
+    commit status anywhere in a stage's repository (the forge may not name the branch)."""
+    woken = []
+    for name, stages in places.items():
+        for url, branch in stages:
+            if not same_repository(event.repository, url):
+                continue
+            if event.action is PullRequestAction.STATUS or event.base_branch == branch:
+                woken.append(name)
+                break
+    return sorted(woken)
+
+
 __all__ = [
     "BranchRule",
     "PushTarget",
     "automations_for_event",
     "branch_matches",
+    "promotions_for_event",
     "same_repository",
     "url_segments",
 ]

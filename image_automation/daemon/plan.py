@@ -22,6 +22,7 @@ from image_automation.daemon.forge_wake import PushTarget
 from image_automation.daemon.scheduler import Plan
 from image_automation.domain import ImageRef, InvalidReference
 from image_automation.engine.automations import AutomationPlan
+from image_automation.engine.promotion import PromotionPlan, stage_places
 from image_automation.engine.reconcile import policies_for
 
 DEFAULT_AUTOMATION = "default"
@@ -42,6 +43,9 @@ class DaemonConfig:
     errors: Sequence[str] = ()
     push_targets: Mapping[str, PushTarget] = field(default_factory=dict)
     """Automation → where it pushes (what a forge webhook is matched against)."""
+    promotions: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    """Promotion → the (repository, branch) of each of its stages (what wakes it). Its
+    evaluations run as the reconciles of ``automations`` under the same key."""
 
     @property
     def plan(self) -> Plan:
@@ -64,6 +68,7 @@ def build_config(
     plans: Sequence[AutomationPlan],
     default_interval: float,
     resolved: Resolved | None = None,
+    promotions: Sequence[PromotionPlan] = (),
 ) -> DaemonConfig:
     """Plan the daemon's work from ``loaded`` and its automation ``plans``; problems are listed
     in ``errors``, not raised. ``resolved`` is ``resolve(loaded)`` when the caller has it."""
@@ -84,6 +89,13 @@ def build_config(
         head = plan.pull_request.branch if plan.pull_request else plan.push.branch
         push_targets[key] = PushTarget(plan.repo.url, head)
         uses[key] = frozenset(p.image.name for p in policies_for(plan, resolved.policies))
+    places: dict[str, tuple[tuple[str, str], ...]] = {}
+    for promotion in promotions:
+        if promotion.suspended:
+            continue
+        automations[promotion.key] = promotion.interval
+        uses[promotion.key] = frozenset()  # Git and forges only: no scan to wait for
+        places[promotion.key] = tuple(stage_places(promotion))
     if not loaded.automations:
         automations[DEFAULT_AUTOMATION] = default_interval
         uses[DEFAULT_AUTOMATION] = frozenset(p.image.name for p in resolved.policies)
@@ -97,6 +109,7 @@ def build_config(
         policies=list(resolved.policies),
         errors=errors,
         push_targets=push_targets,
+        promotions=places,
     )
 
 

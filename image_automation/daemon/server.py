@@ -210,9 +210,8 @@ class DaemonServer:
         result = "accepted" if woken else "unmatched"
         self._count_forge(provider, result)
         event = check.event
-        log.info("forge webhook: %s pull request %d (%s -> %s) %s; %d automation(s) woken",
-                 event.repository, event.number, event.head_branch, event.base_branch,
-                 event.action, woken, extra={**extra, "result": result})  # fmt: skip
+        log.info("forge webhook: %s; %d automation(s) woken", event.describe(), woken,
+                 extra={**extra, "result": result})  # fmt: skip
         if not woken:
             return web.Response(text="no automation for this pull request\n")
         return web.Response(status=202, text=f"queued {woken}\n")

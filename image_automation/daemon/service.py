@@ -22,7 +22,7 @@ from typing import Protocol
 
 from image_automation.config.receivers import SECRET_FIELDS, Receiver, webhook_path
 from image_automation.daemon.forge_hooks import ForgeEvent
-from image_automation.daemon.forge_wake import automations_for_event
+from image_automation.daemon.forge_wake import automations_for_event, promotions_for_event
 from image_automation.daemon.logs import REDACTOR, log_context
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
@@ -32,6 +32,7 @@ from image_automation.daemon.status.model import RunRecord, next_run
 from image_automation.domain import Change, redact
 from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.errors import ImageAutomationError
+from image_automation.policy._promote import Judgement
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class ReconcileResult:
     """Pull-request delivery: what happened to each head branch's pull request."""
     held: Mapping[str, str] = field(default_factory=dict)
     """Policy key → why its value is held back (rollback hold, window, freeze)."""
+    promotion: tuple[Judgement, ...] = ()
+    """A promotion's evaluation: why each image of each stage moves, waits or is held."""
 
 
 class Engine(Protocol):
@@ -251,10 +254,14 @@ class Daemon:
 
     async def on_forge_event(self, event: ForgeEvent) -> int:
         """Reconcile the automations pushing to the event's repository and head branch (no
-        scan: a pull request brings no new tags). Returns how many were queued."""
+        scan: a pull request brings no new tags), and evaluate the promotions with a stage
+        where it happened (a merge or push into a stage, a commit status). Returns how many
+        were queued."""
         config = self.config
         targets = config.push_targets if config else {}
-        queued = [a for a in automations_for_event(event, targets) if self.request_reconcile(a)]
+        wanted = automations_for_event(event, targets) if event.number else []
+        wanted += promotions_for_event(event, config.promotions if config else {})
+        queued = [a for a in dict.fromkeys(wanted) if self.request_reconcile(a)]
         return len(queued)
 
     async def _scans_settled(self, automation: str) -> None:
@@ -360,6 +367,11 @@ class Daemon:
         self._log_result(automation, result, outcome)
 
     def _log_result(self, automation: str, result: ReconcileResult, outcome: str) -> None:
+        verdicts = [f"{j.policy} {j.verdict}: {j.note or j.reason}" for j in result.promotion]
+        if self._warned.changed(f"{automation} verdicts", verdicts):  # once per change
+            for j in result.promotion:
+                said = {"policy": j.policy, "verdict": j.verdict}
+                log.info("promotion %s: %s: %s", j.policy, j.verdict, j.reason, extra=said)
         if self._warned.changed(automation, result.warnings):
             for warning in result.warnings:  # once per change of the set, not every interval
                 log.warning("update: %s", warning)

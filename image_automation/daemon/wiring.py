@@ -48,6 +48,13 @@ from image_automation.engine.deciding import Gate, decide_from_state
 from image_automation.engine.eventing import EventBus, FailureTracker, store_recorder
 from image_automation.engine.notifications import plan_notifications
 from image_automation.engine.outcome_events import OutcomeEvents
+from image_automation.engine.promotion import (
+    Checkouts,
+    PromotionPlan,
+    StageContext,
+    plan_promotions,
+    run_promotion,
+)
 from image_automation.engine.pullrequests import ForgePool, PullRequestContext, RegistryAccess
 from image_automation.engine.reconcile import (
     AutomationOutcome,
@@ -163,6 +170,7 @@ class RegistryLister:
 class _Loaded:
     targets: dict[str, ScanTarget] = field(default_factory=dict)
     plans: dict[str, AutomationPlan] = field(default_factory=dict)
+    promotions: dict[str, PromotionPlan] = field(default_factory=dict)
 
 
 class RepoEngine:
@@ -275,16 +283,22 @@ class RepoEngine:
         own = [p for plan in plans.values() for p in plan.policies or ()]  # Image Updater images
         own_targets = targets_from_config(LoadResult(documents=[p.repository for p in own]), own)
         found = {t.repository: t for t in [*targets.targets, *own_targets.targets]}
-        self._loaded = _Loaded(found, plans)
+        context = PlanContext(repo=RepoTarget(s.repo, s.branch, s.git_secret),
+                              secrets_dir=s.secrets_dir, root=root)  # fmt: skip
+        promoted = plan_promotions(result, context, resolved.policies)
+        promotions = {p.key: p for p in promoted.plans if not p.suspended}
+        self._loaded = _Loaded(found, plans, promotions)
         config = build_config(
-            result, plans=planned.plans, default_interval=s.interval, resolved=resolved
-        )
+            result, plans=planned.plans, default_interval=s.interval, resolved=resolved,
+            promotions=promoted.plans,
+        )  # fmt: skip
         scans = dict(config.scans)
         for policy in own:  # each at the shortest interval of the images sharing it
             seconds = max(policy.scan_interval.total_seconds(), 1.0)
             scans[policy.image.name] = min(scans.get(policy.image.name, seconds), seconds)
         config = dataclasses.replace(config, scans=scans)
         broken = [f"{key}: {error}" for key, error in planned.errors]
+        broken += [f"{key}: {e}" for key, problems in promoted.errors for e in problems]
         notifications = plan_notifications(result, secrets_dir=s.secrets_dir)
         for provider in notifications.settings.providers:
             REDACTOR.add(provider.address, *provider.secrets.values())
@@ -333,11 +347,14 @@ class RepoEngine:
         stored, and nothing is written: like ``reconcile --repo`` on such a repository.
         """
         async with self._open_workspace() as workspace:
-            await workspace.prepare()
+            head = await workspace.prepare()
             config = await self._read(workspace.path)
             on_config(config)
             if automation not in config.automations:
                 return None
+            promotion = self._loaded.promotions.get(automation)
+            if promotion is not None:
+                return await self._promote(promotion, workspace, head)
             await before_select()
             plan = self._loaded.plans.get(automation)
             chosen = config.policies if plan is None else policies_for(plan, config.policies)
@@ -408,6 +425,27 @@ class RepoEngine:
 
     def quotas(self) -> dict[str, Quota]:
         return self._quotas.snapshot()
+
+    async def _promote(self, plan: PromotionPlan, home: Workspace, head: str) -> ReconcileResult:
+        """One evaluation of a promotion, in the checkout just prepared when it is a stage's."""
+        assert self._pull_requests is not None
+        s = self.settings
+        ctx = StageContext(forges=self._pull_requests.forges, store=self.store,
+                           clock=lambda: datetime.now(UTC), secrets_dir=s.secrets_dir)  # fmt: skip
+        checkouts = Checkouts(self.work_dir, s.secrets_dir, s.lock_timeout, home, head)
+        done = await run_promotion(plan, ctx=ctx, checkouts=checkouts)
+        errors = [*done.errors, *(f"{st.stage}: {e}" for st in done.stages for e in st.errors)]
+        return ReconcileResult(
+            error="; ".join(errors) or None,
+            warnings=tuple(w for st in done.stages for w in st.warnings),
+            pull_requests=tuple(  # a stage with nothing to move and nothing open says nothing
+                pr
+                for st in done.stages
+                for pr in st.pull_requests
+                if pr.number is not None or pr.changes or pr.detail or pr.action != "unchanged"
+            ),
+            promotion=tuple(j for st in done.stages for j in st.judgements),
+        )
 
     async def check(self) -> str | None:
         try:

@@ -54,6 +54,9 @@ Edit = Callable[[Path, Mapping[str, ImageRef], bool], Awaitable[UpdateResult]]
 Rollbacks = Callable[[Sequence[Change]], Awaitable[set[str]]]
 """``rollbacks(changes)``: the policies (by name) that the rollback gate holds, given the
 changes a dry edit of the base would make (it updates the shared decisions itself)."""
+Text = Callable[["GroupRun", UpdateResult], Awaitable[RenderedPullRequest]]
+"""``text(run, result)``: a pull request's title and body other than an automation's
+(promotions render their own); the body must end with our footer (``owned_by`` reads it)."""
 
 HUMAN_NOTICE = (
     "This branch has commits that image-automation did not make, so it will not push to it "
@@ -84,6 +87,10 @@ class Shared:
     rollbacks: Rollbacks | None = None
     """The rollback gate: a human commit on the base setting an older value than a merged
     pull request of ours carried holds that policy."""
+    text: Text | None = None
+    """Renders the pull request's text instead of the automation renderer."""
+    close_comment: str | None = None
+    """Said when closing a pull request the base needs nothing of any more."""
 
 
 @dataclass(slots=True)
@@ -99,6 +106,9 @@ class GroupRun:
     notes: list[str] = field(default_factory=list)
     settled: list[Settled] = field(default_factory=list)
     edited: UpdateResult | None = None
+    current: PullRequest | None = None
+    """The open pull request of the head as this run found it (a text renderer may keep
+    what it said)."""
 
     @property
     def key(self) -> str:
@@ -140,7 +150,7 @@ class GroupRun:
         return out
 
     async def run(self) -> PullRequestOutcome:
-        pr = await self._forge_view()
+        pr = self.current = await self._forge_view()
         ours = self.record is not None or pr is None or owned_by(pr.body) == (self.key, self.head)
         if pr is not None and not ours:  # found by its head, and not made by us
             return self.outcome("held", pr, detail="this pull request was not opened by us")
@@ -252,7 +262,9 @@ class GroupRun:
             return self.outcome("unchanged", detail=detail)
         if self.s.dry_run:
             return self.outcome("would-close", pr, detail=f"{self.base} already has its versions")
-        comment = f"Closing: `{self.base}` already has every version this pull request proposed."
+        comment = self.s.close_comment or (
+            f"Closing: `{self.base}` already has every version this pull request proposed."
+        )
         await self.s.forge.close_pull_request(pr.number, comment=comment)
         await self.s.store.forget_pull_request(self.key, self.head)
         if ours and heads.head:
@@ -301,6 +313,8 @@ class GroupRun:
     # -- 6. text, push, open or update ------------------------------------------------------
 
     async def _text(self, result: UpdateResult) -> RenderedPullRequest:
+        if self.s.text is not None:
+            return await self.s.text(self, result)
         names = set(self.images)
         decisions = {
             key: d for key, d in self.s.decisions.items() if key.split("/", 1)[-1] in names
@@ -431,4 +445,4 @@ def _normal(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
 
 
-__all__ = ["HUMAN_NOTICE", "Edit", "GroupRun", "Rollbacks", "Shared"]
+__all__ = ["HUMAN_NOTICE", "Edit", "GroupRun", "Rollbacks", "Shared", "Text"]

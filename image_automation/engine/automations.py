@@ -437,7 +437,7 @@ def _signing_key(doc: Loaded, secret: str, fmt: str, context: PlanContext) -> Si
     )
 
 
-def _check_url(doc: Loaded, url: str, field_path: tuple[str, ...]) -> None:
+def _check_url(doc: Loaded, url: str, field_path: tuple[str | int, ...]) -> None:
     """A URL with a credential in it is refused here, at its line, as the clone would."""
     try:
         check_url(url)
@@ -464,6 +464,14 @@ def auth_for(target: RepoTarget, secrets_dir: Path | None) -> GitAuth | None:
     return GitAuth.from_secrets_dir(secrets_dir, target.secret)
 
 
+STAND_IN = _STAND_IN
+"""The repository ``validate`` plans against without ``--repo`` (promotions too)."""
+commit_settings = _commit_settings
+signing_key = _signing_key
+check_document_url = _check_url
+"""Public for the other kinds that commit as automations do (``Promotion``)."""
+
+
 def selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
     """Kubernetes label selector semantics; no selector (or an empty one) selects all."""
     if selector is None:
@@ -486,6 +494,7 @@ def selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
 
 
 __all__ = [
+    "STAND_IN",
     "AutomationPlan",
     "PlanContext",
     "PlanProblems",
@@ -494,8 +503,11 @@ __all__ = [
     "RepoTarget",
     "auth_for",
     "check_automations",
+    "check_document_url",
+    "commit_settings",
     "forge_token",
     "head_branch",
     "plan_automations",
     "selects",
+    "signing_key",
 ]

@@ -119,19 +119,19 @@ async def run_pull_requests(
         if group.head == plan.repo.branch:
             out.errors.append(f"{group.head}: the head branch is the base branch")
             continue
-        outcome = await _run_group(shared, group, context.rate_wait, out)
+        outcome = await run_group(shared, group, context.rate_wait, out)
         if outcome is not None:
             out.outcomes.append(outcome)
             out.warnings.extend(w for w in outcome.warnings if w not in out.warnings)
             out.file_errors.extend(e for e in outcome.file_errors if e not in out.file_errors)
     try:
-        out.outcomes.extend(await _supersede(shared, out.outcomes, {g.head for g in groups}))
+        out.outcomes.extend(await supersede(shared, out.outcomes, {g.head for g in groups}))
     except ImageAutomationError as exc:
         out.errors.append(f"closing superseded pull requests: {exc}")
     return out
 
 
-async def _run_group(
+async def run_group(
     shared: Shared, group: Group, wait: float, out: PullRequestRun
 ) -> PullRequestOutcome | None:
     """One group, its rate limits sat out (or deferred); ``None`` when it failed."""
@@ -153,7 +153,7 @@ async def _run_group(
 _LIVE: frozenset[Action] = frozenset({"opened", "updated", "unchanged", "held"})
 
 
-async def _supersede(
+async def supersede(
     shared: Shared, outcomes: Sequence[PullRequestOutcome], heads: set[str]
 ) -> list[PullRequestOutcome]:
     """Close our open pull requests under other heads whose setters a live one now carries."""
@@ -197,5 +197,7 @@ __all__ = [
     "PullRequestRun",
     "RegistryAccess",
     "forge_settings",
+    "run_group",
     "run_pull_requests",
+    "supersede",
 ]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,35 @@ class Checkout:
     def run_git_status(self, *args: str, action: str) -> tuple[int, str, str]:
         """Run git; (exit status, stdout, stderr) for sibling modules; see ``_git_status``."""
         return self._git_status(*args, action=action)
+
+    def stream_git(self, *args: str, action: str) -> Generator[bytes, None, None]:
+        """Run a local git command in the checkout and yield its output line by line (for
+        long reads such as ``log -p``: never held in memory whole). Closing the generator
+        early stops git."""
+        log.debug("git %s", redact(" ".join(args), self._secrets))
+        argv = ["git", *args]
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=self.path, env={**os.environ, **self._env}, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+        except OSError as exc:
+            raise GitError(f"{action} failed: {exc.strerror or exc}") from exc
+        assert proc.stdout is not None and proc.stderr is not None
+        finished = False
+        try:
+            yield from proc.stdout
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()
+            err = proc.stderr.read(64 * 1024).decode("utf-8", "replace")
+            status = proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        if status != 0:
+            detail = "; ".join(ln for ln in err.splitlines()[-4:] if ln.strip()) or str(status)
+            raise GitError(f"{action} failed: {redact(detail, self._secrets)}")
 
     def _git_status(self, *args: str, action: str) -> tuple[int, str, str]:
         """Run git; (exit status, stdout, stderr) rather than an error for a non-zero exit."""

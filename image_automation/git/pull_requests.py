@@ -194,19 +194,21 @@ _FENCE = re.compile(r"^ {0,3}(?:```|~~~)", re.MULTILINE)
 
 def _footer(content: PullRequestContent) -> str:
     ignore = "tick *Ignore* below or " if content.checkboxes else ""
-    lines = [
-        "",
-        "",
-        "---",
-        "",
+    advice = (
         "To stay on a version, set `pin` in its image policy. To skip this version, "
         f"{ignore}close this pull request without merging: it is not proposed again, and a "
-        "newer version opens a new pull request.",
-        "",
-    ]
-    if content.checkboxes:
+        "newer version opens a new pull request."
+    )
+    return footer(content.automation, content.head, advice=advice, checkboxes=content.checkboxes)
+
+
+def footer(automation: str, head: str, *, advice: str, checkboxes: bool = True) -> str:
+    """What ends every body of ours: ``advice``, the checkboxes, the hidden owner marker
+    (:func:`owned_by` reads it back). Other renderers of ours (promotions) end with it too."""
+    lines = ["", "", "---", "", advice, ""]
+    if checkboxes:
         lines += [REBASE_BOX, IGNORE_BOX, ""]
-    marker = f"automation={encode_marker(content.automation)} head={encode_marker(content.head)}"
+    marker = f"automation={encode_marker(automation)} head={encode_marker(head)}"
     lines += [f"<!-- image-automation: {marker} -->", ""]
     return "\n".join(lines)
 
@@ -335,6 +337,7 @@ __all__ = [
     "PullRequestTemplateError",
     "RenderedPullRequest",
     "body_limit",
+    "footer",
     "owned_by",
     "read_checkboxes",
     "render_pull_request",

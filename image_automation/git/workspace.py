@@ -36,6 +36,7 @@ from image_automation.git._auth import GitAuth, check_url, git_environment
 from image_automation.git._branches import BranchHeads
 from image_automation.git._checkout import Checkout, absolute_path
 from image_automation.git._errors import Remote
+from image_automation.git._history import MAX_COMMITS, MarkedHistory, marked_history
 from image_automation.git._lock import locked
 from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
 from image_automation.git._origin import LineOrigin, history_mentions, is_ancestor, line_origin
@@ -280,6 +281,19 @@ class Workspace:
         :class:`GitConflict` when the branch moved since."""
         return await self.push(PushSettings(branch=branch, force=True, options=tuple(options)))
 
+    # -- promotions (see :mod:`image_automation.git._history`) ------------------------------
+
+    async def marked_history(
+        self, *, branch: str, path: str, max_commits: int = MAX_COMMITS
+    ) -> MarkedHistory:
+        """Which commits of ``branch`` (as last fetched) added or removed marked lines under
+        ``path``, newest first, with those lines; no network."""
+        return await _in_thread(
+            lambda: marked_history(
+                self._checkout, branch=branch, path=path, max_commits=max_commits
+            )
+        )
+
     async def delete_branch(self, branch: str, *, expect: str) -> bool:
         """Delete ``branch`` on the remote if it is still at ``expect``; False if it moved."""
         return await _in_thread(
@@ -287,4 +301,4 @@ class Workspace:
         )
 
 
-__all__ = ["Apply", "BranchHeads", "LineOrigin", "Workspace", "cache_key"]
+__all__ = ["Apply", "BranchHeads", "LineOrigin", "MarkedHistory", "Workspace", "cache_key"]

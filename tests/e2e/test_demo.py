@@ -1,5 +1,6 @@
 """`make demo` (demo/run.py) runs reconcile against its own registry and remote and shows it:
-first a pushed commit, then a pull request opened on a local fake GitHub."""
+first a pushed commit, then a pull request opened on a local fake GitHub, last a dev commit
+followed by a staging promotion pull request on another one."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from tests.forges.state import Seen
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 HOST = r"127\.0\.0\.1:\d+"
+PR_STEP = "pull-request mode, on a local fake GitHub"
+PROMOTION_STEP = "promotion: dev → staging, on a local fake GitHub"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def demo() -> subprocess.CompletedProcess[str]:
 def test_demo_commits_the_new_tag_and_shows_the_commit(
     demo: subprocess.CompletedProcess[str],
 ) -> None:
-    out = demo.stdout.split("pull-request mode, on a local fake GitHub")[0]
+    out = demo.stdout.split(PR_STEP)[0]
     assert "ImageAutomation/apps/apps: committed" in out
     assert "apps:demo-app" in out
     assert re.search(r"^commit [0-9a-f]{40}$", out, re.M)  # git show of the remote's head
@@ -45,11 +48,12 @@ def test_demo_commits_the_new_tag_and_shows_the_commit(
     assert re.search(rf"^\+\s+image: {HOST}/demo/app:1\.1\.0 ", out, re.M)
 
 
-def test_demo_ends_with_a_pull_request_on_the_fake_github_and_prints_it(
+def test_demo_opens_a_pull_request_on_the_fake_github_and_prints_it(
     demo: subprocess.CompletedProcess[str],
 ) -> None:
-    _, _, out = demo.stdout.partition("pull-request mode, on a local fake GitHub")
-    assert out, demo.stdout[-3000:]
+    _, _, rest = demo.stdout.partition(PR_STEP)
+    out, promotion, _ = rest.partition(PROMOTION_STEP)
+    assert out and promotion, demo.stdout[-3000:]
     assert "ImageAutomation/apps/apps-pr: pull requests" in out
     assert re.search(rf"branch image-automation/apps: opened #1 http://{HOST}/", out)
     title = re.search(rf"^title:  chore\(images\): update {HOST}/demo/app to 1\.2\.0$", out, re.M)
@@ -63,6 +67,43 @@ def test_demo_ends_with_a_pull_request_on_the_fake_github_and_prints_it(
     assert re.search(rf"^-\s+image: {HOST}/demo/app:1\.1\.0 ", head, re.M)
     assert re.search(rf"^\+\s+image: {HOST}/demo/app:1\.2\.0 ", head, re.M)
     log = out.split("the API requests the fake GitHub saw", 1)[1]
+    assert len(re.findall(r"^  201 POST /repos/fleet-org/fleet/pulls$", log, re.M)) == 1
+    assert re.search(
+        r"^fake GitHub: \d+ API requests, 1 pull request\(s\) created, 0 spec violation\(s\)$",
+        log,
+        re.M,
+    )
+
+
+def test_demo_ends_with_a_dev_commit_then_a_staging_promotion_pull_request(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    _, _, out = demo.stdout.partition(PROMOTION_STEP)
+    assert out, demo.stdout[-3000:]
+    image = rf"{HOST}/demo/app"
+    digest = r"@sha256:[0-9a-f]{64}"
+    committed = r"^ImageAutomation/apps/dev: committed [0-9a-f]{12}, pushed refs/heads/main\n"
+    change = rf"  clusters/dev/app\.yaml:11: apps:demo-app: {image}:1\.1\.0{digest}"
+    dev = re.search(rf"{committed}{change} -> ({image}:1\.2\.0{digest})$", out, re.M)
+    assert dev, out
+    pinned = dev.group(1)  # what dev's commit holds, tag and digest
+    shown = out.split("git show main (dev's commit)", 1)[1].split("promote --once", 1)[0]
+    assert re.search(rf"^\+\s+image: {re.escape(pinned)} ", shown, re.M), shown
+    early, _, later = out.partition("an hour later")
+    assert re.search(r"waiting: soak 1h: dev has had it for \d+[ms]", early), early
+    assert "opened #" not in early
+    ready = r"^    apps/demo-app 1\.2\.0@sha256:[0-9a-f]{12}: ready: dev has had it for 1h"
+    assert re.search(ready, later, re.M), later
+    head = "image-automation/promote-demo-app-staging"
+    assert re.search(rf"^    branch {head}: opened #1 http://{HOST}/", later, re.M), later
+    assert re.search(rf"^title:  promote\(staging\): {image} 1\.2\.0 from dev$", later, re.M)
+    assert re.search(rf"^branch: {head} -> main \(head [0-9a-f]{{12}}\)$", later, re.M)
+    assert re.search(rf"^staging on {head}: {re.escape(pinned)}$", later, re.M), later
+    assert "  - passed: `soak 1h`: dev has had it for 1h" in later  # the body, printed whole
+    head_commit = later.split(f"git show {head}", 1)[1]
+    assert re.search(rf"^\+\s+image: {re.escape(pinned)} ", head_commit, re.M), head_commit
+    assert "+++ b/clusters/staging/app.yaml" in head_commit
+    log = later.split("the API requests the fake GitHub saw", 1)[1]
     assert len(re.findall(r"^  201 POST /repos/fleet-org/fleet/pulls$", log, re.M)) == 1
     assert re.search(
         r"^fake GitHub: \d+ API requests, 1 pull request\(s\) created, 0 spec violation\(s\)$",

@@ -230,23 +230,38 @@ def test_an_empty_secret_proves_nothing() -> None:
         assert check(provider, delivery, secret="")[0] is Verdict.UNAUTHORIZED
 
 
+# Pushes and commit statuses wake promotions (tests/unit/daemon/test_repo_events.py); a tag
+# push moves no branch.
+TAG_PUSH = {"ref": "refs/tags/v1.0.0", "after": "a" * 40, "repository": {"full_name": "org/fleet"}}
+GITLAB_TAG_PUSH = {"object_kind": "push", "ref": "refs/tags/v1.0.0", "after": "a" * 40,
+                   "project": {"path_with_namespace": "org/fleet"}}  # fmt: skip
+BITBUCKET_TAG_PUSH = {"push": {"changes": [{"new": {"type": "tag", "name": "v1"}}]},
+                      "repository": {"full_name": "ws/fleet"}}  # fmt: skip
+AZURE_TAG_PUSH = {
+    "eventType": "git.push",
+    "resource": {
+        "refUpdates": [{"name": "refs/tags/v1", "newObjectId": "a" * 40}],
+        "repository": azure_payload("git.pullrequest.created")["resource"]["repository"],  # type: ignore[index]
+    },
+}
+
 IGNORED: list[tuple[str, str, Delivery]] = [
     ("github ping", "github", github({"zen": "Keep it simple."}, event="ping")),
-    ("github push", "github", github({"ref": "refs/heads/main"}, event="push")),
+    ("github tag push", "github", github(TAG_PUSH, event="push")),
     ("github labeled", "github", github(github_payload("labeled"))),
     ("github review requested", "github", github(github_payload("review_requested"))),
-    ("gitlab push hook", "gitlab", gitlab({"object_kind": "push"}, event="Push Hook")),
+    ("gitlab tag in a push hook", "gitlab", gitlab(GITLAB_TAG_PUSH, event="Push Hook")),
     ("gitlab approved", "gitlab", gitlab(gitlab_payload("approved"))),
     ("gitlab system hook about a push", "gitlab",
      gitlab({"object_kind": "push"}, event="System Hook")),
-    ("gitea push", "gitea", gitea({"ref": "refs/heads/main"}, event="push")),
+    ("gitea tag push", "gitea", gitea(TAG_PUSH, event="push")),
     ("gitea label updated", "gitea", gitea(github_payload("label_updated"))),
     ("forgejo approved review", "forgejo", gitea(github_payload(), event="pull_request_approved",
                                                  forge="Forgejo")),
     ("bitbucket approved", "bitbucket", bitbucket(bitbucket_payload(), key="pullrequest:approved")),
-    ("bitbucket push", "bitbucket", bitbucket({"push": {}}, key="repo:push")),
+    ("bitbucket tag push", "bitbucket", bitbucket(BITBUCKET_TAG_PUSH, key="repo:push")),
     ("bitbucket no event key", "bitbucket", _without(BB, "X-Event-Key")),
-    ("azure push", "azuredevops", azure({"eventType": "git.push", "resource": {}})),
+    ("azure tag push", "azuredevops", azure(AZURE_TAG_PUSH)),
     ("azure merge attempt on an active request", "azuredevops",
      azure(azure_payload("git.pullrequest.merged", status="active"))),
     ("azure comment", "azuredevops",

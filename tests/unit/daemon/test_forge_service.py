@@ -153,3 +153,60 @@ def test_a_native_pull_request_automation_is_woken_for_its_own_head_branch() -> 
     # No spec.git.push.branch: the head is the default image-automation/<name>.
     target = config.push_targets["ImageAutomation/apps/native"]
     assert target == PushTarget(REPO_URL, "image-automation/native")
+
+
+PROMOTION = """\
+---
+apiVersion: image-automation.io/v1alpha1
+kind: Promotion
+metadata: {name: app, namespace: apps}
+spec:
+  interval: 7m
+  policies: [app]
+  pullRequest: {provider: github}
+  stages:
+    - {name: dev, path: clusters/dev}
+    - {name: prod, branch: prod, path: clusters/prod}
+"""
+
+
+def promotion_config() -> DaemonConfig:
+    from image_automation.config.resolving import resolve
+    from image_automation.engine.promotion import plan_promotions
+
+    loaded = load_bytes((FORGE_FILES + PROMOTION).encode(), file="fleet.yaml")
+    context = PlanContext(repo=RepoTarget(REPO_URL, "main"))
+    promotions = plan_promotions(loaded, context, resolve(loaded).policies)
+    assert promotions.errors == []
+    plans = plan_automations(loaded, context)
+    return build_config(loaded, plans=plans.plans, default_interval=60,
+                        promotions=promotions.plans)  # fmt: skip
+
+
+def test_a_promotion_is_scheduled_on_its_interval_with_its_stages_places() -> None:
+    config = promotion_config()
+    assert config.automations["Promotion/apps/app"] == 420
+    assert config.uses["Promotion/apps/app"] == frozenset()  # no scan to wait for
+    assert config.promotions["Promotion/apps/app"] == ((REPO_URL, "main"), (REPO_URL, "prod"))
+
+
+async def test_a_merge_push_or_status_in_a_stage_wakes_its_promotion() -> None:
+    queue = RecordingQueue()
+    daemon = Daemon(engine=FakeEngine(promotion_config()), metrics=Metrics(), queue=queue)
+    await daemon.refresh()
+    pushed = ForgeEvent(
+        "github", "org/fleet", 0, "", "prod", PullRequestAction.PUSHED, sha="a" * 40
+    )
+    assert await daemon.on_forge_event(pushed) == 1
+    assert queue.submitted == ["reconcile:Promotion/apps/app"]
+    await queue.drain(grace=5)
+    queue = RecordingQueue()
+    daemon = Daemon(engine=FakeEngine(promotion_config()), metrics=Metrics(), queue=queue)
+    await daemon.refresh()
+    assert await daemon.on_forge_event(merged("image-updates")) == 2  # a merge into main
+    assert queue.submitted == ["reconcile:apps/web", "reconcile:Promotion/apps/app"]
+    other = ForgeEvent(
+        "github", "org/fleet", 0, "", "feature", PullRequestAction.PUSHED, sha="a" * 40
+    )
+    assert await daemon.on_forge_event(other) == 0
+    await queue.drain(grace=5)
