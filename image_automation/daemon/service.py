@@ -10,6 +10,7 @@ takes effect on the next run without a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -20,16 +21,18 @@ from pathlib import Path
 from typing import Protocol
 
 from image_automation.config.receivers import SECRET_FIELDS, Receiver, webhook_path
+from image_automation.daemon._replica_jobs import ReplicaJobs
 from image_automation.daemon.forge_hooks import ForgeEvent
 from image_automation.daemon.forge_wake import automations_for_event
 from image_automation.daemon.logs import REDACTOR, log_context
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
+from image_automation.daemon.replicas import PushGuard, Replicas
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
 from image_automation.domain import Change, redact
 from image_automation.engine.pullrequests import PullRequestOutcome
-from image_automation.errors import ImageAutomationError
+from image_automation.errors import ImageAutomationError, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +83,12 @@ class Engine(Protocol):
         automation: str,
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
+        guard: PushGuard | None = None,
     ) -> ReconcileResult | None:
         """Re-read the policy files (passing the new config to ``on_config`` before any other
         work), await ``before_select`` (scans in flight), then run ``automation``; ``None``
-        when it is no longer configured."""
+        when it is no longer configured. ``guard`` is awaited right before every push (it
+        raises :class:`LeaseLost` when this replica may no longer push there)."""
         ...
 
     async def check(self) -> str | None:
@@ -172,7 +177,7 @@ def _scan_key(repository: str) -> str:
     return f"scan:{repository}"
 
 
-class Daemon:
+class Daemon(ReplicaJobs):
     """Binds engine, queue, scheduler and metrics. Jobs never raise; they log and count."""
 
     def __init__(
@@ -184,8 +189,14 @@ class Daemon:
         secrets_dir: Path | None = None,
         jitter_fraction: float = 0.1,
         scan_concurrency: int = 8,
+        replicas: Replicas | None = None,
     ) -> None:
         self.engine = engine
+        self.replicas = replicas
+        """Which git repositories this replica holds; ``None``: all of them (tests)."""
+        self._forced: set[str] = set()
+        """Repositories whose next scan a webhook asked for (not subject to scan slots)."""
+        self._refreshed = 0.0
         # Bounds memory as much as registry load: a finished listing holds its tags until the
         # store has them, so a thousand scans at once would hold a thousand tag lists.
         self._scan_slots = asyncio.Semaphore(scan_concurrency)
@@ -202,15 +213,25 @@ class Daemon:
             reconcile=self.request_reconcile,
             jitter_fraction=jitter_fraction,
         )
+        self.bind_replicas()
 
     # -- requests (cheap, synchronous: they only enqueue) ----------------------------------
 
-    def request_scan(self, repository: str) -> asyncio.Task[None] | None:
-        """Queue a scan; its task (or the queued one it joined), None once the queue closed."""
+    def request_scan(self, repository: str, *, forced: bool = False) -> asyncio.Task[None] | None:
+        """Queue a scan; its task (or the queued one it joined), None once the queue closed.
+
+        A scheduled scan runs only if this replica claims the repository's slot (no replica
+        scanned it this interval); a ``forced`` one (a webhook's) always runs.
+        """
+        if forced:
+            self._forced.add(repository)
         return self.queue.submit(_scan_key(repository), functools.partial(self.scan, repository))
 
     def request_reconcile(self, automation: str) -> asyncio.Task[None] | None:
-        """Queue a reconcile; its task as :meth:`request_scan` returns one."""
+        """Queue a reconcile; its task as :meth:`request_scan` returns one. None, too, when
+        another replica holds the automation's repository (it reconciles it)."""
+        if self.replicas is not None and not self.replicas.owns(automation):
+            return None
         return self.queue.submit(
             f"reconcile:{automation}", functools.partial(self.reconcile, automation)
         )
@@ -219,13 +240,13 @@ class Daemon:
         """Scan what the hook names (configured repositories only) and reconcile their users.
 
         Both start at once: the reconcile fetches the git repository while the scans run, and
-        waits for them only before it selects (:meth:`_scans_settled`).
+        waits for them only before it selects (:meth:`_scans_settled`). A reconcile for a
+        repository another replica holds is handed over after the scans.
         """
         for repository in hook.repositories:
-            self.request_scan(repository)
+            self.request_scan(repository, forced=True)
         config = self.config
-        for automation in config.automations_using(hook.repositories) if config else []:
-            self.request_reconcile(automation)
+        self.wake(config.automations_using(hook.repositories) if config else [])
 
     async def forge_secret(self, name: str) -> str | None:
         """``secrets_dir/name/token`` for a forge hook, read per request so that a rotated
@@ -244,16 +265,18 @@ class Daemon:
         scan: a pull request brings no new tags). Returns how many were queued."""
         config = self.config
         targets = config.push_targets if config else {}
-        queued = [a for a in automations_for_event(event, targets) if self.request_reconcile(a)]
-        return len(queued)
+        return self.wake(automations_for_event(event, targets))
 
-    async def _scans_settled(self, automation: str) -> None:
+    async def _scans_of(self, automation: str) -> None:
         """Wait for running or queued scans of the repositories ``automation`` uses."""
         config = self.config
         used = config.uses.get(automation, frozenset()) if config else frozenset()
         tasks = [t for r in sorted(used) for t in self.queue.active(_scan_key(r))]
         if tasks:
             await asyncio.wait(tasks)
+
+    async def _scans_settled(self, automation: str) -> None:
+        await self._scans_of(automation)
         # From here on it selects, edits, commits and pushes: a stop lets that finish.
         self.queue.protect_current()
 
@@ -287,9 +310,18 @@ class Daemon:
         self.metrics.config_errors.set(len(config.errors) + len(problems))
         self.config = config
         self.hooks = hooks
-        self.scheduler.apply(config.plan)
+        self._refreshed = time.monotonic()
+        if self.replicas is not None:
+            self.replicas.update(config)
+        self.scheduler.apply(self._plan(config))
 
     async def scan(self, repository: str) -> None:
+        forced = repository in self._forced
+        self._forced.discard(repository)
+        if not forced and not await self._claim_scan(repository):
+            self.metrics.scans_skipped.labels(repository=repository).inc()
+            log.debug("scan left out: another replica scanned %s this interval", repository)
+            return
         async with self._scan_slots:
             await self._scan(repository)
 
@@ -312,13 +344,33 @@ class Daemon:
                 log.warning("scan failed: %s", result.error)
 
     async def reconcile(self, automation: str) -> None:
-        """Re-read the policy files (every time, so edits apply), then run the automation."""
+        """Re-read the policy files (every time, so edits apply), then run the automation.
+
+        Only under this replica's lease on the automation's repository, every push fenced by
+        that very lease."""
+        replicas = self.replicas
+        lease = replicas.lease_of(automation) if replicas else None
+        if replicas is not None and lease is None:
+            log.info("not reconciled here: another replica holds its repository",
+                     extra={"automation": automation})  # fmt: skip
+            return
+        busy = replicas.working(automation) if replicas else contextlib.nullcontext()
+        guard = replicas.fence(lease) if replicas and lease else None
+        async with busy:
+            await self._reconcile(automation, guard)
+
+    async def _reconcile(self, automation: str, guard: PushGuard | None) -> None:
         with log_context(automation=automation):
             started = time.perf_counter()
             try:
                 result = await self.engine.reconcile(
-                    automation, self.apply, functools.partial(self._scans_settled, automation)
-                )
+                    automation, self.apply, functools.partial(self._scans_settled, automation),
+                    guard=guard,
+                )  # fmt: skip
+            except LeaseLost as exc:
+                self.metrics.reconciles.labels(automation=automation, result="lease_lost").inc()
+                log.warning("reconcile stopped before pushing: %s", exc)
+                return
             except ImageAutomationError as exc:
                 result = ReconcileResult(error=str(exc))
             if result is None:
@@ -379,6 +431,8 @@ class Daemon:
         if self.config is None:
             why = f": {self.load_problem}" if self.load_problem else ""
             return f"policies not loaded yet{why}"
+        if self.replicas is not None and self.replicas.problem:
+            return self.replicas.problem
         try:
             return await self.engine.check()
         except ImageAutomationError as exc:

@@ -27,6 +27,8 @@ class FakeEngine:
         """Raised by the next load (then cleared): an error that is not ours, a bug."""
         self.store_error: str | None = None
         self.result: Callable[[str], ReconcileResult] = lambda a: ReconcileResult()
+        self.guards: list[Callable[[], Awaitable[None]] | None] = []
+        """The push guard each reconcile was given (None without replicas)."""
 
     async def load(self) -> DaemonConfig:
         self.loads += 1
@@ -49,7 +51,9 @@ class FakeEngine:
         automation: str,
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
+        guard: Callable[[], Awaitable[None]] | None = None,
     ) -> ReconcileResult | None:
+        self.guards.append(guard)
         config = await self.load()
         on_config(config)
         if automation not in config.automations:
