@@ -32,6 +32,9 @@ class ReplicaJobs:
     replicas: Replicas | None
     config: DaemonConfig | None
     _refreshed: float
+    starting: bool
+    """Until start-up has scanned and queued its reconciles, a repository gained only gets
+    its timers (start-up reconciles it after the scans, not before)."""
 
     def request_reconcile(self, automation: str) -> asyncio.Task[None] | None:
         raise NotImplementedError
@@ -86,6 +89,8 @@ class ReplicaJobs:
         """A repository came to this replica: its automations run now, then on their timers."""
         if self.config is not None:
             self.scheduler.apply(self._plan(self.config))
+        if self.starting:
+            return
         for automation in automations:
             self.request_reconcile(automation)
 

@@ -186,6 +186,7 @@ async def _startup(daemon: Daemon, settings: DaemonSettings, stop: asyncio.Event
     for task in scans:
         if task is not None:
             await task
+    daemon.starting = False
     for automation in sorted(config.automations):
         daemon.request_reconcile(automation)
 

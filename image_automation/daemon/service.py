@@ -197,6 +197,7 @@ class Daemon(ReplicaJobs):
         self._forced: set[str] = set()
         """Repositories whose next scan a webhook asked for (not subject to scan slots)."""
         self._refreshed = 0.0
+        self.starting = True
         # Bounds memory as much as registry load: a finished listing holds its tags until the
         # store has them, so a thousand scans at once would hold a thousand tag lists.
         self._scan_slots = asyncio.Semaphore(scan_concurrency)
