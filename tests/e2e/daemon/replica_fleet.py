@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from image_automation.config.receivers import webhook_path
 from tests.e2e.daemon.harness import TOKEN, Fleet
@@ -62,7 +63,7 @@ class Proxy:
         self._loop.close()
 
 
-def _namespace(i: int, n: int, *, proxy: str, prefix: str, repo_url: str) -> str:
+def _namespace(i: int, n: int, *, proxy: str, prefix: str, repo_url: str, every: str) -> str:
     images = [(i + k) % n for k in (0, 1)]
     docs = []
     for j in images:
@@ -70,7 +71,7 @@ def _namespace(i: int, n: int, *, proxy: str, prefix: str, repo_url: str) -> str
 apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImageRepository
 metadata: {{name: img{j}, namespace: ns{i}}}
-spec: {{image: "{proxy}/{prefix}/img{j}", interval: 2s, insecure: true}}
+spec: {{image: "{proxy}/{prefix}/img{j}", interval: {every}, insecure: true}}
 ---
 apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImagePolicy
@@ -84,7 +85,7 @@ apiVersion: image-automation.io/v1alpha1
 kind: ImageAutomation
 metadata: {{name: deliver, namespace: ns{i}}}
 spec:
-  interval: 2s
+  interval: {every}
   git:
     url: {repo_url}
     branch: main
@@ -148,6 +149,8 @@ class ReplicaFleet:
     state: str
     repos: int = 3
     lease: str = "3s"
+    interval: str = "2s"
+    """Scan and reconcile interval of everything in the fleet."""
     prefix: str = field(default_factory=lambda: f"chaos-{os.urandom(4).hex()}")
     targets: list[GitRemote] = field(default_factory=list)
     seeds: list[str] = field(default_factory=list)
@@ -177,7 +180,7 @@ class ReplicaFleet:
             self.seeds.append(target.head())
             files[f"clusters/ns{i}.yaml"] = _namespace(
                 i, self.repos, proxy=self.proxy.host, prefix=self.prefix,
-                repo_url=self.git.url_for(target),
+                repo_url=self.git.url_for(target), every=self.interval,
             )  # fmt: skip
         home.commit_files(files, "fleet")
 
@@ -213,6 +216,23 @@ class ReplicaFleet:
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.root.glob("*.log")))
+
+    @staticmethod
+    def metric(replica: Replica, name: str, **labels: str) -> float:
+        text = httpx.get(f"{replica.url}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return 0.0
+
+    @staticmethod
+    def readyz(replica: Replica) -> tuple[int, str]:
+        try:
+            response = httpx.get(f"{replica.url}/readyz", timeout=5)
+        except httpx.HTTPError as exc:
+            return 0, str(exc)
+        return response.status_code, response.text
 
     @staticmethod
     def kill(replica: Replica) -> None:
