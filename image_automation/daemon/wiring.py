@@ -29,6 +29,7 @@ import httpx
 
 from image_automation.config.lastgood import LastGoodFiles
 from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.daemon._read_cache import ReadCache, secrets_fingerprint
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, automation_key, build_config
@@ -162,6 +163,7 @@ class RepoEngine:
         self.metrics = metrics
         self._files = LastGoodFiles()
         self._loaded = _Loaded()
+        self._reads: ReadCache[tuple[DaemonConfig, _Loaded]] = ReadCache()
         self._stack = AsyncExitStack()
         self._store: StateStore | None = None
         self._coordinator: Coordinator | None = None
@@ -236,10 +238,22 @@ class RepoEngine:
     async def load(self) -> DaemonConfig:
         """Fetch the repository, re-read its policy files, plan the daemon's work."""
         async with self._open_workspace() as workspace:
-            await workspace.prepare()
-            return await self._read(workspace.path)
+            head = await workspace.prepare()
+            return await self._read(workspace.path, head)
 
-    async def _read(self, root: Path) -> DaemonConfig:
+    async def _read(self, root: Path, head: str) -> DaemonConfig:
+        """The files of the checkout at ``root`` (commit ``head``) planned; the last plan
+        again when neither the commit nor the secrets dir changed (:mod:`._read_cache`)."""
+        key = (head, await asyncio.to_thread(secrets_fingerprint, self.settings.secrets_dir))
+        cached = self._reads.get(key)
+        if cached is not None:
+            self._loaded = cached[1]
+            return cached[0]
+        config = await self._plan(root)
+        self._reads.put(key, (config, self._loaded))
+        return config
+
+    async def _plan(self, root: Path) -> DaemonConfig:
         result = await asyncio.to_thread(self._files.load, root)
         resolved = resolve(result)
         targets = targets_from_config(result, resolved.policies)
@@ -281,8 +295,8 @@ class RepoEngine:
         stored, and nothing is written: like ``reconcile --repo`` on such a repository.
         """
         async with self._open_workspace() as workspace:
-            await workspace.prepare()
-            config = await self._read(workspace.path)
+            head = await workspace.prepare()
+            config = await self._read(workspace.path, head)
             on_config(config)
             if automation not in config.automations:
                 return None
