@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 GIT = "git"
 REPLICA = "replica"
+_QUICKEST = 0.2
+"""Seconds between two rounds at least, however often the others announce something."""
 PushGuard = Callable[[], Awaitable[None]]
 """Awaited right before a push; raises :class:`LeaseLost` when the push must not happen."""
 Notify = Callable[[list[str]], None]
@@ -238,7 +240,7 @@ class Replicas:
 
     async def _round(self) -> float:
         s = self.settings
-        await self._keep_membership()
+        joined = await self._keep_membership()
         started = self._clock()
         kept = {x.name: x for x in await self._co.renew(
             [h.lease for h in self._owned.values()], ttl=s.lease_duration)}  # fmt: skip
@@ -254,20 +256,26 @@ class Replicas:
         holders.update(dict.fromkeys(self._owned, self.holder))
         plan = assign(set(self._unit_of.values()), self._live, holders)
         mine = {unit for unit, replica in plan.items() if replica == self.holder}
-        await self._give_back([u for u in self._owned if u not in mine and not self._busy[u]])
+        surplus = [u for u in self._owned if u not in mine and not self._busy[u]]
+        await self._give_back(surplus)
         await self._acquire(sorted(mine - set(self._owned)))
         await self._drain()
+        if joined or surplus:  # the others balance now rather than at their next round
+            await self._co.poke()
         return self._next_round(members, git, mine - set(self._owned))
 
-    async def _keep_membership(self) -> None:
+    async def _keep_membership(self) -> bool:
+        """Renew this replica's own lease (acquire it anew if lost); True when it joined."""
         s = self.settings
         started = self._clock()
         member = self._member
         renewed = await self._co.renew([member.lease], ttl=s.lease_duration) if member else []
-        if not renewed:
+        joined = not renewed
+        if joined:
             renewed = await self._co.acquire(REPLICA, [self.holder], ttl=s.lease_duration)
             await self._co.prune(REPLICA, older_than=s.forget_after)
         self._member = _Held(renewed[0], started + s.lease_duration) if renewed else None
+        return joined
 
     async def _acquire(self, units: Sequence[str]) -> None:
         if not units:
@@ -327,7 +335,8 @@ class Replicas:
         self._metrics.replicas.set(len(self._live))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Rounds until ``stop``; between them, act on wake-ups as they are announced."""
+        """Rounds until ``stop``, and one whenever another replica announces something (work
+        handed over, a replica joined, leases given back), at most every ``_QUICKEST``."""
         settled = asyncio.ensure_future(self._settled.wait())
         stopped = asyncio.ensure_future(stop.wait())
         try:
@@ -337,18 +346,16 @@ class Replicas:
             stopped.cancel()
         due = self._clock() + self.settings.round_every
         while not stop.is_set():
-            self._poked.clear()
-            try:
-                if self._clock() >= due:
+            if self._poked.is_set() or self._clock() >= due:
+                self._poked.clear()
+                try:
                     due = self._clock() + await self.round()
-                else:
-                    async with self._lock:
-                        await self._drain()
-            except StateError as exc:
-                log.warning("taking wake-ups failed: %s", exc)
-            except Exception:  # a bug: keep the leases renewed rather than die silently
-                log.exception("lease round failed unexpectedly")
-            await _wait_any(stop, self._poked, timeout=max(due - self._clock(), 0.0))
+                except Exception:  # a bug: keep the leases renewed rather than die silently
+                    log.exception("lease round failed unexpectedly")
+                    due = self._clock() + self.settings.round_every
+            await _wait_any(stop, timeout=min(_QUICKEST, max(due - self._clock(), 0.0)))
+            if not self._poked.is_set():
+                await _wait_any(stop, self._poked, timeout=max(due - self._clock(), 0.0))
 
     async def close(self) -> None:
         """Give back every lease (the others take over at once rather than at expiry)."""
@@ -357,6 +364,7 @@ class Replicas:
             leases.append(self._member.lease)
         with contextlib.suppress(StateError):
             await self._co.release(leases)
+            await self._co.poke()  # the others take over now, not at their next round
         self._owned.clear()
         self._member = None
         self._report()

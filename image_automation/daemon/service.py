@@ -10,8 +10,6 @@ takes effect on the next run without a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import re
 import time
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from image_automation.config.receivers import SECRET_FIELDS, Receiver, webhook_path
-from image_automation.daemon._replica_jobs import ReplicaJobs
+from image_automation.daemon._replica_jobs import GivenAway, ReplicaJobs, scan_key
 from image_automation.daemon.forge_hooks import ForgeEvent
 from image_automation.daemon.forge_wake import automations_for_event
 from image_automation.daemon.logs import REDACTOR, log_context
@@ -35,6 +33,7 @@ from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.errors import ImageAutomationError, LeaseLost
 
 log = logging.getLogger(__name__)
+
 
 _SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 """A secret's directory name (a Kubernetes Secret name, or a plain one): never a path."""
@@ -172,11 +171,6 @@ class _Seen:
         return True
 
 
-def _scan_key(repository: str) -> str:
-    """The work queue's key for scans of ``repository`` (one runs, one waits, per key)."""
-    return f"scan:{repository}"
-
-
 class Daemon(ReplicaJobs):
     """Binds engine, queue, scheduler and metrics. Jobs never raise; they log and count."""
 
@@ -218,25 +212,6 @@ class Daemon(ReplicaJobs):
 
     # -- requests (cheap, synchronous: they only enqueue) ----------------------------------
 
-    def request_scan(self, repository: str, *, forced: bool = False) -> asyncio.Task[None] | None:
-        """Queue a scan; its task (or the queued one it joined), None once the queue closed.
-
-        A scheduled scan runs only if this replica claims the repository's slot (no replica
-        scanned it this interval); a ``forced`` one (a webhook's) always runs.
-        """
-        if forced:
-            self._forced.add(repository)
-        return self.queue.submit(_scan_key(repository), functools.partial(self.scan, repository))
-
-    def request_reconcile(self, automation: str) -> asyncio.Task[None] | None:
-        """Queue a reconcile; its task as :meth:`request_scan` returns one. None, too, when
-        another replica holds the automation's repository (it reconciles it)."""
-        if self.replicas is not None and not self.replicas.owns(automation):
-            return None
-        return self.queue.submit(
-            f"reconcile:{automation}", functools.partial(self.reconcile, automation)
-        )
-
     def on_hook(self, hook: Hook) -> None:
         """Scan what the hook names (configured repositories only) and reconcile their users.
 
@@ -272,14 +247,9 @@ class Daemon(ReplicaJobs):
         """Wait for running or queued scans of the repositories ``automation`` uses."""
         config = self.config
         used = config.uses.get(automation, frozenset()) if config else frozenset()
-        tasks = [t for r in sorted(used) for t in self.queue.active(_scan_key(r))]
+        tasks = [t for r in sorted(used) for t in self.queue.active(scan_key(r))]
         if tasks:
             await asyncio.wait(tasks)
-
-    async def _scans_settled(self, automation: str) -> None:
-        await self._scans_of(automation)
-        # From here on it selects, edits, commits and pushes: a stop lets that finish.
-        self.queue.protect_current()
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -317,11 +287,7 @@ class Daemon(ReplicaJobs):
         self.scheduler.apply(self._plan(config))
 
     async def scan(self, repository: str) -> None:
-        forced = repository in self._forced
-        self._forced.discard(repository)
-        if not forced and not await self._claim_scan(repository):
-            self.metrics.scans_skipped.labels(repository=repository).inc()
-            log.debug("scan left out: another replica scanned %s this interval", repository)
+        if not await self._scan_here(repository):
             return
         async with self._scan_slots:
             await self._scan(repository)
@@ -344,30 +310,16 @@ class Daemon(ReplicaJobs):
                 self.metrics.scan_errors.labels(repository=repository).inc()
                 log.warning("scan failed: %s", result.error)
 
-    async def reconcile(self, automation: str) -> None:
-        """Re-read the policy files (every time, so edits apply), then run the automation.
-
-        Only under this replica's lease on the automation's repository, every push fenced by
-        that very lease."""
-        replicas = self.replicas
-        lease = replicas.lease_of(automation) if replicas else None
-        if replicas is not None and lease is None:
-            log.info("not reconciled here: another replica holds its repository",
-                     extra={"automation": automation})  # fmt: skip
-            return
-        busy = replicas.working(automation) if replicas else contextlib.nullcontext()
-        guard = replicas.fence(lease) if replicas and lease else None
-        async with busy:
-            await self._reconcile(automation, guard)
-
-    async def _reconcile(self, automation: str, guard: PushGuard | None) -> None:
+    async def _reconcile(
+        self, automation: str, guard: PushGuard | None, ready: Callable[[], Awaitable[None]]
+    ) -> None:
         with log_context(automation=automation):
             started = time.perf_counter()
             try:
-                result = await self.engine.reconcile(
-                    automation, self.apply, functools.partial(self._scans_settled, automation),
-                    guard=guard,
-                )  # fmt: skip
+                result = await self.engine.reconcile(automation, self.apply, ready, guard=guard)
+            except GivenAway as exc:
+                log.info("not reconciled here: %s", exc)
+                return
             except LeaseLost as exc:
                 self.metrics.reconciles.labels(automation=automation, result="lease_lost").inc()
                 log.warning("reconcile stopped before pushing: %s", exc)

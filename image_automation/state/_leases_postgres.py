@@ -221,6 +221,10 @@ class PostgresCoordinator:
             rows = await cur.fetchall()
         return sorted((str(r[0]), str(r[1])) for r in rows)
 
+    async def poke(self) -> None:
+        async with self._transaction("notify the other replicas") as conn:
+            await conn.execute(f"NOTIFY {CHANNEL}")
+
     def listen(self, listener: WakeListener) -> None:
         self._listeners.append(listener)
         if self._listening is None:

@@ -99,7 +99,12 @@ class Coordinator(Protocol):
         ...
 
     def listen(self, listener: WakeListener) -> None:
-        """Call ``listener`` whenever a wake-up may be waiting (best effort: also poll)."""
+        """Call ``listener`` whenever a wake-up may be waiting or another holder asked the
+        others to look at the leases again (best effort: also poll)."""
+        ...
+
+    async def poke(self) -> None:
+        """Ask every listener to look again (a holder joined, or gave leases back)."""
         ...
 
     async def close(self) -> None: ...
@@ -197,6 +202,10 @@ class MemoryCoordinator:
 
     def listen(self, listener: WakeListener) -> None:
         self._listeners.append(listener)
+
+    async def poke(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     async def close(self) -> None:
         self._listeners.clear()

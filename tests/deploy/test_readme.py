@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from image_automation.cli._run import RunFile
 from tests.deploy.ci_entrypoints import action, run_script
 from tests.deploy.daemon_pod import DaemonPod
 from tests.deploy.pod_security import violations
@@ -71,6 +72,8 @@ def test_the_replicas_values_render_three_pods_on_the_existing_secret() -> None:
     (env,) = DaemonPod.of(deployment).container["env"]
     assert env["valueFrom"]["secretKeyRef"] == {"name": "image-automation-postgres", "key": "url"}
     assert DaemonPod.of(deployment).volume("git")["secret"]["secretName"] == "flux-system"
+    config = yaml.safe_load(only(objects, "ConfigMap")["data"]["config.yaml"])
+    assert RunFile.model_validate(config).lease_duration == "30s"  # a setting run accepts
     _passes(objects)
 
 

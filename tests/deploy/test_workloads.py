@@ -12,6 +12,7 @@ from image_automation.config.models import parse_duration
 from tests.deploy.daemon_pod import DaemonPod, secret_sources
 from tests.deploy.renders import Obj, by_kind, only
 
+
 def _pods(all_renders: dict[str, list[Obj]]) -> list[tuple[str, list[Obj], DaemonPod]]:
     found = []
     for name, objects in all_renders.items():
