@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sysdeps setup wheelhouse test lint typecheck contracts pytest demo bench clean
+.PHONY: sysdeps setup wheelhouse test lint typecheck contracts pytest demo bench bench-pr clean
 
 # Byte-compiled at install: without cached bytecode every start compiles the imports first
 # (2.3 s for `--help` instead of 0.1 s). uv compiles the dependencies; the package itself is
@@ -56,6 +56,10 @@ demo: setup sysdeps
 
 bench: setup
 	$(BIN)/python bench/policy_select.py
+
+# Pull requests on the six fake forges: steady-state forge requests, webhook -> PR updated.
+bench-pr: setup sysdeps
+	$(BIN)/python bench/pull_requests.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -7,6 +7,11 @@
    ImagePolicy for it and the native automation `policies/native/automation.yaml`; push two
    tags (1.0.0, 1.1.0); run `image-automation reconcile --once --repo file://...`; print the
    resulting commit with `git show`.
+3. Pull-request mode (demo/pull_request.py): the same fleet, now at 1.1.0, on a local fake
+   GitHub with an automation that has `spec.pullRequest`; push 1.2.0; reconcile --once opens
+   a pull request; print it (title, body, branch), its head commit and the fake's request log.
+
+Any step failing ends the demo with a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from demo.pull_request import pull_request_demo  # noqa: E402
 from image_automation.cli._tags import parse_tag_list  # noqa: E402
 from image_automation.config.loading import load_paths  # noqa: E402
 from image_automation.config.resolving import resolve  # noqa: E402
@@ -54,14 +60,14 @@ def selection_table(console: Console) -> int:
     return 0
 
 
-def fleet(image: str) -> dict[str, str]:
-    """The files of the demo's git remote."""
+def fleet(image: str, tag: str = "1.0.0") -> dict[str, str]:
+    """The files of the demo's git remote, the Deployment at ``image:tag``."""
     return {
         "clusters/demo/app.yaml": (
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: demo-app\n"
             "  namespace: demo\nspec:\n  template:\n    spec:\n      containers:\n"
             "        - name: app\n"
-            f'          image: {image}:1.0.0 # {{"$imagepolicy": "apps:demo-app"}}\n'
+            f'          image: {image}:{tag} # {{"$imagepolicy": "apps:demo-app"}}\n'
         ),
         "automation/demo-app.yaml": (
             "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\n"
@@ -79,23 +85,31 @@ def fleet(image: str) -> dict[str, str]:
 def reconcile_demo(console: Console) -> int:
     with tempfile.TemporaryDirectory(prefix="ia-demo-") as tmp, LocalRegistry() as registry:
         image = f"{registry.host}/demo/app"
-        console.rule(f"local registry at {registry.host}: push demo/app:1.0.0 and 1.1.0")
-        registry.push("demo/app", "1.0.0", "1.1.0")
-        remote = make_remote(Path(tmp) / "fleet.git", fleet(image))
-        console.rule(f"image-automation reconcile --once --repo {remote.url}")
-        run = subprocess.run(
-            [str(EXE), "reconcile", "--once", "--repo", remote.url,
-             "--work-dir", str(Path(tmp) / "work"), "--state", str(Path(tmp) / "state.db")],
-            check=False,
-        )  # fmt: skip
-        if run.returncode != 0:
-            return run.returncode
-        console.rule("git show (the commit on the remote)")
-        shown = subprocess.run(
-            ["git", "--git-dir", str(remote.path), "show", "--stat", "--patch", "main"],
-            check=False,
-        )
-        return shown.returncode
+        code = push_demo(console, registry=registry, image=image, tmp=Path(tmp))
+        if code != 0:
+            return code
+        files = fleet(image, tag="1.1.0")
+        return pull_request_demo(console, registry=registry, files=files, tmp=Path(tmp))
+
+
+def push_demo(console: Console, *, registry: LocalRegistry, image: str, tmp: Path) -> int:
+    console.rule(f"local registry at {registry.host}: push demo/app:1.0.0 and 1.1.0")
+    registry.push("demo/app", "1.0.0", "1.1.0")
+    remote = make_remote(tmp / "fleet.git", fleet(image))
+    console.rule(f"image-automation reconcile --once --repo {remote.url}")
+    run = subprocess.run(
+        [str(EXE), "reconcile", "--once", "--repo", remote.url,
+         "--work-dir", str(tmp / "work"), "--state", str(tmp / "state.db")],
+        check=False,
+    )  # fmt: skip
+    if run.returncode != 0:
+        return run.returncode
+    console.rule("git show (the commit on the remote)")
+    shown = subprocess.run(
+        ["git", "--git-dir", str(remote.path), "show", "--stat", "--patch", "main"],
+        check=False,
+    )
+    return shown.returncode
 
 
 def main() -> int:

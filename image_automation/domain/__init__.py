@@ -3,6 +3,7 @@ and the one credential redaction they all use."""
 
 from image_automation.domain._changes import Change, UpdateResult
 from image_automation.domain._decision import Decision, TagInfo
+from image_automation.domain._http_headers import retry_after_seconds
 from image_automation.domain._image import (
     DOCKER_HUB,
     DOCKER_HUB_API,
@@ -33,4 +34,5 @@ __all__ = [
     "is_valid_tag",
     "mask_secrets",
     "redact",
+    "retry_after_seconds",
 ]

@@ -10,12 +10,13 @@ them into seconds to wait. The clock is injected so tests move time instead of w
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import re
 import time
 from typing import Protocol
 
 import httpx
+
+from image_automation.domain import retry_after_seconds
 
 DEFAULT_LIMIT_DELAY = 60.0
 """GitHub's advice when nothing says how long: wait at least a minute."""
@@ -39,22 +40,6 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds from ``Retry-After`` (delta-seconds or HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def _header(headers: httpx.Headers, *names: str) -> str | None:
@@ -91,7 +76,7 @@ def limit_delay(status: int, headers: httpx.Headers, said: str, *, now: float) -
     secondary rate limit rather than a permission), else None."""
     if status not in (403, 429):
         return None
-    after = parse_retry_after(headers.get("retry-after"), now=now)
+    after = retry_after_seconds(headers.get("retry-after"), now=now)
     reset = reset_delay(headers, now=now)
     if status == 429:
         return after if after is not None else reset or DEFAULT_LIMIT_DELAY
@@ -107,7 +92,6 @@ __all__ = [
     "Clock",
     "SystemClock",
     "limit_delay",
-    "parse_retry_after",
     "remaining",
     "reset_delay",
 ]

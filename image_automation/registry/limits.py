@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import email.utils
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +22,7 @@ from typing import Protocol
 
 import httpx
 
+from image_automation.domain import retry_after_seconds
 from image_automation.errors import RegistryUnavailable
 
 
@@ -73,19 +73,7 @@ class HostPoliteness:
 
 def parse_retry_after(value: str | None, *, now_epoch: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = time.time() if now_epoch is None else now_epoch
-    return max(0.0, when.timestamp() - now)
+    return retry_after_seconds(value, now=time.time() if now_epoch is None else now_epoch)
 
 
 def _ratelimit_value(value: str | None) -> tuple[int, float | None] | None:

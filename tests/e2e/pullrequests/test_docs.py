@@ -4,6 +4,7 @@ fake; hosts, repository names and numbers aside)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import pytest
 
 from image_automation.config.loading import load_bytes
 from image_automation.engine.automations import PlanContext, RepoTarget, plan_automations
-from tests.e2e.pullrequests.fleet import PrFleet, native_automation
+from tests.e2e.pullrequests.fleet import (
+    NAMESPACE,
+    SECRET,
+    PrFleet,
+    manifest,
+    native_automation,
+    policy_docs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -72,9 +80,53 @@ def test_the_grouping_limits_and_dry_run_reports_are_what_the_cli_prints(
     assert run[:3] == expected[:3]  # the opened one; the other waits for the limit here
 
 
-def test_the_readme_shows_the_report_the_page_explains() -> None:
+def _readme_part() -> str:
     readme = (DOC.parents[1] / "README.md").read_text()
-    part = readme.split("\n## Pull requests instead of pushes\n", 1)[1].split("\n## ", 1)[0]
-    (report,) = blocks("text", part)
+    return readme.split("\n## Pull requests instead of pushes\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_shows_the_report_the_page_explains() -> None:
+    (report,) = blocks("text", _readme_part())
     (console,) = blocks("console", section("Modes"))
     assert report.strip() in console
+
+
+def test_the_readme_snippet_is_the_pages_automation_cut_short() -> None:
+    (snippet,) = blocks("yaml", _readme_part())
+    (full,) = blocks("yaml", section("Modes"))
+    lines = full.splitlines()
+    assert [line for line in lines if line in snippet.splitlines()] == snippet.splitlines()
+
+
+def test_the_readme_example_prints_the_report_it_shows(github_fleet: PrFleet) -> None:
+    """The Modes page's Flux automation, as written plus the fake's forge and API URL (its
+    host is no github.com), opens the pull request whose report the README shows."""
+    fleet = github_fleet
+    (yaml,) = blocks("yaml", section("Modes"))
+    opt_in = '    image-automation.io/pull-request: "true"\n'
+    forge = (
+        f"    image-automation.io/forge: github\n"
+        f'    image-automation.io/forge-api-url: "{fleet.fake.api_url}"\n'
+    )
+    assert opt_in in yaml
+    fleet.images["web"] = f"team/web-{os.urandom(4).hex()}"
+    fleet.push("1.4.2", "1.5.0", policy="web")
+    ours = (f"namespace: {NAMESPACE}", f'"{NAMESPACE}:web"')
+    theirs = ("namespace: flux-system", '"flux-system:web"')
+    marked = manifest(f"{fleet.image('web')}:1.4.2", "web").replace(ours[1], theirs[1])
+    policies = policy_docs(fleet.image("web"), "web").replace(ours[0], theirs[0])
+    secret = fleet.root / "secrets" / SECRET
+    secret.mkdir(parents=True)
+    (secret / "bearerToken").write_text(fleet.fake.token + "\n")
+    fleet.fake.move_base(
+        {
+            "clusters/prod/web.yaml": marked,
+            "automation/policies.yaml": policies,
+            "automation/automation.yaml": yaml.replace(opt_in, opt_in + forge),
+        },
+        "the fleet",
+    )
+    (report,) = blocks("text", _readme_part())
+    assert _normal(fleet.reconcile().stdout, fleet) == _normal(report, fleet)
+    (pr,) = fleet.pulls()
+    assert pr.head == "image-automation/apps" and pr.base == "main"
