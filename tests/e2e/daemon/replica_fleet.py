@@ -176,6 +176,9 @@ class ReplicaFleet:
             target.commit_files(
                 {"deploy/app.yaml": _manifest(i, self.repos, proxy=self.proxy.host,
                                               prefix=self.prefix)}, "seed")  # fmt: skip
+            # Every update of main the remote accepts is logged: a push later overwritten
+            # (a lost commit) shows in the reflog, whatever the replicas recorded.
+            target.git("config", "core.logAllRefUpdates", "always")
             self.targets.append(target)
             self.seeds.append(target.head())
             files[f"clusters/ns{i}.yaml"] = _namespace(
@@ -213,6 +216,12 @@ class ReplicaFleet:
         text = self.targets[repo].read("deploy/app.yaml", ref)
         found = re.findall(rf"{re.escape(self.prefix)}/img(\d+):(\S+) #", text)
         return {int(j): tag for j, tag in found}
+
+    def ref_updates(self, repo: int) -> list[str]:
+        """Every value ``g<repo>``'s main took since the seed, oldest first (its reflog)."""
+        out = self.targets[repo].git("reflog", "show", "--format=%H", "refs/heads/main")
+        shas = list(reversed(out.split()))  # logging began after the seed commit
+        return shas[shas.index(self.seeds[repo]) + 1 :] if self.seeds[repo] in shas else shas
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.root.glob("*.log")))

@@ -7,7 +7,8 @@ registry webhooks to random replicas, and every few seconds SIGKILLs a random re
 starts it again. Then it lets them settle and checks, for every git repository: the files
 hold the newest allowed tags; history is linear; no value was committed twice and none went
 backwards; every push the replicas recorded in the store is in the history (nothing
-overwritten, no commit lost); and the registry saw about one ``tags/list`` per repository
+overwritten, no commit lost), and so is every update of the branch the remote's reflog
+logged; and the registry saw about one ``tags/list`` per repository
 per scan interval from all replicas together (webhook scans counted apart). The counts are
 printed. Waits are bounded polling; the only time limits are generous overall ones.
 """
@@ -164,8 +165,13 @@ def test_replicas_killed_at_random_lose_no_commit_and_double_none(
         ]
         lost = [str(sha)[:12] for sha in mine if sha not in shas]
         assert not lost, f"g{i}: pushes recorded but not in the history: {lost}"
+        updates = chaos.ref_updates(i)  # what the remote accepted, recorded or not
+        overwritten = [sha[:12] for sha in updates if sha not in shas]
+        assert not overwritten, f"g{i}: pushed, then gone from the history: {overwritten}"
+        assert updates and updates[-1] == history[-1].sha
         commits_total += len(history)
-        print(f"g{i}: {len(history)} commits, {len(mine)} recorded pushes, "
+        print(f"g{i}: {len(history)} commits, {len(updates)} pushes accepted by the remote, "
+              f"{len(mine)} recorded in the store, "
               f"values {dict(sorted((j, len(v)) for j, v in values.items()))}")  # fmt: skip
 
     logs = chaos.logs()
