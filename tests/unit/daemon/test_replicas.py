@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,7 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.replicas import GIT, Replicas, ReplicaSettings, unit_for
 from image_automation.errors import LeaseLost, StateError
-from image_automation.state.leases import MemoryCoordinator
+from image_automation.state.leases import Lease, MemoryCoordinator
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LEASE = 30.0
@@ -133,6 +134,44 @@ async def test_a_dead_replicas_repositories_are_taken_over_when_its_leases_expir
     assert {a_ for a_ in seen_a.gained if b.unit_of(a_) in orphans} == {
         a_ for a_ in cfg.automations if b.unit_of(a_) in orphans
     }
+
+
+class Slow(MemoryCoordinator):
+    """The database takes ``lag`` seconds to renew git leases: they outlast the membership."""
+
+    lag: float = 0.0
+    tick: Clock | None = None
+
+    async def renew(self, leases: Sequence[Lease], *, ttl: float) -> list[Lease]:
+        if self.tick is not None and any(x.kind == GIT for x in leases):
+            self.tick.t += self.lag
+        return await super().renew(leases, ttl=ttl)
+
+
+async def test_a_dead_replicas_repositories_move_within_one_lease_of_its_last_renewal(
+    tables: MemoryCoordinator, clock: Clock
+) -> None:
+    cfg = config(4)
+    a, _, _ = replica(tables, clock, "a", cfg)
+    b, _, _ = replica(tables, clock, "b", cfg)
+    for _ in range(3):
+        await a.round()
+        await b.round()
+    slow = Slow("b", clock.wall, tables._leases, tables._slots, tables._wakeups, tables._listeners)
+    slow.lag, slow.tick = 0.5, clock
+    b._co = slow
+    await b.round()  # b renews its membership, then (0.5 s later) its git leases, and dies
+    died, orphans = clock.t, held(b, cfg)
+    assert orphans
+    delay = await a.round()
+    for _ in range(20):
+        if held(a, cfg) >= orphans:
+            break
+        assert clock.t < died + LEASE  # nothing is taken before b's git leases expire
+        clock.t += delay
+        delay = await a.round()
+    assert held(a, cfg) >= orphans
+    assert clock.t <= died + LEASE + 0.2  # at their expiry, not a round period later
 
 
 async def test_a_replica_that_lost_its_lease_may_not_push(
