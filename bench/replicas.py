@@ -20,7 +20,7 @@ Reported per run:
   6,000 documents, scanning 500 repositories once between all replicas, cloning);
 * **RSS** per replica, current and peak (``VmRSS``, ``VmHWM``), at the end.
 
-Then the ratio of the throughputs (goal: 3 replicas ≥ 2.5× one) and the largest RSS (goal:
+Then the ratio of the throughputs (goal: 3 replicas ≥ 2.5x one) and the largest RSS (goal:
 ≤ 200 MB). The machine's cores are printed: three processes cannot run three times as fast on
 fewer than three cores.
 
@@ -45,9 +45,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.git_fixtures import free_port, make_remote, run_git  # noqa: E402
-from tests.integration.postgres_server import PostgresServer, start_postgres  # noqa: E402
-from tests.integration.registry_fixtures import push_image, start_registry  # noqa: E402
+from tests.integration.git_fixtures import free_port, make_remote, run_git
+from tests.integration.postgres_server import PostgresServer, start_postgres
+from tests.integration.registry_fixtures import push_image, start_registry
 
 EXE = Path(sys.executable).with_name("image-automation")
 
@@ -266,9 +266,13 @@ def main() -> int:
     if 1 in results and len(results) > 1:
         top = max(counts)
         ratio = float(results[top]["throughput"]) / float(results[1]["throughput"])  # type: ignore[arg-type]
-        print(f"ratio {top} vs 1: {ratio:.2f}x (goal >= 2.5x): {'met' if ratio >= 2.5 else 'NOT met'}")
+        print(
+            f"ratio {top} vs 1: {ratio:.2f}x (goal >= 2.5x): {'met' if ratio >= 2.5 else 'NOT met'}"
+        )
     peak = max(m["VmHWM"] for r in results.values() for m in r["memory"]) / 2**20  # type: ignore[attr-defined]
-    print(f"largest peak RSS: {peak:.0f} MB (goal <= 200 MB): {'met' if peak <= 200 else 'NOT met'}")
+    print(
+        f"largest peak RSS: {peak:.0f} MB (goal <= 200 MB): {'met' if peak <= 200 else 'NOT met'}"
+    )
     return 0
 
 
