@@ -166,8 +166,14 @@ class ReplicaJobs:
             self.request_reconcile(automation)
 
     def _lost(self, automations: list[str]) -> None:
+        """A repository went elsewhere: its timers stop, and its reconciles still waiting
+        their turn are withdrawn (each would fetch the policy repository only to find the
+        repository gone; the replica that took over reconciles it at once)."""
         if self.config is not None:
             self.scheduler.apply(self._plan(self.config))
+        withdrawn = sum(self.queue.withdraw(f"reconcile:{a}") for a in automations)
+        if withdrawn:
+            log.info("withdrew %d reconcile(s) of repositories now held elsewhere", withdrawn)
 
     def _woken(self, automations: list[str]) -> None:
         for automation in automations:

@@ -29,6 +29,11 @@ class FakeEngine:
         self.result: Callable[[str], ReconcileResult] = lambda a: ReconcileResult()
         self.guards: list[Callable[[], Awaitable[None]] | None] = []
         """The push guard each reconcile was given (None without replicas)."""
+        self.checkout: asyncio.Event | None = None
+        """Reconciles wait for it first, as the real engine's wait their turn on the one
+        checkout of the policy repository (then fetch it: work a replica should not do for a
+        repository it gave away meanwhile)."""
+        self.fetched: list[str] = []
 
     async def load(self) -> DaemonConfig:
         self.loads += 1
@@ -54,6 +59,9 @@ class FakeEngine:
         guard: Callable[[], Awaitable[None]] | None = None,
     ) -> ReconcileResult | None:
         self.guards.append(guard)
+        if self.checkout is not None:
+            await self.checkout.wait()
+        self.fetched.append(automation)
         config = await self.load()
         on_config(config)
         if automation not in config.automations:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,8 +14,11 @@ from image_automation.daemon.forge_wake import PushTarget
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.replicas import GIT, Replicas, ReplicaSettings, unit_for
+from image_automation.daemon.scheduler import WorkQueue
+from image_automation.daemon.service import Daemon
 from image_automation.errors import LeaseLost, StateError
 from image_automation.state.leases import Lease, MemoryCoordinator
+from tests.unit.daemon.fakes import FakeEngine
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LEASE = 30.0
@@ -275,3 +279,27 @@ async def test_closing_gives_everything_back_at_once(
     await a.close()
     await b.round()  # no wait for expiry
     assert len(held(b, cfg)) == 3
+
+
+async def test_reconciles_waiting_for_a_repository_given_away_are_withdrawn_unfetched(
+    tables: MemoryCoordinator, clock: Clock
+) -> None:
+    cfg = config(2, per_repo=1)
+    a, _, _ = replica(tables, clock, "a", cfg)
+    await a.round()  # a holds both repositories
+    engine = FakeEngine(cfg)
+    engine.checkout = asyncio.Event()  # both reconciles wait for the checkout
+    queue = WorkQueue()
+    daemon = Daemon(engine=engine, metrics=Metrics(), queue=queue, replicas=a)
+    daemon.bind_replicas()
+    tasks = [daemon.request_reconcile(x) for x in sorted(cfg.automations)]
+    await asyncio.sleep(0)
+    b, _, _ = replica(tables, clock, "b", cfg)
+    await b.round()
+    await a.round()  # b joined: a gives one repository back
+    [kept] = [x for x in cfg.automations if a.owns(x)]
+    engine.checkout.set()
+    await asyncio.wait([t for t in tasks if t is not None])
+    assert engine.fetched == [kept]  # the other one never fetched, let alone selected
+    assert engine.finished == [kept]
+    await queue.drain(grace=5)
