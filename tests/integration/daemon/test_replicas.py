@@ -88,7 +88,14 @@ async def test_a_replica_that_lost_its_lease_mid_reconcile_pushes_nothing(
 
         taken = two.lease_of(AUTOMATION)
         assert taken is not None and taken.token > lease.token
-        result = await b.reconcile(AUTOMATION, ignore, _nothing, two.fence(taken))
+        # B keeps its lease renewed while it works, as the daemon does (the lease is short).
+        stop = asyncio.Event()
+        rounds = asyncio.create_task(two.run(stop))
+        try:
+            result = await b.reconcile(AUTOMATION, ignore, _nothing, two.fence(taken))
+        finally:
+            stop.set()
+            await rounds
         assert result is not None and result.commits == 1, result
 
     commits = git_remote.commits()
