@@ -8,7 +8,8 @@ chaining the cause (``raise RegistryError(...) from exc``)::
     │   ├── RegistryUnavailable
     │   ├── GitConflict
     │   ├── ForgeRateLimited        a forge said "slow down" (429, 403 secondary limit)
-    │   └── ForgeUnavailable        a forge is down or unreachable (5xx, timeout)
+    │   ├── ForgeUnavailable        a forge is down or unreachable (5xx, timeout)
+    │   └── LeaseLost               this replica no longer holds the git repository's lease
     └── PermanentError              retrying the same input cannot help
         ├── ConfigError             a policy/automation file is wrong (file:line: field: msg)
         ├── PolicyError             a policy cannot select (bad range at run time, nothing fits)
@@ -186,6 +187,11 @@ class NotifyError(PermanentError):
     """A notification provider cannot be used: its secret is missing, its address bad."""
 
 
+class LeaseLost(TemporaryError):
+    """This replica no longer holds (or cannot confirm) the lease on a git repository, so it
+    must not push there: the lease's new holder redoes the work from the remote's state."""
+
+
 __all__ = [
     "ConfigError",
     "ForgeAuthError",
@@ -198,6 +204,7 @@ __all__ = [
     "GitConflict",
     "GitError",
     "ImageAutomationError",
+    "LeaseLost",
     "Location",
     "ManifestError",
     "NoCloudCredentials",

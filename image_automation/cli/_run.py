@@ -19,12 +19,19 @@ import click
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo
+from image_automation.cli._paths import (
+    AbsolutePath,
+    absolute,
+    absolute_repo,
+    absolute_state,
+    state_option,
+)
 from image_automation.config.models import parse_duration
 from image_automation.config.safe_yaml import load_one
 from image_automation.daemon.google_keys import GOOGLE_CERTS_URL
 from image_automation.daemon.logs import REDACTOR, LogFormat, configure_logging
 from image_automation.daemon.metrics import Metrics
+from image_automation.daemon.replicas import Replicas, ReplicaSettings
 from image_automation.daemon.running import DaemonSettings, handle_signals, serve
 from image_automation.daemon.service import read_token
 from image_automation.daemon.status.auth import StatusAuth
@@ -64,6 +71,8 @@ class RunFile(BaseModel):
     google_certs_url: str | None = None
     status_secret: str | None = None
     status_page: bool | None = None
+    state: str | None = None
+    lease_duration: str | None = None
 
 
 def _option(name: str, *dest: str, **kwargs: Any) -> Callable[[_F], _F]:
@@ -99,6 +108,15 @@ def _https_url(text: str) -> str:
     return text
 
 
+def _state(flag: str | None, from_file: str | None, config_file: Path | None) -> str | None:
+    """``--state`` (already absolute) or the config file's ``state`` (a path relative to it)."""
+    if flag or not from_file:
+        return flag or None
+    if "://" in from_file:
+        return absolute_state(from_file)
+    return str(absolute(from_file, base=config_file.parent if config_file else None))
+
+
 def _seconds(text: str, hint: str) -> float:
     try:
         return parse_duration(text).total_seconds()
@@ -115,6 +133,19 @@ def _seconds(text: str, hint: str) -> float:
     "--data-dir",
     type=AbsolutePath(file_okay=False),
     help="State (state.db) and clone cache.  [default: ./image-automation-data]",
+)
+@_option(
+    "--state",
+    metavar="URL|PATH",
+    callback=state_option,
+    help="State store: postgresql://... for replicas sharing the work, or an SQLite path.  "
+    "[default: DATA_DIR/state.db]",
+)
+@_option(
+    "--lease-duration",
+    metavar="DURATION",
+    help="How long a replica's lease on a git repository lasts unrenewed (a dead replica's "
+    "work moves within it).  [default: 30s]",
 )
 @_option(
     "--config",
@@ -212,7 +243,13 @@ def resolve_settings(
         docker_config=pick("docker_config"),
         registries=pick("registries"),
         interval=_seconds(pick("interval", "5m"), "--interval"),
+        state=_state(flags.get("state"), file.state, config_file),
     )
+    lease = _seconds(pick("lease_duration", "30s"), "--lease-duration")
+    if not 3 <= lease <= 3600:
+        raise click.BadParameter(
+            f"{lease:g}s: between 3s and 1h", param_hint="--lease-duration"
+        )  # fmt: skip
     daemon_settings = DaemonSettings(
         host=host,
         port=port,
@@ -221,6 +258,7 @@ def resolve_settings(
         google_certs_url=_https_url(pick("google_certs_url", GOOGLE_CERTS_URL)),
         status_page=bool(pick("status_page", True)),
         status_auth=_status_auth(pick("status_secret"), secrets_dir),
+        lease_duration=lease,
     )
     log_format = pick("log_format", "plain")
     if log_format not in ("plain", "json"):
@@ -256,7 +294,16 @@ async def _main(repo: RepoSettings, daemon: DaemonSettings) -> int:
     with handle_signals(stop):
         try:
             async with RepoEngine(repo, metrics=metrics) as engine:
-                return await serve(engine, daemon, stop=stop, metrics=metrics, status=engine)
+                replicas = Replicas(
+                    engine.coordinator,
+                    home=repo.repo,
+                    metrics=metrics,
+                    settings=ReplicaSettings(lease_duration=daemon.lease_duration),
+                )
+                log.info("replica %s on %s state", replicas.holder,
+                         "shared" if replicas.shared else "local")  # fmt: skip
+                return await serve(engine, daemon, stop=stop, metrics=metrics,
+                                   replicas=replicas, status=engine)  # fmt: skip
         except (ImageAutomationError, OSError) as exc:
             log.error("cannot start: %s", exc)
             return EXIT_START_FAILED

@@ -129,6 +129,28 @@ class Metrics:
             "Notifications by provider and result (sent, failed after retries, dropped).",
             ["provider", "result"], registry=r,
         )  # fmt: skip
+        self.leases_held = Gauge(
+            f"{PREFIX}_leases_held", "Leases this replica holds (git: repositories it works on).",
+            ["kind"], registry=r,
+        )  # fmt: skip
+        self.replicas = Gauge(
+            f"{PREFIX}_replicas", "Replicas alive in the lease table, this one included.",
+            registry=r,
+        )  # fmt: skip
+        self.lease_changes = Counter(
+            f"{PREFIX}_lease_changes_total",
+            "Leases this replica gained, lost (expired or taken) or gave back.",
+            ["kind", "change"], registry=r,
+        )  # fmt: skip
+        self.handoffs = Counter(
+            f"{PREFIX}_handoffs_total",
+            "Reconciles handed to the replica holding the repository (webhooks).", registry=r,
+        )  # fmt: skip
+        self.scans_skipped = Counter(
+            f"{PREFIX}_scans_skipped_total",
+            "Scheduled scans left out: another replica scanned this interval.", ["repository"],
+            registry=r,
+        )  # fmt: skip
         self.build_info = Gauge(
             f"{PREFIX}_build_info", "Always 1; the running version in a label.", ["version"],
             registry=r,

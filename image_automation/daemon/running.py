@@ -25,6 +25,7 @@ from pathlib import Path
 
 from image_automation.daemon.google_keys import GOOGLE_CERTS_URL, GoogleKeys
 from image_automation.daemon.metrics import Metrics
+from image_automation.daemon.replicas import Replicas
 from image_automation.daemon.scheduler import WorkQueue
 from image_automation.daemon.server import DEFAULT_MAX_BODY, DaemonServer
 from image_automation.daemon.service import Daemon, Engine
@@ -67,6 +68,8 @@ class DaemonSettings:
     """Serve ``/status`` and ``/api/v1`` (when the engine can feed them)."""
     status_auth: StatusAuth = field(default_factory=StatusAuth)
     """Credentials the status page and its API ask for (none: open, read-only)."""
+    lease_duration: float = 30.0
+    """How long a replica's lease on a git repository lasts without renewal."""
 
 
 def _force_exit() -> None:
@@ -107,9 +110,14 @@ async def serve(
     metrics: Metrics | None = None,
     on_listening: Callable[[str, int], None] | None = None,
     status: StatusSource | None = None,
+    replicas: Replicas | None = None,
 ) -> int:
     """Run the daemon until ``stop`` is set; returns the exit status. ``status`` feeds the
-    status page and its API (not served without one)."""
+    status page and its API (not served without one).
+
+    ``replicas``: the leases this process works under (``None``: it holds everything). Their
+    rounds go on while a stop lets a push finish; then every lease is given back.
+    """
     metrics = metrics or Metrics()
     queue = WorkQueue(on_depth=metrics.queue_depth.set)
     daemon = Daemon(
@@ -119,6 +127,7 @@ async def serve(
         secrets_dir=settings.secrets_dir,
         jitter_fraction=settings.jitter_fraction,
         scan_concurrency=settings.scan_concurrency,
+        replicas=replicas,
     )
     pages = None
     if status is not None and settings.status_page:
@@ -130,11 +139,14 @@ async def serve(
         hooks=lambda: daemon.hooks,
         on_hook=daemon.on_hook,
         ready=daemon.ready,
+        details=replicas.status if replicas else None,
         max_body=settings.max_body,
         forge_secret=daemon.forge_secret,
         on_forge_event=daemon.on_forge_event,
         google_keys=GoogleKeys(settings.google_certs_url),
     )
+    drained = asyncio.Event()  # the rounds renew the leases until no push can be running
+    rounds = asyncio.create_task(replicas.run(drained), name="lease rounds") if replicas else None
     try:
         host, port = await server.start(settings.host, settings.port)
         log.info("listening on http://%s:%d", host, port)
@@ -149,6 +161,10 @@ async def serve(
         finished = await queue.drain(settings.grace_period)
         if not finished:
             log.warning("stopped with a commit/push abandoned; the next start repairs the work dir")
+        if rounds is not None and replicas is not None:
+            drained.set()
+            await rounds
+            await replicas.close()
         await server.close()
     log.info("stopped")
     return EXIT_OK
@@ -178,10 +194,13 @@ async def _startup(daemon: Daemon, settings: DaemonSettings, stop: asyncio.Event
         log.info("start-up retry in %.1fs", delay)
         if await sleep_unless(stop, delay):
             return
+    if daemon.replicas is not None:  # what this replica holds, before it reconciles anything
+        await daemon.replicas.round()
     scans = [daemon.request_scan(r) for r in sorted(config.scans)]
     for task in scans:
         if task is not None:
             await task
+    daemon.starting = False
     for automation in sorted(config.automations):
         daemon.request_reconcile(automation)
 

@@ -70,6 +70,14 @@ class WorkQueue:
         if task in self._tasks:
             self._protected.add(task)
 
+    def withdraw(self, key: str) -> int:
+        """Cancel the jobs of ``key`` that have not started work a stop would let finish
+        (:meth:`protect_current`), as :meth:`drain` would; how many were cancelled."""
+        cancelled = [t for t in self.active(key) if t not in self._protected and not t.done()]
+        for task in cancelled:
+            task.cancel()
+        return len(cancelled)
+
     def active(self, key: str) -> list[asyncio.Task[None]]:
         """The running and the waiting job of ``key`` (none, one or two tasks)."""
         return [t for t in (self._running.get(key), self._waiting.get(key)) if t is not None]

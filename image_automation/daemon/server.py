@@ -1,15 +1,15 @@
 """The daemon's HTTP face: probes, metrics and Flux-style webhook receivers (aiohttp).
 
 ``/healthz`` says the process serves requests; ``/readyz`` says policies are loaded and the
-state store answers; ``/metrics`` is the Prometheus exposition. ``/hook/<sha256>`` is a
-receiver's secret path: the request is verified by the receiver type's rule
-(:mod:`image_automation.daemon.hooks`) and, if good, the repositories the receiver names are
-*enqueued* for a scan and reconcile. The body is never read as data: for the types whose
-events name a repository (ECR, Pub/Sub, distribution notifications, GitHub packages) it only
-narrows the receiver's repositories to the ones the event is about, and an event about none of
-them wakes nothing. A ``gcr`` receiver's token is checked against Google's keys
-(:mod:`image_automation.daemon.google_keys`, fetched here, before the pure check). An unknown
-path is a 404, a bad signature a 401; both are counted and nothing else happens.
+state store answers (and, below that first line, what this replica holds); ``/metrics`` is the
+Prometheus exposition. ``/hook/<sha256>`` is a receiver's secret path: the request is verified
+by the receiver type's rule (:mod:`image_automation.daemon.hooks`) and, if good, the
+repositories the receiver names are *enqueued* for a scan and reconcile. The body is never read
+as data: for the types whose events name a repository (ECR, Pub/Sub, distribution notifications,
+GitHub packages) it only narrows the receiver's repositories to the ones the event is about, and
+an event about none of them wakes nothing. A ``gcr`` receiver's token is checked against
+Google's keys (:mod:`image_automation.daemon.google_keys`, fetched here, before the pure check).
+An unknown path is a 404, a bad signature a 401; both are counted and nothing else happens.
 
 ``/hooks/forge/<provider>/<name>`` receives a forge's pull-request events: ``name`` picks the
 secret (looked up per request, so a rotated secret applies at once), the request is verified
@@ -78,6 +78,7 @@ class DaemonServer:
         hooks: Callable[[], Mapping[str, Hook]],
         on_hook: Callable[[Hook], None],
         ready: Ready,
+        details: Callable[[], list[str]] | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         forge_secret: ForgeSecret | None = None,
         on_forge_event: OnForgeEvent | None = None,
@@ -94,6 +95,7 @@ class DaemonServer:
         self._forge_secret = forge_secret
         self._on_forge_event = on_forge_event
         self._ready = ready
+        self._details = details
         self._max_body = max_body
         self._accepting = True
         self._runner: web.AppRunner | None = None
@@ -133,9 +135,11 @@ class DaemonServer:
 
     async def _readyz(self, request: web.Request) -> web.Response:
         reason = await self._ready()
+        lines = self._details() if self._details else []
+        tail = "".join(f"{line}\n" for line in lines)
         if reason is None:
-            return web.Response(text="ready\n")
-        return web.Response(status=503, text=f"not ready: {reason}\n")
+            return web.Response(text=f"ready\n{tail}")
+        return web.Response(status=503, text=f"not ready: {reason}\n{tail}")
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
         response = web.Response(body=self._metrics.render())

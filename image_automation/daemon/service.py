@@ -10,7 +10,6 @@ takes effect on the next run without a restart.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 import time
@@ -21,20 +20,23 @@ from pathlib import Path
 from typing import Protocol
 
 from image_automation.config.receivers import SECRET_FIELDS, Receiver, webhook_path
+from image_automation.daemon._replica_jobs import GivenAway, ReplicaJobs, scan_key
 from image_automation.daemon.forge_hooks import ForgeEvent
 from image_automation.daemon.forge_wake import automations_for_event, promotions_for_event
 from image_automation.daemon.logs import REDACTOR, log_context
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig
+from image_automation.daemon.replicas import PushGuard, Replicas
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
 from image_automation.daemon.status.model import RunRecord, next_run
 from image_automation.domain import Change, redact
 from image_automation.engine.pullrequests import PullRequestOutcome
-from image_automation.errors import ImageAutomationError
+from image_automation.errors import ImageAutomationError, LeaseLost
 from image_automation.policy._promote import Judgement
 
 log = logging.getLogger(__name__)
+
 
 _SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 """A secret's directory name (a Kubernetes Secret name, or a plain one): never a path."""
@@ -87,10 +89,12 @@ class Engine(Protocol):
         automation: str,
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
+        guard: PushGuard | None = None,
     ) -> ReconcileResult | None:
         """Re-read the policy files (passing the new config to ``on_config`` before any other
         work), await ``before_select`` (scans in flight), then run ``automation``; ``None``
-        when it is no longer configured."""
+        when it is no longer configured. ``guard`` is awaited right before every push (it
+        raises :class:`LeaseLost` when this replica may no longer push there)."""
         ...
 
     async def check(self) -> str | None:
@@ -178,12 +182,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _scan_key(repository: str) -> str:
-    """The work queue's key for scans of ``repository`` (one runs, one waits, per key)."""
-    return f"scan:{repository}"
-
-
-class Daemon:
+class Daemon(ReplicaJobs):
     """Binds engine, queue, scheduler and metrics. Jobs never raise; they log and count."""
 
     def __init__(
@@ -195,8 +194,15 @@ class Daemon:
         secrets_dir: Path | None = None,
         jitter_fraction: float = 0.1,
         scan_concurrency: int = 8,
+        replicas: Replicas | None = None,
     ) -> None:
         self.engine = engine
+        self.replicas = replicas
+        """Which git repositories this replica holds; ``None``: all of them (tests)."""
+        self._forced: set[str] = set()
+        """Repositories whose next scan a webhook asked for (not subject to scan slots)."""
+        self._refreshed = 0.0
+        self.starting = True
         # Bounds memory as much as registry load: a finished listing holds its tags until the
         # store has them, so a thousand scans at once would hold a thousand tag lists.
         self._scan_slots = asyncio.Semaphore(scan_concurrency)
@@ -215,30 +221,21 @@ class Daemon:
             reconcile=self.request_reconcile,
             jitter_fraction=jitter_fraction,
         )
+        self.bind_replicas()
 
     # -- requests (cheap, synchronous: they only enqueue) ----------------------------------
-
-    def request_scan(self, repository: str) -> asyncio.Task[None] | None:
-        """Queue a scan; its task (or the queued one it joined), None once the queue closed."""
-        return self.queue.submit(_scan_key(repository), functools.partial(self.scan, repository))
-
-    def request_reconcile(self, automation: str) -> asyncio.Task[None] | None:
-        """Queue a reconcile; its task as :meth:`request_scan` returns one."""
-        return self.queue.submit(
-            f"reconcile:{automation}", functools.partial(self.reconcile, automation)
-        )
 
     def on_hook(self, hook: Hook) -> None:
         """Scan what the hook names (configured repositories only) and reconcile their users.
 
         Both start at once: the reconcile fetches the git repository while the scans run, and
-        waits for them only before it selects (:meth:`_scans_settled`).
+        waits for them only before it selects (:meth:`_scans_settled`). A reconcile for a
+        repository another replica holds is handed over after the scans.
         """
         for repository in hook.repositories:
-            self.request_scan(repository)
+            self.request_scan(repository, forced=True)
         config = self.config
-        for automation in config.automations_using(hook.repositories) if config else []:
-            self.request_reconcile(automation)
+        self.wake(config.automations_using(hook.repositories) if config else [])
 
     async def forge_secret(self, name: str) -> str | None:
         """``secrets_dir/name/token`` for a forge hook, read per request so that a rotated
@@ -261,18 +258,15 @@ class Daemon:
         targets = config.push_targets if config else {}
         wanted = automations_for_event(event, targets) if event.number else []
         wanted += promotions_for_event(event, config.promotions if config else {})
-        queued = [a for a in dict.fromkeys(wanted) if self.request_reconcile(a)]
-        return len(queued)
+        return self.wake(list(dict.fromkeys(wanted)))
 
-    async def _scans_settled(self, automation: str) -> None:
+    async def _scans_of(self, automation: str) -> None:
         """Wait for running or queued scans of the repositories ``automation`` uses."""
         config = self.config
         used = config.uses.get(automation, frozenset()) if config else frozenset()
-        tasks = [t for r in sorted(used) for t in self.queue.active(_scan_key(r))]
+        tasks = [t for r in sorted(used) for t in self.queue.active(scan_key(r))]
         if tasks:
             await asyncio.wait(tasks)
-        # From here on it selects, edits, commits and pushes: a stop lets that finish.
-        self.queue.protect_current()
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -304,9 +298,14 @@ class Daemon:
         self.metrics.config_errors.set(len(config.errors) + len(problems))
         self.config = config
         self.hooks = hooks
-        self.scheduler.apply(config.plan)
+        self._refreshed = time.monotonic()
+        if self.replicas is not None:
+            self.replicas.update(config)
+        self.scheduler.apply(self._plan(config))
 
     async def scan(self, repository: str) -> None:
+        if not await self._scan_here(repository):
+            return
         async with self._scan_slots:
             await self._scan(repository)
 
@@ -328,14 +327,20 @@ class Daemon:
                 self.metrics.scan_errors.labels(repository=repository).inc()
                 log.warning("scan failed: %s", result.error)
 
-    async def reconcile(self, automation: str) -> None:
-        """Re-read the policy files (every time, so edits apply), then run the automation."""
+    async def _reconcile(
+        self, automation: str, guard: PushGuard | None, ready: Callable[[], Awaitable[None]]
+    ) -> None:
         with log_context(automation=automation):
             started = time.perf_counter()
             try:
-                result = await self.engine.reconcile(
-                    automation, self.apply, functools.partial(self._scans_settled, automation)
-                )
+                result = await self.engine.reconcile(automation, self.apply, ready, guard=guard)
+            except GivenAway as exc:
+                log.info("not reconciled here: %s", exc)
+                return
+            except LeaseLost as exc:
+                self.metrics.reconciles.labels(automation=automation, result="lease_lost").inc()
+                log.warning("reconcile stopped before pushing: %s", exc)
+                return
             except ImageAutomationError as exc:
                 result = ReconcileResult(error=str(exc))
             if result is None:
@@ -407,6 +412,8 @@ class Daemon:
         if self.config is None:
             why = f": {self.load_problem}" if self.load_problem else ""
             return f"policies not loaded yet{why}"
+        if self.replicas is not None and self.replicas.problem:
+            return self.replicas.problem
         try:
             return await self.engine.check()
         except ImageAutomationError as exc:

@@ -1,7 +1,8 @@
 """The real :class:`~image_automation.daemon.service.Engine`: one Git repository's policies.
 
 Binds the engine's functions to production adapters for ``image-automation run --repo``: the
-SQLite state store under the data dir, the registry client (its requests counted into the
+state store (``--state``; by default SQLite under the data dir) and the replicas'
+coordinator that goes with it, the registry client (its requests counted into the
 metrics by host and status), the clone cache under the data dir, and the policy files of the
 repository read with :class:`~image_automation.config.lastgood.LastGoodFiles` (a broken file
 keeps its last good version). Scans store tags in the state store; reconciles select from the
@@ -30,9 +31,11 @@ import httpx
 from image_automation.config.lastgood import LastGoodFiles
 from image_automation.config.loading import LoadResult
 from image_automation.config.resolving import ResolvedPolicy, resolve
+from image_automation.daemon._read_cache import ReadCache, secrets_fingerprint
 from image_automation.daemon.logs import REDACTOR
 from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, automation_key, build_config
+from image_automation.daemon.replicas import PushGuard, replica_id
 from image_automation.daemon.service import ReconcileResult, ScanResult
 from image_automation.daemon.status.model import Quota
 from image_automation.daemon.status.source import QuotaBook
@@ -79,6 +82,7 @@ from image_automation.registry import (
     default_transport,
 )
 from image_automation.state import StateStore, open_store
+from image_automation.state.leases import Coordinator, open_coordinator
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,11 @@ class RepoSettings:
     interval: float = 300.0
     """Reconcile interval when the repository declares no automation."""
     lock_timeout: float | None = 600.0
+    state: str | None = None
+    """State store URL or path (``postgresql://...`` for replicas); ``None``:
+    ``data_dir/state.db``."""
+    replica: str | None = None
+    """This process's holder id in the lease tables; ``None``: :func:`replica_id`."""
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -181,8 +190,10 @@ class RepoEngine:
         self.metrics = metrics
         self._files = LastGoodFiles()
         self._loaded = _Loaded()
+        self._reads: ReadCache[tuple[DaemonConfig, _Loaded]] = ReadCache()
         self._stack = AsyncExitStack()
         self._store: StateStore | None = None
+        self._coordinator: Coordinator | None = None
         self._lister: RegistryLister | None = None
         self._auth: GitAuth | None = None
         self._pull_requests: PullRequestContext | None = None
@@ -206,8 +217,10 @@ class RepoEngine:
             REDACTOR.add(*self._auth.secrets())
         registry = RegistrySettings.load(s.registries) if s.registries else RegistrySettings()
         docker_config = DockerConfig.load(s.docker_config) if s.docker_config else None
-        self._store = await open_store(s.data_dir / "state.db")
-        self._stack.push_async_callback(self._store.close)
+        state = s.state or s.data_dir / "state.db"
+        self._store = await self._stack.enter_async_context(await open_store(state))
+        self._coordinator = await open_coordinator(state, holder=s.replica or replica_id())
+        self._stack.push_async_callback(self._coordinator.close)
         # Entered after the store and the notifier, so it drains into both before they close.
         await self._stack.enter_async_context(self.notifier)
         self.bus.subscribe("state", store_recorder(self._store))
@@ -247,6 +260,13 @@ class RepoEngine:
         return self._store
 
     @property
+    def coordinator(self) -> Coordinator:
+        """The replicas' leases, scan slots and wake-ups, on the state store's database."""
+        if self._coordinator is None:
+            raise StateError("the engine is not open")
+        return self._coordinator
+
+    @property
     def work_dir(self) -> Path:
         return self.settings.data_dir / "git"
 
@@ -264,10 +284,22 @@ class RepoEngine:
     async def load(self) -> DaemonConfig:
         """Fetch the repository, re-read its policy files, plan the daemon's work."""
         async with self._open_workspace() as workspace:
-            await workspace.prepare()
-            return await self._read(workspace.path)
+            head = await workspace.prepare()
+            return await self._read(workspace.path, head)
 
-    async def _read(self, root: Path) -> DaemonConfig:
+    async def _read(self, root: Path, head: str) -> DaemonConfig:
+        """The files of the checkout at ``root`` (commit ``head``) planned; the last plan
+        again when neither the commit nor the secrets dir changed (:mod:`._read_cache`)."""
+        key = (head, await asyncio.to_thread(secrets_fingerprint, self.settings.secrets_dir))
+        cached = self._reads.get(key)
+        if cached is not None:
+            self._loaded = cached[1]
+            return cached[0]
+        config = await self._plan(root)
+        self._reads.put(key, (config, self._loaded))
+        return config
+
+    async def _plan(self, root: Path) -> DaemonConfig:
         result = await asyncio.to_thread(self._files.load, root)
         resolved = resolve(result)
         targets = targets_from_config(result, resolved.policies)
@@ -322,10 +354,11 @@ class RepoEngine:
         automation: str,
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
+        guard: PushGuard | None = None,
     ) -> ReconcileResult | None:
         """:meth:`_reconcile`, whose outcome is reported as events, failures included."""
         try:
-            return await self._reconcile(automation, on_config, before_select)
+            return await self._reconcile(automation, on_config, before_select, guard)
         except Exception as exc:
             plan = self._loaded.plans.get(automation)
             if plan is not None:
@@ -338,17 +371,18 @@ class RepoEngine:
         automation: str,
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
+        guard: PushGuard | None,
     ) -> ReconcileResult | None:
         """In one checkout: fetch, re-read the files, select from the stored tags, and for a
         declared automation run the reconcile engine's step (the fresh checkout serves the
-        first try when the automation writes to it).
+        first try when the automation writes to it). ``guard`` fences every push.
 
         Without automation documents (the ``default`` automation) decisions are made and
         stored, and nothing is written: like ``reconcile --repo`` on such a repository.
         """
         async with self._open_workspace() as workspace:
             head = await workspace.prepare()
-            config = await self._read(workspace.path)
+            config = await self._read(workspace.path, head)
             on_config(config)
             if automation not in config.automations:
                 return None
@@ -379,6 +413,8 @@ class RepoEngine:
                 secrets_dir=self.settings.secrets_dir,
                 lock_timeout=self.settings.lock_timeout,
             ) as target:
+                if guard is not None:
+                    target.guard_pushes(guard)
                 # The checkout just prepared serves the first attempt when it is the target.
                 prepared = target is workspace and plan.push.branch in (None, plan.repo.branch)
                 await run_automation(

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 Apply = Callable[[Path], Awaitable[UpdateResult]]
+PushGuard = Callable[[], Awaitable[None]]
+"""Awaited right before each push or branch deletion; raises to stop it (a replica that
+lost its lease on the repository)."""
 
 
 async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
@@ -101,6 +104,7 @@ class Workspace:
                  secrets: Sequence[str], remote: Remote | None = None) -> None:  # fmt: skip
         self.spec = spec
         self.path = path
+        self._guard: PushGuard | None = None
         self._checkout = Checkout(
             spec=spec, path=path, env=env, private=private, secrets=secrets, remote=remote
         )
@@ -175,8 +179,15 @@ class Workspace:
         """The uncommitted edits in the checkout as a unified diff (for dry runs); "" if none."""
         return await _in_thread(self._checkout.diff)
 
+    def guard_pushes(self, guard: PushGuard) -> None:
+        """Await ``guard`` right before every push and branch deletion from now on; whatever
+        it raises stops that push (the commit stays local and the next run resets it)."""
+        self._guard = guard
+
     async def push(self, settings: PushSettings) -> tuple[str, ...]:
         """Push HEAD once; raise GitConflict when the remote moved, GitError otherwise."""
+        if self._guard is not None:
+            await self._guard()
         return await _in_thread(self._checkout.push, settings)
 
     async def files_containing(self, needles: Sequence[str], globs: Sequence[str]) -> list[str]:
@@ -296,9 +307,19 @@ class Workspace:
 
     async def delete_branch(self, branch: str, *, expect: str) -> bool:
         """Delete ``branch`` on the remote if it is still at ``expect``; False if it moved."""
+        if self._guard is not None:
+            await self._guard()
         return await _in_thread(
             lambda: _branches.delete_branch(self._checkout, branch, expect=expect)
         )
 
 
-__all__ = ["Apply", "BranchHeads", "LineOrigin", "MarkedHistory", "Workspace", "cache_key"]
+__all__ = [
+    "Apply",
+    "BranchHeads",
+    "LineOrigin",
+    "MarkedHistory",
+    "PushGuard",
+    "Workspace",
+    "cache_key",
+]

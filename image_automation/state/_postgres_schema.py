@@ -160,6 +160,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX events_by_object ON events (involved, id)",
         "CREATE INDEX events_by_kind ON events (kind, id)",
     ),
+    # 4: replicas' coordination (image_automation.state._leases_postgres).
+    (
+        f"""
+        CREATE TABLE leases (
+            kind       {_KEY},
+            name       {_KEY},
+            holder     text,
+            token      bigint NOT NULL,
+            expires_at timestamptz NOT NULL,
+            PRIMARY KEY (kind, name)
+        )
+        """,
+        f"""
+        CREATE TABLE scan_slots (
+            repository {_KEY} PRIMARY KEY,
+            claimed_at timestamptz NOT NULL,
+            holder     text NOT NULL
+        )
+        """,
+        f"""
+        CREATE TABLE wakeups (
+            unit         {_KEY},
+            automation   {_KEY},
+            requested_at timestamptz NOT NULL,
+            PRIMARY KEY (unit, automation)
+        )
+        """,
+    ),
 )
 
 LATEST = len(MIGRATIONS)

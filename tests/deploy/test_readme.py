@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from image_automation.cli._run import RunFile, run_command
 from tests.deploy.ci_entrypoints import action, run_script
 from tests.deploy.daemon_pod import DaemonPod
 from tests.deploy.pod_security import violations
@@ -71,6 +72,27 @@ def test_the_replicas_values_render_three_pods_on_the_existing_secret() -> None:
     (env,) = DaemonPod.of(deployment).container["env"]
     assert env["valueFrom"]["secretKeyRef"] == {"name": "image-automation-postgres", "key": "url"}
     assert DaemonPod.of(deployment).volume("git")["secret"]["secretName"] == "flux-system"
+    config = yaml.safe_load(only(objects, "ConfigMap")["data"]["config.yaml"])
+    assert RunFile.model_validate(config).lease_duration == "30s"  # a setting run accepts
+    _passes(objects)
+
+
+def test_the_kustomize_replicas_patch_gives_the_charts_replicas_pod_on_postgres(
+    tmp_path: Path,
+) -> None:
+    root = _workspace(tmp_path)
+    (root / "replicas").mkdir()
+    (root / "replicas" / "kustomization.yaml").write_text(_marked()["replicas/kustomization.yaml"])
+    objects = kustomize(root / "replicas")
+    deployment = only(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    pod = DaemonPod.of(deployment)
+    assert pod.flags["--state"] == "$(IMAGE_AUTOMATION_STATE)"
+    assert {opt for p in run_command.params for opt in p.opts} >= set(pod.flags)
+    chart = only(helm_render(yaml.safe_load(_marked()["replicas.yaml"])), "Deployment")
+    ours, theirs = pod.container, DaemonPod.of(chart).container
+    assert (ours["args"], ours["env"]) == (theirs["args"], theirs["env"])
+    assert deployment["spec"]["strategy"] == chart["spec"]["strategy"]
     _passes(objects)
 
 

@@ -12,10 +12,6 @@ from image_automation.config.models import parse_duration
 from tests.deploy.daemon_pod import DaemonPod, secret_sources
 from tests.deploy.renders import Obj, by_kind, only
 
-# `run` has no --state yet: PostgreSQL state is issue 13's point 6, built on another branch.
-# The chart passes it already; this names the one flag allowed to be unknown until then.
-PENDING_FLAGS = {"--state"}
-
 
 def _pods(all_renders: dict[str, list[Obj]]) -> list[tuple[str, list[Obj], DaemonPod]]:
     found = []
@@ -34,9 +30,8 @@ def pods(all_renders: dict[str, list[Obj]]) -> list[tuple[str, list[Obj], Daemon
 
 def test_every_flag_passed_is_one_run_accepts(pods: list[tuple[str, list[Obj], DaemonPod]]) -> None:
     known = {opt for param in run_command.params for opt in param.opts}
-    assert not PENDING_FLAGS & known, "run has --state now: drop it from PENDING_FLAGS"
     for name, _, pod in pods:
-        unknown = set(pod.flags) - known - PENDING_FLAGS
+        unknown = set(pod.flags) - known
         assert not unknown, f"{name}: run does not accept {sorted(unknown)}"
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,8 +150,13 @@ class Fleet:
         repo: str | None = None,
         wait_ready: bool = True,
         preexec_fn: Callable[[], None] | None = None,
+        data: str = "data",
+        extra: Sequence[str] = (),
     ) -> subprocess.Popen[bytes]:
-        """Start ``run``; ``relative``: from ``root`` as cwd, with ``./secrets`` and ``./data``."""
+        """Start ``run``; ``relative``: from ``root`` as cwd, with ``./secrets`` and ``./data``.
+
+        ``data``: the data dir's name under ``root`` (one per replica); ``extra``: more flags.
+        """
         self.port = free_port()
         env = {**os.environ, "IMAGE_AUTOMATION_LISTEN": f"127.0.0.1:{self.port}"}
         base = Path(".") if relative else self.root
@@ -161,8 +166,9 @@ class Fleet:
                     sys.executable, "-c", "from image_automation.cli import main; main()",
                     "run", "--repo", repo or self.git.url_for(self.remote),
                     "--git-secret", "git", "--secrets-dir", f"{base}/secrets",
-                    "--data-dir", f"{base}/data", "--log-format", "json",
+                    "--data-dir", f"{base}/{data}", "--log-format", "json",
                     "--grace-period", grace, "--log-level", "debug" if debug else "info",
+                    *extra,
                 ],
                 stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=self.root,
                 preexec_fn=preexec_fn,

@@ -27,6 +27,13 @@ class FakeEngine:
         """Raised by the next load (then cleared): an error that is not ours, a bug."""
         self.store_error: str | None = None
         self.result: Callable[[str], ReconcileResult] = lambda a: ReconcileResult()
+        self.guards: list[Callable[[], Awaitable[None]] | None] = []
+        """The push guard each reconcile was given (None without replicas)."""
+        self.checkout: asyncio.Event | None = None
+        """Reconciles wait for it first, as the real engine's wait their turn on the one
+        checkout of the policy repository (then fetch it: work a replica should not do for a
+        repository it gave away meanwhile)."""
+        self.fetched: list[str] = []
 
     async def load(self) -> DaemonConfig:
         self.loads += 1
@@ -49,7 +56,12 @@ class FakeEngine:
         automation: str,
         on_config: Callable[[DaemonConfig], None],
         before_select: Callable[[], Awaitable[None]],
+        guard: Callable[[], Awaitable[None]] | None = None,
     ) -> ReconcileResult | None:
+        self.guards.append(guard)
+        if self.checkout is not None:
+            await self.checkout.wait()
+        self.fetched.append(automation)
         config = await self.load()
         on_config(config)
         if automation not in config.automations:

@@ -168,3 +168,22 @@ async def test_timers_fire_the_enqueue_callbacks() -> None:
         sched.shutdown()
     assert set(scans) == {"docker.io/a"}
     assert set(reconciles) == {"auto"}
+
+
+async def test_withdraw_cancels_the_running_and_waiting_jobs_of_a_key_unless_protected() -> None:
+    queue, rec = WorkQueue(), Recorder()
+    running = queue.submit("reconcile:a", rec.job("a", block=True))
+    await until(lambda: rec.running == {"a"})
+    waiting = queue.submit("reconcile:a", rec.job("a"))
+    pushing = queue.submit("reconcile:b", protected(queue, rec.job("b", block=True)))
+    await until(lambda: rec.running == {"a", "b"})
+    assert queue.withdraw("reconcile:a") == 2
+    assert queue.withdraw("reconcile:b") == 0  # it is pushing: let it finish
+    await until(lambda: running is not None and running.done() and waiting is not None
+                and waiting.done())  # fmt: skip
+    assert running is not None and running.cancelled()
+    rec.release.set()
+    await until(lambda: pushing is not None and pushing.done())
+    assert rec.runs == ["b"]
+    assert queue.withdraw("reconcile:none") == 0
+    await queue.drain(grace=5)
