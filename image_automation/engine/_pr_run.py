@@ -300,16 +300,31 @@ class GroupRun:
         async def apply(root: Path) -> UpdateResult:
             return await self.s.edit(root, images, False)
 
-        _, sha = await self.s.workspace.edit(
-            apply, plan.commit, automation=plan.object_name, values=plan.values
+        workspace = self.s.workspace
+        result = await workspace.write(apply)
+        # The branch already carries exactly this edit: take it as is, commit nothing.
+        head = heads.head if not rebase else None
+        if (
+            head
+            and self._may_carry(head, result)
+            and await workspace.adopt(head=head, base=heads.base)
+        ):
+            return head, False
+        sha = await workspace.commit(
+            result, plan.commit, automation=plan.object_name, values=plan.values
         )
         if sha is None:  # the dry edit changed something: this one must have too
             raise ForgeError(f"{self.head}: the edit changed nothing on the second pass")
-        same = heads.head is not None and not rebase
-        if same and heads.head and await self.s.workspace.carries(head=heads.head, base=heads.base):
-            return heads.head, False
-        await self.s.workspace.force_push(self.head, options=plan.push.options)
+        await workspace.force_push(self.head, options=plan.push.options)
         return sha, True
+
+    def _may_carry(self, head: str, result: UpdateResult) -> bool:
+        """Could ``head`` hold this edit? Not when it is the commit we recorded pushing with
+        other values (a newer version): then the trees differ and git need not be asked."""
+        record = self.record
+        if record is None or record.pushed_sha != head:
+            return True
+        return record.changes == setter_changes(result.changes)
 
     async def _open(
         self, text: RenderedPullRequest, result: UpdateResult, pushed: str
@@ -355,13 +370,13 @@ class GroupRun:
         warnings: list[str] = []
         try:
             if edits:
-                pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
+                pr = await self.s.forge.update_pull_request(pr.number, draft=pr.draft, **edits)  # type: ignore[arg-type]
         except ForgeNotFound as exc:  # a label the forge does not know (Gitea, Forgejo)
             if edits.pop("labels", None) is None:
                 raise
             warnings.append(f"labels not set: {exc}")
             if edits:
-                pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
+                pr = await self.s.forge.update_pull_request(pr.number, draft=pr.draft, **edits)  # type: ignore[arg-type]
         if self.record is None:  # adopted after a restart: finish what the first run began
             warnings += await decorate(self.s.forge, pr, self.s.pr, provider=self.s.provider)
             await self.s.store.record_pull_request_opened(self.key, pr.number, now=self.s.clock())

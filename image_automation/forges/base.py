@@ -152,8 +152,14 @@ class Forge(Protocol):
         body: str | None = None,
         labels: tuple[str, ...] | None = None,
         base: str | None = None,
+        draft: bool | None = None,
     ) -> PullRequest:
-        """Change what is given; ``labels`` replaces the set (an empty tuple leaves it)."""
+        """Change what is given; ``labels`` replaces the set (an empty tuple leaves it).
+
+        ``draft``: whether it is a draft, as the caller just read it; forges that keep that
+        in the title (GitLab's ``Draft:``, Gitea's ``WIP:``) then need no read of their own
+        to keep the prefix on a new title. ``None``: they read it first.
+        """
         ...
 
     async def close_pull_request(self, number: int, *, comment: str | None = None) -> PullRequest:
