@@ -114,6 +114,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
         "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
     ),
+    # 2: forge answers and their ETags (SQLite version 4).
+    (
+        f"""
+        CREATE TABLE forge_responses (
+            id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            scope    {_KEY},
+            key      {_KEY},
+            etag     text NOT NULL,
+            body     bytea NOT NULL,
+            saved_at timestamptz NOT NULL,
+            UNIQUE (scope, key)
+        )
+        """,
+        "CREATE INDEX forge_responses_by_age ON forge_responses (scope, saved_at, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -109,6 +109,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pull_requests_opened_by_time ON pull_requests_opened (automation, opened_at)",
         "CREATE INDEX pull_requests_opened_for_pruning ON pull_requests_opened (opened_at)",
     ),
+    # 4: forge answers and their ETags, for conditional requests across processes; bounded
+    # per scope (one forge client), the least recently saved dropped first.
+    (
+        """
+        CREATE TABLE forge_responses (
+            id       INTEGER PRIMARY KEY,
+            scope    TEXT NOT NULL,
+            key      TEXT NOT NULL,
+            etag     TEXT NOT NULL,
+            body     BLOB NOT NULL,
+            saved_at TEXT NOT NULL,
+            UNIQUE (scope, key)
+        )
+        """,
+        "CREATE INDEX forge_responses_by_age ON forge_responses (scope, saved_at, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

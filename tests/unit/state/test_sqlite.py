@@ -157,7 +157,7 @@ async def test_version_2_database_with_data_is_migrated_and_keeps_it(tmp_path: P
         assert [r.head for r in await migrated.pull_requests("A/ns/a")] == ["ia/a"]
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 4
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         indexes = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
