@@ -116,3 +116,20 @@ async def test_a_no_op_reconcile_makes_no_commit_and_no_housekeeping(
     assert "commit" not in steady and "push" not in steady, steady
     assert "maintenance" not in steady, steady  # nothing new in the object store
     assert fleet.fake.repo.sha(HEAD) == head
+
+
+def test_a_reconcile_once_of_a_recorded_pull_request_fetches_once(
+    github_fleet: PrFleet, git_commands: list[list[str]]
+) -> None:
+    fleet = github_fleet
+    fleet.seed(flux_automation(fleet.fake))
+    fleet.push("1.1.0")
+    fleet.reconcile()  # opens it: its head is recorded
+    fleet.push("1.2.0")
+    git_commands.clear()
+
+    done = fleet.reconcile()
+
+    assert "updated #" in done.stdout, done.stdout
+    assert _verbs(git_commands).count("fetch") == 1, git_commands
+    assert fleet.marked(HEAD) == "1.2.0"
