@@ -381,7 +381,10 @@ class RepoEngine:
         stored, and nothing is written: like ``reconcile --repo`` on such a repository.
         """
         async with self._open_workspace() as workspace:
-            head = await workspace.prepare()
+            # The heads of the pull requests as last planned come with the same fetch.
+            known = self._loaded.plans.get(automation)
+            pr = known.pull_request if known is not None else None
+            head = await workspace.prepare(prefixes=(pr.branch,) if pr is not None else ())
             config = await self._read(workspace.path, head)
             on_config(config)
             if automation not in config.automations:

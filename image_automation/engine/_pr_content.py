@@ -11,6 +11,7 @@ exactly as the scan reaches it (the same settings, secrets and per-repository hi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -87,8 +88,11 @@ async def provenance(
     out: dict[str, ImageProvenance] = {}
     async with client:
         for key, (policy, new, old) in pairs.items():
-            new_labels = await _labels(client, new, policy.platform)
-            old_labels = await _labels(client, old, policy.platform) if old else {}
+            # Both images at once: two round trips in the time of one.
+            new_labels, old_labels = await asyncio.gather(
+                _labels(client, new, policy.platform),
+                _labels(client, old, policy.platform) if old else _no_labels(),
+            )
             source = new_labels.get(SOURCE) or old_labels.get(SOURCE)
             out[key] = ImageProvenance(
                 source=source,
@@ -110,6 +114,10 @@ def _old_ref(old: str, new: ImageRef, setter: str) -> ImageRef | None:
         return ImageRef.parse(old)
     except (InvalidReference, ValueError):
         return None
+
+
+async def _no_labels() -> dict[str, str]:
+    return {}
 
 
 async def _labels(client: RegistryClient, ref: ImageRef, platform: str | None) -> dict[str, str]:

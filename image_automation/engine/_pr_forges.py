@@ -3,13 +3,17 @@
 A client is kept per (provider, API root, repository, token) for as long as its pool lives —
 one ``reconcile --once`` run, or the daemon's whole life — because it holds the ETag cache
 that turns a steady-state reconcile's pull-request read into a free 304, and the rate-limit
-window that keeps the next request from walking into a certain 403.
+window that keeps the next request from walking into a certain 403. The ETags are kept in
+the state store too (:class:`StoredResponses`), for the next process.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -17,8 +21,18 @@ from typing import Self
 import httpx
 
 from image_automation.engine.automations import AutomationPlan, PullRequestPlan, forge_token
-from image_automation.errors import ConfigError, ForgeError
-from image_automation.forges import Forge, ForgeSettings, PullRequest, detect_forge, open_forge
+from image_automation.errors import ConfigError, ForgeError, StateError
+from image_automation.forges import (
+    CachedResponse,
+    Forge,
+    ForgeSettings,
+    PullRequest,
+    detect_forge,
+    open_forge,
+)
+from image_automation.state import StateStore
+
+log = logging.getLogger(__name__)
 
 
 def forge_settings(plan: AutomationPlan, *, secrets_dir: Path | None) -> ForgeSettings:
@@ -78,6 +92,43 @@ async def decorate(
     return warnings
 
 
+@dataclass(frozen=True, slots=True)
+class StoredResponses:
+    """The forge clients' :class:`~image_automation.forges.ResponseCache` in the state store,
+    one ``scope`` per (provider, API root, repository): a ``reconcile --once`` process then
+    sends the ETags the last one was answered with, and gets a 304 where nothing changed.
+
+    A store that fails is logged and ignored: the request goes out unconditionally instead.
+    """
+
+    store: StateStore
+    scope: str
+    clock: Callable[[], datetime]
+
+    @classmethod
+    def of(
+        cls, store: StateStore, settings: ForgeSettings, *, clock: Callable[[], datetime]
+    ) -> StoredResponses:
+        scope = f"{settings.provider} {settings.api_url} {settings.repository}"
+        return cls(store, scope, clock)
+
+    async def load(self, key: str) -> CachedResponse | None:
+        try:
+            found = await self.store.forge_response(self.scope, key)
+        except StateError as exc:
+            log.warning("kept forge responses unreadable, asking unconditionally: %s", exc)
+            return None
+        return None if found is None else CachedResponse(etag=found.etag, body=found.body)
+
+    async def save(self, key: str, response: CachedResponse) -> None:
+        try:
+            await self.store.save_forge_response(
+                self.scope, key, etag=response.etag, body=response.body, now=self.clock()
+            )
+        except StateError as exc:
+            log.warning("cannot keep a forge response: %s", exc)
+
+
 class ForgePool:
     """Open forge clients by settings; ``async with`` closes them all.
 
@@ -124,4 +175,4 @@ class ForgePool:
         await self.aclose()
 
 
-__all__ = ["ForgePool", "decorate", "forge_settings"]
+__all__ = ["ForgePool", "StoredResponses", "decorate", "forge_settings"]

@@ -2,7 +2,8 @@
 
 Order matters and is the design's (docs/pull-requests.md, "Lifecycle"):
 
-1. the forge's view first — the recorded pull request by number (a 304 in the steady state),
+1. the forge's view (read while git fetches: neither needs the other) — the recorded pull
+   request by number (a 304 in the steady state),
    else the open one of the head branch (so a run killed between push and create, or
    between create and record, adopts what it made instead of making it twice); merged →
    forget it; closed unmerged by someone else → refuse its versions; found again open after
@@ -13,8 +14,10 @@ Order matters and is the design's (docs/pull-requests.md, "Lifecycle"):
 4. the branch is ours only while every commit on it over the base is ours: otherwise we
    comment once and never push again until it is ours again;
 5. limits are checked before anything is pushed, so a deferred pull request leaves no branch;
-6. push (with a lease on the value we judged) unless the branch already carries exactly this
-   change; open or update (title, body, labels only when they differ); record.
+6. the text rendered once without registry lookups, so a broken template fails before any
+   push; push (with a lease on the value we judged) unless the branch already carries
+   exactly this change, while the images' OCI labels are looked up; open or update (title,
+   body, labels only when they differ); record.
 
 Every forge write is idempotent or preceded by a read that finds its earlier effect, so a
 run killed anywhere, or retried after a rate limit, never makes a second pull request.
@@ -22,6 +25,7 @@ run killed anywhere, or retried after a rate limit, never makes a second pull re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,7 +48,12 @@ from image_automation.engine.automations import AutomationPlan, PullRequestPlan
 from image_automation.errors import ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
 from image_automation.forges import Forge, NewPullRequest, PullRequest
 from image_automation.git import BranchHeads, Workspace
-from image_automation.git.pull_requests import RenderedPullRequest, owned_by, read_checkboxes
+from image_automation.git.pull_requests import (
+    ImageProvenance,
+    RenderedPullRequest,
+    owned_by,
+    read_checkboxes,
+)
 from image_automation.state import IgnoredVersion, PullRequestRecord, PushRecord, StateStore
 
 log = logging.getLogger(__name__)
@@ -150,11 +159,18 @@ class GroupRun:
         return out
 
     async def run(self) -> PullRequestOutcome:
-        pr = self.current = await self._forge_view()
+        # The forge's view and git's are independent: neither waits for the other.
+        pr, heads = await asyncio.gather(
+            self._forge_view(), self.s.workspace.prepare_branch(self.head), return_exceptions=True
+        )
+        if isinstance(pr, BaseException):
+            raise pr
+        self.current = pr
         ours = self.record is not None or pr is None or owned_by(pr.body) == (self.key, self.head)
         if pr is not None and not ours:  # found by its head, and not made by us
             return self.outcome("held", pr, detail="this pull request was not opened by us")
-        heads = await self.s.workspace.prepare_branch(self.head)
+        if isinstance(heads, BaseException):
+            raise heads
         result = await self._desired()
         if pr is not None and read_checkboxes(pr.body).ignore:
             return await self._ignore_by_request(pr, heads, result)
@@ -166,12 +182,15 @@ class GroupRun:
             limit = await self._limited()
             if limit:
                 return self.outcome("deferred", detail=limit, result=result)
-        text = await self._text(result)
         if self.s.dry_run:
+            text = await self._text(result, await self._provenance(result))
             action: Action = "would-open" if pr is None else "would-update"
             return self.outcome(action, pr, result=result, text=text)
+        if self.s.text is None:  # a template that fails does so before anything is pushed
+            self._render(result, {})
         rebase = pr is not None and read_checkboxes(pr.body).rebase
-        pushed, moved = await self._push(heads, rebase=rebase)
+        pushed, moved, images = await self._push_and_look_up(heads, result, rebase=rebase)
+        text = await self._text(result, images)
         if pr is None:
             return await self._open(text, result, pushed)
         return await self._update(pr, text, result, pushed=pushed, moved=moved)
@@ -312,16 +331,40 @@ class GroupRun:
 
     # -- 6. text, push, open or update ------------------------------------------------------
 
-    async def _text(self, result: UpdateResult) -> RenderedPullRequest:
-        if self.s.text is not None:
+    async def _text(
+        self, result: UpdateResult, images: Mapping[str, ImageProvenance]
+    ) -> RenderedPullRequest:
+        if self.s.text is not None:  # another renderer (a promotion's)
             return await self.s.text(self, result)
+        return self._render(result, images)
+
+    async def _provenance(self, result: UpdateResult) -> dict[str, ImageProvenance]:
+        if self.s.text is not None:  # its own renderer needs no registry labels
+            return {}
+        return await provenance(
+            self.s.access, policies=self.s.policies, result=result, selected=self.images
+        )
+
+    async def _push_and_look_up(
+        self, heads: BranchHeads, result: UpdateResult, *, rebase: bool
+    ) -> tuple[str, bool, dict[str, ImageProvenance]]:
+        """:meth:`_push`, with the images' registry labels looked up meanwhile."""
+        lookup = asyncio.ensure_future(self._provenance(result))
+        try:
+            pushed, moved = await self._push(heads, rebase=rebase)
+        except BaseException:
+            lookup.cancel()
+            await asyncio.gather(lookup, return_exceptions=True)
+            raise
+        return pushed, moved, await lookup
+
+    def _render(
+        self, result: UpdateResult, images: Mapping[str, ImageProvenance]
+    ) -> RenderedPullRequest:
         names = set(self.images)
         decisions = {
             key: d for key, d in self.s.decisions.items() if key.split("/", 1)[-1] in names
         }
-        images = await provenance(
-            self.s.access, policies=self.s.policies, result=result, selected=self.images
-        )
         inputs = TextInputs(
             automation=self.key, head=self.head, base=self.base, provider=self.s.provider,
             title_template=self.s.pr.title_template, body_template=self.s.pr.body_template,
@@ -336,16 +379,31 @@ class GroupRun:
         async def apply(root: Path) -> UpdateResult:
             return await self.s.edit(root, images, False)
 
-        _, sha = await self.s.workspace.edit(
-            apply, plan.commit, automation=plan.object_name, values=plan.values
+        workspace = self.s.workspace
+        result = await workspace.write(apply)
+        # The branch already carries exactly this edit: take it as is, commit nothing.
+        head = heads.head if not rebase else None
+        if (
+            head
+            and self._may_carry(head, result)
+            and await workspace.adopt(head=head, base=heads.base)
+        ):
+            return head, False
+        sha = await workspace.commit(
+            result, plan.commit, automation=plan.object_name, values=plan.values
         )
         if sha is None:  # the dry edit changed something: this one must have too
             raise ForgeError(f"{self.head}: the edit changed nothing on the second pass")
-        same = heads.head is not None and not rebase
-        if same and heads.head and await self.s.workspace.carries(head=heads.head, base=heads.base):
-            return heads.head, False
-        await self.s.workspace.force_push(self.head, options=plan.push.options)
+        await workspace.force_push(self.head, options=plan.push.options)
         return sha, True
+
+    def _may_carry(self, head: str, result: UpdateResult) -> bool:
+        """Could ``head`` hold this edit? Not when it is the commit we recorded pushing with
+        other values (a newer version): then the trees differ and git need not be asked."""
+        record = self.record
+        if record is None or record.pushed_sha != head:
+            return True
+        return record.changes == setter_changes(result.changes)
 
     async def _open(
         self, text: RenderedPullRequest, result: UpdateResult, pushed: str
@@ -391,13 +449,13 @@ class GroupRun:
         warnings: list[str] = []
         try:
             if edits:
-                pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
+                pr = await self.s.forge.update_pull_request(pr.number, draft=pr.draft, **edits)  # type: ignore[arg-type]
         except ForgeNotFound as exc:  # a label the forge does not know (Gitea, Forgejo)
             if edits.pop("labels", None) is None:
                 raise
             warnings.append(f"labels not set: {exc}")
             if edits:
-                pr = await self.s.forge.update_pull_request(pr.number, **edits)  # type: ignore[arg-type]
+                pr = await self.s.forge.update_pull_request(pr.number, draft=pr.draft, **edits)  # type: ignore[arg-type]
         if self.record is None:  # adopted after a restart: finish what the first run began
             warnings += await decorate(self.s.forge, pr, self.s.pr, provider=self.s.provider)
             await self.s.store.record_pull_request_opened(self.key, pr.number, now=self.s.clock())

@@ -27,14 +27,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from image_automation.config.resolving import ResolvedPolicy
 from image_automation.domain import Decision, ImageRef, UpdateResult
 from image_automation.engine._pr_content import RegistryAccess
-from image_automation.engine._pr_forges import ForgePool, forge_settings
+from image_automation.engine._pr_forges import ForgePool, StoredResponses, forge_settings
 from image_automation.engine._pr_groups import Group, groups_for
 from image_automation.engine._pr_outcome import Action, PullRequestOutcome
 from image_automation.engine._pr_run import HUMAN_NOTICE, Edit, GroupRun, Rollbacks, Shared
@@ -103,6 +103,7 @@ async def run_pull_requests(
     if store is None:
         raise ConfigError("pull requests need a state store (--state)")
     settings = forge_settings(plan, secrets_dir=context.secrets_dir)
+    settings = replace(settings, cache=StoredResponses.of(store, settings, clock=clock))
 
     async def update(root: Path, chosen: Mapping[str, ImageRef], dry: bool) -> UpdateResult:
         return await update_plan(root, plan, chosen, dry_run=dry)

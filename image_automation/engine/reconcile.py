@@ -182,7 +182,7 @@ async def reconcile_once(
                         lock_timeout=request.lock_timeout,
                     )
                 )
-                await home.prepare()
+                await home.prepare(prefixes=await _recorded_heads(store))
             except ImageAutomationError as exc:
                 where = f"{redact(request.repo.url)} ({request.repo.branch})"
                 report.errors.append(f"{where}: {exc}")
@@ -193,6 +193,15 @@ async def reconcile_once(
                          into=report, pull_requests=pull_requests,
                          events=None if request.dry_run else events)  # fmt: skip
     return report
+
+
+async def _recorded_heads(store: StateStore | None) -> list[str]:
+    """The head branches of the pull requests the store knows: fetched with the base, so a
+    pull-request run re-creates its head without a second fetch (the plans, and so their
+    heads, are only known from the files this fetch brings)."""
+    if store is None:
+        return []
+    return sorted({record.head for record in await store.pull_requests()})
 
 
 async def _run_plans(

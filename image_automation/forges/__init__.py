@@ -20,6 +20,7 @@ from image_automation import errors as _errors
 from image_automation.forges._detect import PROVIDERS, ForgeLocation, detect_forge
 from image_automation.forges._limits import Clock, SystemClock
 from image_automation.forges.base import (
+    CachedResponse,
     Capabilities,
     CheckRun,
     Checks,
@@ -29,6 +30,7 @@ from image_automation.forges.base import (
     MergeMethod,
     NewPullRequest,
     PullRequest,
+    ResponseCache,
 )
 
 if typing.TYPE_CHECKING:  # mypy checks that every implementation satisfies the protocol
@@ -76,6 +78,7 @@ def open_forge(
 __all__ = [
     "FORGES",
     "PROVIDERS",
+    "CachedResponse",
     "Capabilities",
     "CheckRun",
     "Checks",
@@ -87,6 +90,7 @@ __all__ = [
     "MergeMethod",
     "NewPullRequest",
     "PullRequest",
+    "ResponseCache",
     "SystemClock",
     "detect_forge",
     "open_forge",

@@ -2,7 +2,8 @@
 
 Everything a forge client must get right once goes here: auth headers (and one refresh on
 401 for tokens that expire), conditional GETs (ETag → ``If-None-Match`` → a 304 answered
-from our cache and counted), rate limits (``Retry-After``, ``x-ratelimit-*`` /
+from our cache and counted; kept in memory, and in ``settings.cache`` when one is given, so
+a new process sends them too), rate limits (``Retry-After``, ``x-ratelimit-*`` /
 ``ratelimit-*``, GitHub's secondary limit; read by ``_limits``) turned into
 :class:`ForgeRateLimited`, bounded
 retries for idempotent requests only (a create is never sent twice: the caller finds the
@@ -34,7 +35,7 @@ from image_automation.errors import (
 )
 from image_automation.forges._auth import Auth, check_settings
 from image_automation.forges._limits import Clock, limit_delay, remaining, reset_delay
-from image_automation.forges.base import ForgeSettings
+from image_automation.forges.base import CachedResponse, ForgeSettings
 
 _T = TypeVar("_T")
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -304,7 +305,7 @@ class ForgeHttp:
         for _hop in range(4):
             headers = {**self._headers, **auth}
             key = str(target)
-            cached = self._cache.get(key) if self._conditional and method == "GET" else None
+            cached = await self._cached(key, target) if method == "GET" else None
             if cached is not None:
                 headers["If-None-Match"] = cached[0]
             request = self._client.build_request(method, target, json=body, headers=headers)
@@ -318,8 +319,39 @@ class ForgeHttp:
                 data = await self._read(response, f"{method} {target.path}")
             finally:
                 await response.aclose()
-            return self._remember(key, cached, response, data, target)
+            reply = self._remember(key, cached, response, data, target)
+            etag = response.headers.get("etag")
+            if self._conditional and method == "GET" and response.status_code == 200 and etag:
+                await self._keep(target, CachedResponse(etag=etag, body=data))
+            return reply
         raise self.fail(f"{method} {target.path} redirects more than 3 times")
+
+    def _stored_key(self, target: httpx.URL) -> str | None:
+        """The key of ``target`` in the settings' cache: path and query below the API root
+        (``None``: no such cache, or a key that would hold one of our secrets)."""
+        if not self._conditional or self.settings.cache is None:
+            return None
+        key = target.raw_path.decode("ascii", "replace")
+        if any(secret and secret in key for secret in self.secrets()):
+            return None
+        return key
+
+    async def _cached(self, key: str, target: httpx.URL) -> tuple[str, bytes] | None:
+        """What we know of ``key``: in memory, else (once) from the settings' cache."""
+        if not self._conditional:
+            return None
+        found = self._cache.get(key)
+        stored = self._stored_key(target)
+        if found is None and stored is not None and self.settings.cache is not None:
+            kept = await self.settings.cache.load(stored)
+            if kept is not None:
+                found = self._cache[key] = (kept.etag, kept.body)
+        return found
+
+    async def _keep(self, target: httpx.URL, response: CachedResponse) -> None:
+        stored = self._stored_key(target)
+        if stored is not None and self.settings.cache is not None:
+            await self.settings.cache.save(stored, response)
 
     def _remember(
         self,

@@ -191,6 +191,7 @@ class AzureDevOpsForge:
         body: str | None = None,
         labels: tuple[str, ...] | None = None,
         base: str | None = None,
+        draft: bool | None = None,
     ) -> PullRequest:
         if labels:
             await self._add_labels(number, labels)

@@ -94,6 +94,28 @@ class GitHubApp:
 
 
 @dataclass(frozen=True, slots=True)
+class CachedResponse:
+    """A GET's answer kept for a conditional request: its ``ETag`` and body."""
+
+    etag: str
+    body: bytes
+
+
+class ResponseCache(Protocol):
+    """Where a forge client keeps conditional GETs' answers beyond its own life (the state
+    store, through the engine), so a new process sends ``If-None-Match`` too.
+
+    ``key`` is the request's path and query below the client's API root; it never holds a
+    credential (those travel in headers). Either method may fail only by logging: a cache
+    that cannot answer costs a 200, never the request.
+    """
+
+    async def load(self, key: str) -> CachedResponse | None: ...
+
+    async def save(self, key: str, response: CachedResponse) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class ForgeSettings:
     """How to reach one repository's forge.
 
@@ -123,6 +145,9 @@ class ForgeSettings:
     max_rate_wait: float = 0.0
     """Seconds we sit out a rate limit ourselves before retrying an idempotent request;
     a longer (or any, at 0) limit raises ``ForgeRateLimited(delay)`` for the caller."""
+    cache: ResponseCache | None = field(default=None, repr=False, compare=False)
+    """Conditional GETs' answers kept beyond the client (forges with conditional requests
+    only); the client's own memory is asked first."""
 
 
 class Forge(Protocol):
@@ -152,8 +177,14 @@ class Forge(Protocol):
         body: str | None = None,
         labels: tuple[str, ...] | None = None,
         base: str | None = None,
+        draft: bool | None = None,
     ) -> PullRequest:
-        """Change what is given; ``labels`` replaces the set (an empty tuple leaves it)."""
+        """Change what is given; ``labels`` replaces the set (an empty tuple leaves it).
+
+        ``draft``: whether it is a draft, as the caller just read it; forges that keep that
+        in the title (GitLab's ``Draft:``, Gitea's ``WIP:``) then need no read of their own
+        to keep the prefix on a new title. ``None``: they read it first.
+        """
         ...
 
     async def close_pull_request(self, number: int, *, comment: str | None = None) -> PullRequest:

@@ -167,6 +167,7 @@ class BitbucketForge:
         body: str | None = None,
         labels: tuple[str, ...] | None = None,
         base: str | None = None,
+        draft: bool | None = None,
     ) -> PullRequest:
         self._no_labels(labels or ())
         if title is None and body is None and base is None:

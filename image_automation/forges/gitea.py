@@ -148,6 +148,7 @@ class GiteaForge:
         body: str | None = None,
         labels: tuple[str, ...] | None = None,
         base: str | None = None,
+        draft: bool | None = None,
     ) -> PullRequest:
         if labels:
             path = f"{self._repo}/issues/{int(number)}/labels"
@@ -155,8 +156,9 @@ class GiteaForge:
         fields: dict[str, Any] = {}
         if title is not None:
             # A draft's title keeps its prefix, or the edit would mark it ready.
-            current = await self.get_pull_request(number)
-            fields["title"] = DRAFT_PREFIX + title if current.draft else title
+            if draft is None:
+                draft = (await self.get_pull_request(number)).draft
+            fields["title"] = DRAFT_PREFIX + title if draft else title
         if body is not None:
             fields["body"] = body
         if base is not None:

@@ -177,6 +177,7 @@ class GitHubForge:
         body: str | None = None,
         labels: tuple[str, ...] | None = None,
         base: str | None = None,
+        draft: bool | None = None,
     ) -> PullRequest:
         if labels:
             # The set-labels body needs at least one label (minItems 1): an empty set is left.

@@ -178,12 +178,14 @@ class GitLabForge:
         body: str | None = None,
         labels: tuple[str, ...] | None = None,
         base: str | None = None,
+        draft: bool | None = None,
     ) -> PullRequest:
         fields: dict[str, Any] = {}
         if title is not None:
             # A draft's title keeps its prefix, or the edit would mark it ready.
-            current = await self.get_pull_request(number)
-            fields["title"] = DRAFT_PREFIX + title if current.draft else title
+            if draft is None:
+                draft = (await self.get_pull_request(number)).draft
+            fields["title"] = DRAFT_PREFIX + title if draft else title
         if body is not None:
             fields["description"] = body
         if labels:

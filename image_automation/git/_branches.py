@@ -89,6 +89,25 @@ def carries(checkout: Checkout, *, head: str, base: str) -> bool:
     return ours == theirs
 
 
+def adopt(checkout: Checkout, *, head: str, base: str) -> bool:
+    """When ``head`` is one commit on ``base`` and the work tree (just edited) holds its tree:
+    move the local branch and index to ``head`` and say True — there is nothing to commit.
+
+    What :func:`carries` answers after a commit, without making one: no commit object, no
+    message, no signature, no housekeeping for it. The updater rewrites tracked files only,
+    so comparing the tracked files to ``head`` is comparing the trees.
+    """
+    parents = checkout.run_git("rev-list", "--parents", "-n", "1", head, "--",
+                               action="read branch").split()  # fmt: skip
+    if parents[1:] != [base]:
+        return False
+    if checkout.differs(head):
+        return False
+    checkout.run_git("reset", "--quiet", head, action="take branch")
+    checkout.pristine = True  # the files were head's already; the index and branch are now
+    return True
+
+
 def delete_branch(checkout: Checkout, branch: str, *, expect: str) -> bool:
     """Delete ``branch`` on the remote if it is still at ``expect``.
 
@@ -113,4 +132,12 @@ def delete_branch(checkout: Checkout, branch: str, *, expect: str) -> bool:
     return True
 
 
-__all__ = ["BranchHeads", "carries", "committers", "delete_branch", "remote_heads", "tracked"]
+__all__ = [
+    "BranchHeads",
+    "adopt",
+    "carries",
+    "committers",
+    "delete_branch",
+    "remote_heads",
+    "tracked",
+]

@@ -77,6 +77,10 @@ class Checkout:
         nothing untracked or ignored. Known from our own steps, or from the clean mark."""
         self._housekeeping = False
         """Objects may have been added (fetch, commit): run ``maintenance --auto`` on close."""
+        self._covered: tuple[str, ...] = ()
+        """Branch-name prefixes the last sync fetched too (see :meth:`reuse_fetch`)."""
+        self.branch = spec.branch
+        """The local branch the last sync checked out (a head branch in pull-request mode)."""
 
     def _git(
         self,
@@ -248,27 +252,37 @@ class Checkout:
             return False
         return True
 
-    def _fetch(self, push: PushSettings) -> bool:
-        """Fetch the checkout branch (and the push branch); True when the push branch exists."""
+    def _fetch(self, push: PushSettings, prefixes: Sequence[str] = ()) -> bool:
+        """Fetch the checkout branch (and the push branch, and every branch starting with one
+        of ``prefixes``); True when the push branch exists.
+
+        Prefix patterns match nothing without failing, and ``--prune`` drops the tracking
+        refs of their branches that are gone, so a deleted head is never taken for a live one.
+        """
         branches = [self.spec.branch]
         if push.branch and push.branch != self.spec.branch:
             branches.append(push.branch)
         depth = ["--depth", str(self.spec.depth)] if self.spec.depth else []
         refspecs = [f"+refs/heads/{b}:refs/remotes/{_REMOTE}/{b}" for b in branches]
+        patterns = [f"+refs/heads/{p}*:refs/remotes/{_REMOTE}/{p}*" for p in prefixes]
+        prune = ["--prune"] if patterns else []
         tracking = [f"refs/remotes/{_REMOTE}/{b}" for b in branches]
         before = [read_ref(self.path / ".git", ref) for ref in tracking]
         try:
             try:
-                self._git("fetch", *_FETCH, *depth, _REMOTE, *refspecs, action="fetch")
+                self._git("fetch", *_FETCH, *prune, *depth, _REMOTE, *refspecs, *patterns,
+                          action="fetch")  # fmt: skip
                 return len(branches) > 1
             except GitError as exc:
                 missing = f"{_MISSING_REF} refs/heads/{branches[-1]}"
                 if len(branches) == 1 or missing not in str(exc):
                     raise
-            self._git("fetch", *_FETCH, *depth, _REMOTE, refspecs[0], action="fetch")
+            self._git("fetch", *_FETCH, *prune, *depth, _REMOTE, refspecs[0], *patterns,
+                      action="fetch")  # fmt: skip
             self._git("update-ref", "-d", tracking[1], action="fetch")
             return False
         finally:  # objects arrive with a moved ref: then gc --auto may find work on close
+            # (a prefix branch's objects are ours, pushed from here, or wait for the next one)
             if [read_ref(self.path / ".git", ref) for ref in tracking] != before:
                 self._housekeeping = True
 
@@ -281,20 +295,20 @@ class Checkout:
         sha = read_ref(self.path / ".git", f"refs/remotes/{_REMOTE}/{branch}")
         return sha or self._remote_sha(branch)
 
-    def prepare(self, push: PushSettings) -> str:
+    def prepare(self, push: PushSettings, prefixes: Sequence[str] = ()) -> str:
         try:
-            return self._sync(push)
+            return self._sync(push, prefixes)
         except GitError:
             if self._healthy():
                 raise
         log.warning("cloning %s again", self.spec.url)
         shutil.rmtree(self.path)
         self._clone()
-        return self._sync(push)
+        return self._sync(push, prefixes)
 
-    def _sync(self, push: PushSettings) -> str:
-        pristine, self.pristine = self.pristine, False
-        push_branch_exists = self._fetch(push)
+    def _sync(self, push: PushSettings, prefixes: Sequence[str] = ()) -> str:
+        pristine, self.pristine, self._covered = self.pristine, False, ()
+        push_branch_exists = self._fetch(push, prefixes)
         local = push.branch or self.spec.branch
         base = local if push_branch_exists and not push.force else self.spec.branch
         # The remote value we based our work on; a forced push only wins against that value.
@@ -310,7 +324,28 @@ class Checkout:
         if not pristine:  # repair: untracked or ignored files may be about
             self._git("reset", "--quiet", "--hard", target, action="reset")
             self._git("clean", "-ffdxq", action="clean")
-        self.pristine = True
+        self.pristine, self.branch = True, local
+        self._covered = tuple(prefixes) if local == self.spec.branch else ()
+        return sha
+
+    def reuse_fetch(self, branch: str) -> str | None:
+        """Check ``branch`` out re-created from the base without fetching again, when the last
+        sync fetched it too (a prefix covered it) and the checkout is still exactly the base
+        it synced to; return the base commit. ``None``: a fetch is needed.
+
+        The daemon fetches its pull requests' heads with the base it reads its files from;
+        a second fetch of both a few milliseconds later would only cost time.
+        """
+        if not self.pristine or not any(branch.startswith(p) for p in self._covered):
+            return None
+        sha = self._fetched_sha(self.spec.branch)
+        if not self._on_branch_at(self.spec.branch, sha):
+            return None
+        tracked = read_ref(self.path / ".git", f"refs/remotes/{_REMOTE}/{branch}")
+        self._lease, self._covered = {branch: tracked or ""}, ()
+        # HEAD's commit and tree, so nothing in the work tree changes.
+        self._git("checkout", "--quiet", "-B", branch, action="checkout")
+        self.branch = branch
         return sha
 
     def _on_branch_at(self, branch: str, sha: str) -> bool:
@@ -335,6 +370,14 @@ class Checkout:
                 if entry[0] in "RC":  # a staged rename or copy: its source path follows
                     next(fields, None)
         return entries, ignored
+
+    def differs(self, commit: str) -> bool:
+        """Do the tracked files differ from ``commit``'s tree? (Writes no object.)"""
+        status, _, err = self._git_status("diff", "--quiet", "--no-ext-diff", commit, "--",
+                                          action="diff")  # fmt: skip
+        if status not in (0, 1):
+            raise GitError(f"git diff failed: {redact(err, self._secrets)}")
+        return status == 1
 
     def _staged_changes(self) -> bool:
         """``add --all``; then, does the index differ from HEAD?"""
@@ -385,7 +428,7 @@ class Checkout:
         # Everything but ignored files is committed now: the tree is clean unless there are.
         self.pristine, self._housekeeping = not ignored, True
         sha = read_head(self.path / ".git") or self._git("rev-parse", "HEAD", action="read HEAD")
-        log.info("committed %s on %s", sha[:12], self.spec.branch)
+        log.info("committed %s on %s", sha[:12], self.branch)
         return sha
 
     def diff(self) -> str:

@@ -38,7 +38,13 @@ from image_automation.git._checkout import Checkout, absolute_path
 from image_automation.git._errors import Remote
 from image_automation.git._history import MAX_COMMITS, MarkedHistory, marked_history
 from image_automation.git._lock import locked
-from image_automation.git._options import CommitSettings, PublishResult, PushSettings, RepoSpec
+from image_automation.git._options import (
+    CommitSettings,
+    PublishResult,
+    PushSettings,
+    RepoSpec,
+    check_branch,
+)
 from image_automation.git._origin import LineOrigin, history_mentions, is_ancestor, line_origin
 from image_automation.git.messages import render_message, with_trailer
 
@@ -144,13 +150,20 @@ class Workspace:
 
     # -- public steps -----------------------------------------------------------------------
 
-    async def prepare(self, push: PushSettings | None = None) -> str:
+    async def prepare(
+        self, push: PushSettings | None = None, *, prefixes: Sequence[str] = ()
+    ) -> str:
         """Fetch and hard-reset (and clean) to the remote head; return the HEAD commit.
 
         With a push branch that exists on the remote (and no ``force``), the base is that
-        branch, so a rerun continues its work instead of duplicating it.
+        branch, so a rerun continues its work instead of duplicating it. ``prefixes``: fetch
+        every branch whose name starts with one of them too (pull-request heads), so that
+        :meth:`prepare_branch` right after needs no second fetch.
         """
-        return await _in_thread(self._checkout.prepare, push or PushSettings())
+        for prefix in prefixes:
+            check_branch(prefix, "branch prefix")
+        settings = push or PushSettings()
+        return await _in_thread(self._checkout.prepare, settings, tuple(prefixes))
 
     async def commit(
         self,
@@ -257,8 +270,14 @@ class Workspace:
     async def prepare_branch(self, branch: str) -> BranchHeads:
         """Fetch the checkout branch and ``branch``; check ``branch`` out re-created from the
         checkout branch's remote head. A later :meth:`force_push` of ``branch`` wins only
-        against the remote value seen here (``head``), never against a newer push."""
-        base = await self.prepare(PushSettings(branch=branch, force=True))
+        against the remote value seen here (``head``), never against a newer push.
+
+        Without a fetch when the last :meth:`prepare` fetched ``branch`` too (``prefixes``)
+        and nothing changed the checkout since."""
+        check_branch(branch, "branch")
+        base = await _in_thread(self._checkout.reuse_fetch, branch)
+        if base is None:
+            base = await self.prepare(PushSettings(branch=branch, force=True))
         head = await _in_thread(_branches.tracked, self._checkout, branch)
         return BranchHeads(base=base, head=head)
 
@@ -273,6 +292,16 @@ class Workspace:
     async def carries(self, *, head: str, base: str) -> bool:
         """``head`` is one commit on ``base`` with the tree of our ``HEAD`` (nothing to push)."""
         return await _in_thread(lambda: _branches.carries(self._checkout, head=head, base=base))
+
+    async def adopt(self, *, head: str, base: str) -> bool:
+        """After :meth:`write`: when ``head`` is one commit on ``base`` holding exactly the
+        edited files, take it as our ``HEAD`` (True) instead of committing the same tree."""
+        return await _in_thread(lambda: _branches.adopt(self._checkout, head=head, base=base))
+
+    async def write(self, apply: Apply) -> UpdateResult:
+        """``apply(path)`` without committing; :meth:`commit` or :meth:`adopt` follows."""
+        self._checkout.pristine = False  # until the commit has looked at what apply() wrote
+        return await apply(self.path)
 
     async def edit(
         self,

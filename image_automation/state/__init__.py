@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from image_automation.errors import StateError
 from image_automation.state.base import (
+    ForgeResponse,
     IgnoredVersion,
     PullRequestRecord,
     PullRequestState,
@@ -76,6 +77,7 @@ def _import(target: str, *, scheme: str) -> Any:
 
 __all__ = [
     "BACKENDS",
+    "ForgeResponse",
     "IgnoredVersion",
     "PullRequestRecord",
     "PullRequestState",

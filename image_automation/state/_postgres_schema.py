@@ -188,6 +188,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 5: forge answers and their ETags (SQLite version 6).
+    (
+        f"""
+        CREATE TABLE forge_responses (
+            id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            scope    {_KEY},
+            key      {_KEY},
+            etag     text NOT NULL,
+            body     bytea NOT NULL,
+            saved_at timestamptz NOT NULL,
+            UNIQUE (scope, key)
+        )
+        """,
+        "CREATE INDEX forge_responses_by_age ON forge_responses (scope, saved_at, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

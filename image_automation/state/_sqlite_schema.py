@@ -156,6 +156,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX events_by_object ON events (involved, id)",
         "CREATE INDEX events_by_kind ON events (kind, id)",
     ),
+    # 6: forge answers and their ETags, for conditional requests across processes; bounded
+    # per scope (one forge client), the least recently saved dropped first.
+    (
+        """
+        CREATE TABLE forge_responses (
+            id       INTEGER PRIMARY KEY,
+            scope    TEXT NOT NULL,
+            key      TEXT NOT NULL,
+            etag     TEXT NOT NULL,
+            body     BLOB NOT NULL,
+            saved_at TEXT NOT NULL,
+            UNIQUE (scope, key)
+        )
+        """,
+        "CREATE INDEX forge_responses_by_age ON forge_responses (scope, saved_at, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

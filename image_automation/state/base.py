@@ -5,9 +5,10 @@ the tags of the last good scan with their digests, build/push times and the time
 first saw each tag; the status of the last scan attempt; the last decision of every policy; and
 what every automation last pushed; and, for automations delivering through pull requests, the
 pull request each head branch has open, the versions a closed pull request refused, and when
-pull requests were opened (for the hourly limit); and a bounded log of events (pushes,
-pull requests, holds, failures) for the status page and ``status``. Backends (SQLite,
-PostgreSQL) implement it.
+pull requests were opened (for the hourly limit); a bounded log of events (pushes,
+pull requests, holds, failures) for the status page and ``status``; and forge answers
+with their ETags, so a ``reconcile --once`` process makes conditional requests too.
+Backends (SQLite, PostgreSQL) implement it.
 
 The store never reads a clock: callers pass ``now``. All datetimes are timezone-aware; backends
 keep them in UTC.
@@ -150,6 +151,41 @@ class SignatureVerdict:
 OPENED_LOG_KEPT = timedelta(days=1)
 """How long :meth:`StateStore.record_pull_request_opened` entries are kept: counts over
 a longer window than this are not answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForgeResponse:
+    """A forge API answer kept for conditional requests: the ``ETag`` a GET was answered with
+    and that answer's body, so a later process can send ``If-None-Match`` and take a 304.
+
+    ``scope`` names one forge client (provider, API root, repository), ``key`` the request
+    below it (path and query). Neither holds a credential, and neither does a body: tokens
+    travel in headers, which are never stored.
+    """
+
+    scope: str
+    key: str
+    etag: str
+    body: bytes
+    saved_at: datetime
+
+
+FORGE_RESPONSES_KEPT = 256
+"""Responses kept per scope; saving one more drops the least recently saved."""
+FORGE_RESPONSE_MAX_BYTES = 1024 * 1024
+"""A larger body is not kept (and an older one under its key is dropped)."""
+FORGE_RESPONSE_MAX_KEY = 4096
+"""Longest ``scope`` or ``key``, and (``/4``) ``etag``, in characters; longer is not kept."""
+
+
+def keeps_forge_response(scope: str, key: str, etag: str, body: bytes) -> bool:
+    """Whether a store keeps this response at all (the bounds above)."""
+    return (
+        0 < len(scope) <= FORGE_RESPONSE_MAX_KEY
+        and 0 < len(key) <= FORGE_RESPONSE_MAX_KEY
+        and 0 < len(etag) <= FORGE_RESPONSE_MAX_KEY // 4
+        and len(body) <= FORGE_RESPONSE_MAX_BYTES
+    )
 
 
 @runtime_checkable
@@ -324,6 +360,19 @@ class StateStore(Protocol):
 
     async def events(self, query: EventQuery | None = None) -> list[StoredEvent]:
         """The stored events matching ``query`` (all, for ``None``), newest first."""
+        ...
+
+    async def forge_response(self, scope: str, key: str) -> ForgeResponse | None:
+        """The response kept for ``key`` in ``scope``, if any."""
+        ...
+
+    async def save_forge_response(
+        self, scope: str, key: str, *, etag: str, body: bytes, now: datetime
+    ) -> None:
+        """Keep (or replace) the response for ``key`` in ``scope``, saved at ``now``. Bounded:
+        at most :data:`FORGE_RESPONSES_KEPT` per scope (the least recently saved go first);
+        a response outside :func:`keeps_forge_response` is not kept, and an older one under
+        the same key is dropped, since it no longer matches the forge."""
         ...
 
     async def close(self) -> None:

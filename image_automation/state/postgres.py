@@ -31,6 +31,7 @@ from image_automation.state import _codec
 from image_automation.state._postgres_dsn import PostgresSettings, Target, parse_url
 from image_automation.state._postgres_errors import translated
 from image_automation.state._postgres_events import EventTables
+from image_automation.state._postgres_forge import ForgeResponseTables
 from image_automation.state._postgres_gates import GateTables
 from image_automation.state._postgres_prs import PullRequestTables
 from image_automation.state._postgres_schema import migrate
@@ -46,10 +47,11 @@ async def _configure(conn: Conn) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-class PostgresStore(PullRequestTables, GateTables, EventTables):
+class PostgresStore(PullRequestTables, GateTables, EventTables, ForgeResponseTables):
     """:class:`~image_automation.state.base.StateStore` on PostgreSQL. Open with :meth:`open`.
 
-    The pull-request methods live in :class:`PullRequestTables` and borrow connections
+    The pull-request methods live in :class:`PullRequestTables`, the forge responses in
+    :class:`ForgeResponseTables`; both borrow connections
     through :meth:`_connection`, which translates every error.
     """
 

@@ -27,6 +27,7 @@ from image_automation.domain import Decision, TagInfo
 from image_automation.errors import StateError
 from image_automation.state import _codec
 from image_automation.state._sqlite_events import EventTables
+from image_automation.state._sqlite_forge import ForgeResponseTables
 from image_automation.state._sqlite_gates import GateTables
 from image_automation.state._sqlite_prs import PullRequestTables
 from image_automation.state._sqlite_schema import migrate
@@ -74,10 +75,11 @@ def _translated(path: Path, action: str) -> Iterator[None]:
         raise StateError(f"state database {path}: {action}: {exc.strerror or exc}") from exc
 
 
-class SqliteStore(PullRequestTables, GateTables, EventTables):
+class SqliteStore(PullRequestTables, GateTables, EventTables, ForgeResponseTables):
     """:class:`~image_automation.state.base.StateStore` on a SQLite file. Open with :meth:`open`.
 
-    The pull-request methods live in :class:`PullRequestTables` and run through :meth:`_run`.
+    The pull-request methods live in :class:`PullRequestTables`, the forge responses in
+    :class:`ForgeResponseTables`; both run through :meth:`_run`.
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection, executor: ThreadPoolExecutor):

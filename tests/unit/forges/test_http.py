@@ -24,7 +24,7 @@ from image_automation.errors import (
 from image_automation.forges import _http
 from image_automation.forges._auth import StaticAuth
 from image_automation.forges._http import ForgeHttp, link_next
-from image_automation.forges.base import ForgeSettings, NewPullRequest
+from image_automation.forges.base import CachedResponse, ForgeSettings, NewPullRequest
 from image_automation.forges.github import GitHubForge
 from tests.unit.forges.mockforge import FakeClock, MockForge, reply
 
@@ -412,3 +412,55 @@ def test_secrets_stay_out_of_reprs() -> None:
     settings = ForgeSettings("github", ROOT, "o/r", token=TOKEN, app=app)
     for text in (repr(settings), str(settings), repr(StaticAuth("Authorization", TOKEN))):
         assert TOKEN not in text and "MIIsecret" not in text
+
+
+class _KeptResponses:
+    """A ResponseCache in a dict (the engine keeps it in the state store)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, CachedResponse] = {}
+
+    async def load(self, key: str) -> CachedResponse | None:
+        return self.kept.get(key)
+
+    async def save(self, key: str, response: CachedResponse) -> None:
+        self.kept[key] = response
+
+
+async def test_a_new_client_sends_the_etag_its_settings_cache_kept_and_takes_the_304() -> None:
+    seen: list[httpx.Headers] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers)
+        if request.headers.get("if-none-match") == '"e1"':
+            return httpx.Response(304, headers={"etag": '"e1"'})
+        return httpx.Response(200, json={"n": 1}, headers={"etag": '"e1"'})
+
+    cache = _KeptResponses()
+    for _process in range(2):  # each a client of its own, as each reconcile --once has
+        http = await _http_client(handler, conditional=True, cache=cache)
+        try:
+            assert await http.json("GET", "/pulls/7", params={"state": "open"}) == {"n": 1}
+        finally:
+            await http.aclose()
+    assert [h.get("if-none-match") for h in seen] == [None, '"e1"']
+    assert http.counters.not_modified == 1
+    assert list(cache.kept) == ["/api/pulls/7?state=open"]  # path and query: no host, no token
+    assert cache.kept["/api/pulls/7?state=open"] == CachedResponse('"e1"', b'{"n":1}')
+
+
+@pytest.mark.parametrize("conditional", [False, True], ids=["no-conditional-requests", "token"])
+async def test_the_settings_cache_is_never_asked_without_conditional_requests_or_for_a_secret(
+    conditional: bool,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={}, headers={"etag": '"e1"'})
+
+    cache = _KeptResponses()
+    http = await _http_client(handler, conditional=conditional, cache=cache)
+    try:
+        # A query naming our token (no forge of ours sends one; a hostile next-page link might).
+        await http.json("GET", "/x", params={"q": TOKEN} if conditional else None)
+    finally:
+        await http.aclose()
+    assert cache.kept == {}

@@ -159,7 +159,7 @@ async def test_version_2_database_with_data_is_migrated_and_keeps_it(tmp_path: P
         assert await migrated.events() == []
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST == 6
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         indexes = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
