@@ -109,7 +109,7 @@ class _Options:
 
 
 async def _explain(key: str, opts: _Options, *, now: datetime) -> Trace:
-    from image_automation.cli._reconcile import _default_work_dir
+    from image_automation.cli._paths import default_work_dir
     from image_automation.engine.automations import RepoTarget
     from image_automation.engine.explaining import ExplainRequest, explain_policy
     from image_automation.engine.pullrequests import RegistryAccess
@@ -122,7 +122,7 @@ async def _explain(key: str, opts: _Options, *, now: datetime) -> Trace:
     secrets = SecretsDir(opts.secrets_dir) if opts.secrets_dir else None
     repo = opts.repo and RepoTarget(absolute_repo(opts.repo), opts.branch, opts.git_secret)
     request = ExplainRequest(
-        policy=key, work_dir=opts.work_dir or absolute(_default_work_dir()), repo=repo or None,
+        policy=key, work_dir=opts.work_dir or absolute(default_work_dir()), repo=repo or None,
         config_paths=opts.configs, secrets_dir=opts.secrets_dir, scan=opts.scan,
     )  # fmt: skip
     async with await open_store(opts.state) as store:

@@ -12,12 +12,23 @@ echoed in diagnostics (``validate PATH``, ``--policy FILE``) keep the spelling t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-__all__ = ["AbsolutePath", "absolute", "absolute_repo", "absolute_state", "state_option"]
+__all__ = [
+    "AbsolutePath",
+    "absolute",
+    "absolute_repo",
+    "absolute_state",
+    "default_work_dir",
+    "state_option",
+    "work_dir_and_state_options",
+]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def absolute(path: str | os.PathLike[str], *, base: Path | None = None) -> Path:
@@ -63,3 +74,27 @@ class AbsolutePath(click.Path):
 def state_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """click ``callback=`` for a ``--state`` option: :func:`absolute_state` of its value."""
     return absolute_state(value)
+
+
+def default_work_dir() -> Path:
+    """The clone cache without ``--work-dir``: ``$XDG_CACHE_HOME/image-automation/git``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "image-automation" / "git"
+
+
+def work_dir_and_state_options(command: _F) -> _F:
+    """``--work-dir`` and ``--state``, worded alike for every command that clones and keeps
+    state (``reconcile``, ``promote``)."""
+    command = click.option(
+        "--state",
+        metavar="FILE",
+        callback=state_option,
+        help="State store: a path, sqlite:///PATH or postgresql://... "
+        "(default: $XDG_STATE_HOME/image-automation).",
+    )(command)
+    return click.option(
+        "--work-dir",
+        type=AbsolutePath(file_okay=False),
+        default=None,
+        help="Clone cache (default: $XDG_CACHE_HOME/image-automation/git).",
+    )(command)

@@ -18,8 +18,13 @@ from pathlib import Path
 
 import click
 
-from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo, state_option
-from image_automation.cli._reconcile import _default_work_dir
+from image_automation.cli._paths import (
+    AbsolutePath,
+    absolute,
+    absolute_repo,
+    default_work_dir,
+    work_dir_and_state_options,
+)
 from image_automation.engine.automations import RepoTarget
 from image_automation.engine.promotion import (
     PromoteRequest,
@@ -63,19 +68,7 @@ Example (a repository holding a Promotion and the manifests of its stages):
     help="Mounted Secrets: DIR/NAME/KEY (git credentials, forge tokens, HTTP gate tokens).",
 )
 @click.option("--git-secret", metavar="NAME", help="Secret in --secrets-dir for --repo.")
-@click.option(
-    "--work-dir",
-    type=AbsolutePath(file_okay=False),
-    default=None,
-    help="Clone cache (default: $XDG_CACHE_HOME/image-automation/git).",
-)
-@click.option(
-    "--state",
-    metavar="FILE",
-    callback=state_option,
-    help="State store: a path, sqlite:///PATH or postgresql://... "
-    "(default: $XDG_STATE_HOME/image-automation).",
-)
+@work_dir_and_state_options
 @click.option("-v", "--verbose", is_flag=True, help="Log git steps to stderr.")
 def promote(
     once: bool,
@@ -108,7 +101,7 @@ def promote(
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines quote URLs whole
     request = PromoteRequest(
-        work_dir=work_dir or absolute(_default_work_dir()),
+        work_dir=work_dir or absolute(default_work_dir()),
         repo=RepoTarget(absolute_repo(repo), branch, git_secret) if repo else None,
         config_paths=configs,
         secrets_dir=secrets_dir,

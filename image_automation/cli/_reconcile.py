@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,13 @@ from pathlib import Path
 
 import click
 
-from image_automation.cli._paths import AbsolutePath, absolute, absolute_repo, state_option
+from image_automation.cli._paths import (
+    AbsolutePath,
+    absolute,
+    absolute_repo,
+    default_work_dir,
+    work_dir_and_state_options,
+)
 from image_automation.engine.automations import RepoTarget
 from image_automation.engine.eventing import EventBus, FailureTracker, store_recorder
 from image_automation.engine.outcome_events import OutcomeEvents
@@ -39,11 +44,6 @@ and manifests with {"$imagepolicy": "NS:NAME"} markers):
   image-automation reconcile --once --repo https://git.example.com/org/fleet.git \\
       --branch main --secrets-dir /var/run/secrets --git-secret fleet-auth --dry-run
 """
-
-
-def _default_work_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "image-automation" / "git"
 
 
 @click.command("reconcile", epilog=_EPILOG)
@@ -70,19 +70,7 @@ def _default_work_dir() -> Path:
     help="Mounted Secrets: DIR/NAME/KEY (git and registry credentials, signing keys).",
 )
 @click.option("--git-secret", metavar="NAME", help="Secret in --secrets-dir for --repo.")
-@click.option(
-    "--work-dir",
-    type=AbsolutePath(file_okay=False),
-    default=None,
-    help="Clone cache (default: $XDG_CACHE_HOME/image-automation/git).",
-)
-@click.option(
-    "--state",
-    metavar="FILE",
-    callback=state_option,
-    help="State store: a path, sqlite:///PATH or postgresql://... "
-    "(default: $XDG_STATE_HOME/image-automation).",
-)
+@work_dir_and_state_options
 @click.option(
     "--docker-config",
     type=AbsolutePath(exists=True, dir_okay=False),
@@ -124,7 +112,7 @@ def reconcile(
         stream=sys.stderr,
     )
     request = ReconcileRequest(
-        work_dir=work_dir or absolute(_default_work_dir()),
+        work_dir=work_dir or absolute(default_work_dir()),
         repo=RepoTarget(url=absolute_repo(repo), branch=branch, secret=git_secret)
         if repo
         else None,
