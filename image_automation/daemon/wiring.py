@@ -473,6 +473,7 @@ class RepoEngine:
                            clock=lambda: datetime.now(UTC), secrets_dir=s.secrets_dir)  # fmt: skip
         checkouts = Checkouts(self.work_dir, s.secrets_dir, s.lock_timeout, home, head)
         done = await run_promotion(plan, ctx=ctx, checkouts=checkouts)
+        self.events.report_promotion(done, now=datetime.now(UTC))
         errors = [*done.errors, *(f"{st.stage}: {e}" for st in done.stages for e in st.errors)]
         return ReconcileResult(
             error="; ".join(errors) or None,
