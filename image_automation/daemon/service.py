@@ -29,7 +29,7 @@ from image_automation.daemon.plan import DaemonConfig
 from image_automation.daemon.replicas import PushGuard, Replicas
 from image_automation.daemon.scheduler import Scheduler, WorkQueue
 from image_automation.daemon.server import Hook
-from image_automation.daemon.status.model import RunRecord, next_run
+from image_automation.daemon.status.model import RunRecord, StageRecord, next_run
 from image_automation.domain import Change, redact
 from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.errors import ImageAutomationError, LeaseLost
@@ -72,6 +72,8 @@ class ReconcileResult:
     """Policy key → why its value is held back (rollback hold, window, freeze)."""
     promotion: tuple[Judgement, ...] = ()
     """A promotion's evaluation: why each image of each stage moves, waits or is held."""
+    stages: tuple[StageRecord, ...] = ()
+    """The same evaluation by stage, with each stage's pull requests (the status page's)."""
 
 
 class Engine(Protocol):
@@ -354,7 +356,8 @@ class Daemon(ReplicaJobs):
     def _record(self, automation: str, result: ReconcileResult) -> None:
         outcome = "error" if result.error else ("committed" if result.commits else "unchanged")
         self.runs[automation] = next_run(self.runs.get(automation), automation, now=_utcnow(),
-                                         error=result.error, commit=result.commit)  # fmt: skip
+                                         error=result.error, commit=result.commit,
+                                         stages=result.stages)  # fmt: skip
         self.metrics.reconciles.labels(automation=automation, result=outcome).inc()
         if result.commits:
             self.metrics.commits.labels(automation=automation).inc(result.commits)

@@ -37,7 +37,7 @@ from image_automation.daemon.metrics import Metrics
 from image_automation.daemon.plan import DaemonConfig, automation_key, build_config
 from image_automation.daemon.replicas import PushGuard, replica_id
 from image_automation.daemon.service import ReconcileResult, ScanResult
-from image_automation.daemon.status.model import Quota
+from image_automation.daemon.status.model import Quota, StageRecord
 from image_automation.daemon.status.source import QuotaBook
 from image_automation.domain import Decision, ImageRef, TagInfo
 from image_automation.domain.events import Event
@@ -473,6 +473,7 @@ class RepoEngine:
                            clock=lambda: datetime.now(UTC), secrets_dir=s.secrets_dir)  # fmt: skip
         checkouts = Checkouts(self.work_dir, s.secrets_dir, s.lock_timeout, home, head)
         done = await run_promotion(plan, ctx=ctx, checkouts=checkouts)
+        self.events.report_promotion(done, now=datetime.now(UTC))
         errors = [*done.errors, *(f"{st.stage}: {e}" for st in done.stages for e in st.errors)]
         return ReconcileResult(
             error="; ".join(errors) or None,
@@ -484,6 +485,10 @@ class RepoEngine:
                 if pr.number is not None or pr.changes or pr.detail or pr.action != "unchanged"
             ),
             promotion=tuple(j for st in done.stages for j in st.judgements),
+            stages=tuple(
+                StageRecord(st.stage, tuple(st.judgements), tuple(st.pull_requests))
+                for st in done.stages
+            ),
         )
 
     async def check(self) -> str | None:

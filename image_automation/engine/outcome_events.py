@@ -5,7 +5,8 @@
 into ``commit_pushed``, ``pr_opened``/``pr_updated``/``pr_closed``/``pr_merged``, ``hold``
 and (through the :class:`~image_automation.engine.eventing.FailureTracker`) ``failure`` /
 ``failure_resolved`` events on a sink. A hold is told once per head and reason, not on every
-run it lasts.
+run it lasts. A promotion's evaluation is a ``promotion`` event for each stage whose pull
+request it opened or updated (nothing when it only looked).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from image_automation.engine._pr_outcome import PullRequestOutcome
 from image_automation.engine.eventing import EventSink, FailureTracker, NullSink
 
 if TYPE_CHECKING:
+    from image_automation.engine._promo_run import StageOutcome
+    from image_automation.engine.promotion import PromotionOutcome
     from image_automation.engine.reconcile import AutomationOutcome
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,18 @@ class OutcomeEvents:
             return
         for event in self._events(outcome, involved, now=now):
             self.sink.emit(event)
+
+    def report_promotion(self, outcome: PromotionOutcome, *, now: datetime) -> None:
+        """Emit a ``promotion`` event per stage pull request opened or updated. Never raises."""
+        try:
+            involved = InvolvedObject.from_key(outcome.key)
+        except InvalidEvent:
+            log.warning("no events for %r: not an object key", outcome.key)
+            return
+        for stage in outcome.stages:
+            for pr in stage.pull_requests:
+                if pr.action in ("opened", "updated"):
+                    self.sink.emit(_promotion_event(stage, pr, involved, now=now))
 
     def _events(
         self, outcome: AutomationOutcome, involved: InvolvedObject, *, now: datetime
@@ -157,6 +172,23 @@ def _pr_event(
     elif listed:
         text += f": {listed}"
     return make_event(kind, involved=involved, message=text, now=now, metadata=metadata)
+
+
+def _promotion_event(
+    stage: StageOutcome, pr: PullRequestOutcome, involved: InvolvedObject, *, now: datetime
+) -> Event:
+    metadata = {"stage": stage.stage, "source": stage.source,
+                **_pr_metadata(pr.head, pr.number, pr.url)}  # fmt: skip
+    listed = changes_text(pr.changes)
+    if listed:
+        metadata["changes"] = listed
+    number = f" #{pr.number}" if pr.number is not None else ""
+    text = f"promotion {stage.source} → {stage.stage}: pull request{number} {pr.action}"
+    moving = [f"{j.policy} {j.image.short()}" for j in stage.judgements
+              if j.verdict == "ready" and j.image is not None]  # fmt: skip
+    if moving:
+        text += ": " + ", ".join(moving)
+    return make_event("promotion", involved=involved, message=text, now=now, metadata=metadata)
 
 
 __all__ = ["OutcomeEvents", "changes_text"]

@@ -19,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+from image_automation.daemon.status.links import safe_url
+from image_automation.daemon.status.promotions import PromotionView, StageRecord, promotion_views
 from image_automation.domain import Hold, redact
 from image_automation.engine.status_inputs import GitValue, StatusInputs
 from image_automation.policy import Trace, trace_to_dict
@@ -40,6 +41,8 @@ class RunRecord:
     last_success: datetime | None = None
     last_error: str | None = None
     last_commit: str | None = None
+    stages: tuple[StageRecord, ...] = ()
+    """A promotion's last evaluation, stage by stage (empty for an automation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,7 @@ class Overview:
     repositories: tuple[RepositoryView, ...]
     policies: tuple[PolicyView, ...]
     automations: tuple[AutomationView, ...]
-    promotions: tuple[Mapping[str, str], ...]
+    promotions: tuple[PromotionView, ...]
     problems: tuple[str, ...]
 
 
@@ -149,7 +152,7 @@ def overview(inputs: StatusInputs, live: LiveFacts | None = None, *, now: dateti
         repositories=tuple(_repositories(inputs, live)),
         policies=tuple(policy_views(inputs, live)),
         automations=tuple(_automations(inputs, live)),
-        promotions=(),
+        promotions=tuple(promotion_views((r.automation, r.stages) for r in live.runs.values())),
         problems=tuple(_clean(p) for p in (*live.problems, *inputs.problems)),
     )
 
@@ -301,16 +304,6 @@ def pull_request_view(record: PullRequestRecord) -> PullRequestView:
                            record.head, record.base, record.updated_at)  # fmt: skip
 
 
-def safe_url(url: str | None) -> str | None:
-    """``url`` when it is a plain http(s) link without credentials, else ``None``."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        return None
-    return url
-
-
 def commit_url(repo_url: str | None, commit: str | None) -> str | None:
     """A web link to ``commit`` for an https remote (``…/commit/SHA``); ``None`` otherwise."""
     if not repo_url or not commit or not all(c in "0123456789abcdef" for c in commit):
@@ -352,14 +345,16 @@ def _redacted(data: Any) -> Any:
 
 def next_run(
     previous: RunRecord | None, automation: str, *, error: str | None, commit: str | None,
-    now: datetime,
+    now: datetime, stages: tuple[StageRecord, ...] = (),
 ) -> RunRecord:  # fmt: skip
     """The run record after a reconcile: an error keeps the last success, a success clears
-    the error; the last commit stays until a newer one."""
+    the error; the last commit stays until a newer one. A promotion's stages are the last
+    evaluation's; a run that failed before evaluating any keeps the previous ones."""
     last = previous or RunRecord(automation)
     if error:
-        return RunRecord(automation, now, last.last_success, error, last.last_commit)
-    return RunRecord(automation, now, now, None, commit or last.last_commit)
+        kept = stages or last.stages
+        return RunRecord(automation, now, last.last_success, error, last.last_commit, kept)
+    return RunRecord(automation, now, now, None, commit or last.last_commit, stages)
 
 
 def _clean(text: str | None) -> str:
@@ -372,10 +367,12 @@ __all__ = [
     "Overview",
     "PolicyDetail",
     "PolicyView",
+    "PromotionView",
     "PullRequestView",
     "Quota",
     "RepositoryView",
     "RunRecord",
+    "StageRecord",
     "VersionView",
     "commit_url",
     "next_run",

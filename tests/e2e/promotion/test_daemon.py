@@ -76,6 +76,14 @@ def test_the_daemon_promotes_at_start_and_when_a_merge_is_pushed(github_fleet: P
                  "the prod pull request, woken by the push", limit=90)  # fmt: skip
         (prod,) = fleet.pulls("open")
         assert fleet.marked("prod", prod.head) == two
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_for(lambda: any(r["stage"] == "prod" and r["pull_request"] == prod.number
+                             for r in httpx.get(f"{base}/status").json()["promotions"]),
+                 "the prod stage's pull request on the status page", limit=30)  # fmt: skip
+        wait_for(lambda: {e["message"].split(":", 1)[0] for e in
+                          httpx.get(f"{base}/events?kind=promotion").json()["events"]}
+                 >= {"promotion dev → staging", "promotion staging → prod"},
+                 "promotion events for both stages", limit=30)  # fmt: skip
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

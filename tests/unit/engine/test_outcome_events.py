@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 from image_automation.domain import Change
 from image_automation.domain.events import Event
 from image_automation.engine._pr_outcome import PullRequestOutcome, Settled
+from image_automation.engine._promo_run import StageOutcome
 from image_automation.engine.eventing import FailureTracker
 from image_automation.engine.outcome_events import OutcomeEvents, changes_text
+from image_automation.engine.promotion import PromotionOutcome
 from image_automation.engine.reconcile import AutomationOutcome
+from image_automation.policy._promote import Held, Judgement
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 KEY = "ImageUpdateAutomation/flux-system/apps"
@@ -100,3 +103,40 @@ def test_changes_text_lists_each_setter_once_and_caps_the_list() -> None:
     many = [Change("f", i, "v1", "K", "ns", "n", f"ns:p{i}", "1", "2") for i in range(15)]
     text = changes_text([WEB, WEB, *many])
     assert text.count("flux-system:web") == 1 and text.endswith("and 6 more")
+
+
+def test_a_promotion_that_opens_or_updates_a_stage_pull_request_is_a_promotion_event() -> None:
+    moving = Held("ghcr.io/x/web", "1.1.0", "sha256:" + "d" * 64)
+    staging = StageOutcome(
+        "staging", "dev",
+        judgements=[Judgement("flux-system/web", "ready", "dev has had it for 2h", moving),
+                    Judgement("flux-system/api", "waiting", "soak 1d")],
+        pull_requests=[PullRequestOutcome("ia/promo-staging", "opened", number=9,
+                                          url="https://f/pr/9", changes=(WEB,))],
+    )  # fmt: skip
+    prod = StageOutcome("prod", "staging", pull_requests=[
+        PullRequestOutcome("ia/promo-prod", "updated", number=10),
+        PullRequestOutcome("ia/promo-prod", "unchanged", number=10),
+        PullRequestOutcome("ia/promo-prod", "deferred", detail="limit"),
+    ])  # fmt: skip
+    sink = Collect()
+    OutcomeEvents(sink).report_promotion(
+        PromotionOutcome("Promotion/flux-system/web", stages=[staging, prod]), now=T0
+    )
+    opened, updated = sink.events
+    assert (opened.kind, opened.severity, opened.reason) == ("promotion", "info", "Promoted")
+    assert opened.involved.key == "Promotion/flux-system/web"
+    assert opened.metadata == {"stage": "staging", "source": "dev", "head": "ia/promo-staging",
+                               "number": "9", "url": "https://f/pr/9",
+                               "changes": changes_text((WEB,))}  # fmt: skip
+    assert opened.message == ("promotion dev → staging: pull request #9 opened: "
+                              "flux-system/web 1.1.0@sha256:dddddddddddd")  # fmt: skip
+    assert (updated.metadata["stage"], updated.message) == (
+        "prod", "promotion staging → prod: pull request #10 updated")  # fmt: skip
+
+
+def test_a_promotion_with_a_key_that_is_not_an_object_is_skipped_not_raised() -> None:
+    sink = Collect()
+    stage = StageOutcome("s", "d", pull_requests=[PullRequestOutcome("h", "opened", number=1)])
+    OutcomeEvents(sink).report_promotion(PromotionOutcome("bad", stages=[stage]), now=T0)
+    assert sink.events == []

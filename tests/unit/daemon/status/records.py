@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from image_automation.daemon.status.model import RunRecord, StageRecord
 from image_automation.domain import Decision
+from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.engine.status_inputs import GitValue, GitVersion, StatusInputs
+from image_automation.policy._promote import Held, Judgement
 from image_automation.state import (
     IgnoredVersion,
     PullRequestRecord,
@@ -81,3 +84,18 @@ __all__ = [
     "pull_request",
     "version",
 ]  # fmt: skip
+
+
+PROMO_PR = PullRequestOutcome("ia/promo-staging", "opened", 9, "https://forge.test/o/r/pull/9")
+
+
+def promotion_run(
+    stage: str = HOSTILE, *, judgements: tuple[Judgement, ...] | None = None,
+    pull_requests: tuple[PullRequestOutcome, ...] = (PROMO_PR,),
+) -> RunRecord:  # fmt: skip
+    """A promotion's run record whose one stage (and an image) has a hostile name."""
+    if judgements is None:
+        judgements = (Judgement(f"apps/{HOSTILE}", "waiting", f"soak 1d: dev has {HOSTILE}",
+                                Held(tag=HOSTILE)),)  # fmt: skip
+    stages = (StageRecord(stage, judgements, pull_requests),)
+    return RunRecord("Promotion/apps/promo", at(4), at(4), stages=stages)

@@ -6,6 +6,7 @@ import pytest
 
 from image_automation.daemon.status.model import (
     LiveFacts,
+    PromotionView,
     Quota,
     RunRecord,
     commit_url,
@@ -17,17 +18,21 @@ from image_automation.daemon.status.model import (
     tag_of,
 )
 from image_automation.domain import Hold, TagInfo
+from image_automation.engine.pullrequests import PullRequestOutcome
 from image_automation.engine.status_inputs import GitValue
 from image_automation.policy import Trace, build_trace
+from image_automation.policy._promote import Held, Judgement
 from image_automation.state import IgnoredVersion
 from tests.unit.daemon.status.records import (
     HOSTILE,
+    PROMO_PR,
     SHA_A,
     T0,
     at,
     decision,
     git,
     inputs,
+    promotion_run,
 )
 
 IGNORED = IgnoredVersion("fleet", "ia/app", "apps:web", "r.test/app:1.2.0", 7, "closed unmerged",
@@ -261,3 +266,57 @@ def test_a_run_record_keeps_the_last_success_and_commit(
 ) -> None:
     previous = RunRecord("a", at(1), at(1), None, SHA_A)
     assert next_run(previous, "a", error=error, commit=commit, now=at(9)) == expected
+
+
+IMAGE = Held("r.test/app", "1.1.0", "sha256:" + "c" * 64)
+PROMO = "Promotion/apps/promo"
+
+
+@pytest.mark.parametrize(
+    ("judgement", "pull_requests", "expected"),
+    [
+        pytest.param(
+            Judgement("apps/web", "ready", "dev has had it for 2h", IMAGE),
+            (PROMO_PR,),
+            PromotionView(PROMO, HOSTILE, "apps/web", "1.1.0@sha256:cccccccccccc", "moves",
+                          "dev has had it for 2h", 9, "https://forge.test/o/r/pull/9", "opened"),
+            id="moves-with-its-pull-request",
+        ),
+        pytest.param(
+            Judgement(f"apps/{HOSTILE}", "waiting", f"soak 1d: dev has {HOSTILE}",
+                      Held(tag=HOSTILE)),
+            (),
+            PromotionView(PROMO, HOSTILE, f"apps/{HOSTILE}", HOSTILE, "waits",
+                          f"soak 1d: dev has {HOSTILE}", None, None, ""),
+            id="waits-hostile-names-no-pull-request",
+        ),
+        pytest.param(
+            Judgement("apps/api", "held", "dev rolled back: token=s3cr3t"),
+            (PullRequestOutcome("h", "deferred", detail="limit"),
+             PullRequestOutcome("h", "updated", 4, "javascript:alert(1)")),
+            PromotionView(PROMO, HOSTILE, "apps/api", "", "held", "dev rolled back: token=***",
+                          4, None, "updated"),
+            id="held-redacted-numbered-pr-first-unsafe-link-dropped",
+        ),
+        pytest.param(
+            Judgement("apps/web", "current", "staging has 1.1.0", IMAGE),
+            (PullRequestOutcome("h", "unchanged"),),
+            PromotionView(PROMO, HOSTILE, "apps/web", "1.1.0@sha256:cccccccccccc", "current",
+                          "staging has 1.1.0", None, None, "unchanged"),
+            id="current",
+        ),
+    ],
+)  # fmt: skip
+def test_overview_shows_each_promoted_image_and_its_stage_pull_request(
+    judgement: Judgement, pull_requests: tuple[PullRequestOutcome, ...], expected: PromotionView
+) -> None:
+    run = promotion_run(judgements=(judgement,), pull_requests=pull_requests)
+    view = overview(inputs(), LiveFacts(runs={PROMO: run}), now=at(5))
+    assert view.promotions == (expected,)
+
+
+def test_a_failed_promotion_run_keeps_the_last_evaluation() -> None:
+    previous = promotion_run()
+    failed = next_run(previous, PROMO, error="forge down", commit=None, now=at(9))
+    assert failed.stages == previous.stages and failed.last_error == "forge down"
+    assert next_run(failed, PROMO, error=None, commit=None, now=at(10)).stages == ()

@@ -16,7 +16,7 @@ from image_automation.daemon.status.web import TRACE_ROWS, StatusPages, policy_h
 from image_automation.domain import TagInfo
 from image_automation.engine.status_inputs import StatusInputs
 from image_automation.policy import Trace, build_trace
-from tests.unit.daemon.status.records import HOSTILE, at, decision, inputs
+from tests.unit.daemon.status.records import HOSTILE, at, decision, inputs, promotion_run
 
 Client = TestClient[web.Request, web.Application]
 PAGES = ["/status", "/status/events", "/status/policies/apps/web"]
@@ -25,7 +25,8 @@ PAGES = ["/status", "/status/events", "/status/policies/apps/web"]
 class Source:
     def __init__(self, records: StatusInputs) -> None:
         self.records = records
-        self.live = LiveFacts(policies={f"apps/{HOSTILE}": "r.test/app"}, automations=["fleet"])
+        self.live = LiveFacts(policies={f"apps/{HOSTILE}": "r.test/app"}, automations=["fleet"],
+                              runs={"Promotion/apps/promo": promotion_run()})  # fmt: skip
 
     async def read(self) -> tuple[StatusInputs, LiveFacts]:
         return self.records, self.live
@@ -159,6 +160,8 @@ async def test_the_api_shapes(client: Client) -> None:
                              "promotions", "problems"}  # fmt: skip
     assert overview["generated_at"] == "2026-03-01T17:00:00Z"
     assert "s3cr3t" not in str(overview)
+    assert [(p["stage"], p["state"], p["pull_request"], p["pull_request_action"])
+            for p in overview["promotions"]] == [(HOSTILE, "waits", 9, "opened")]  # fmt: skip
     policies = await (await client.get("/api/v1/policies")).json()
     assert [p["key"] for p in policies["policies"]] == [f"apps/{HOSTILE}", "apps/web"]
     detail = await (await client.get("/api/v1/policies/apps/web")).json()
@@ -216,3 +219,15 @@ async def test_a_huge_trace_is_cut_on_the_page_but_whole_in_the_api(source: Sour
         assert detail["explain"]["counts"] == {"selected": 1, "out_of_range": 3000}
     finally:
         await client.close()
+
+
+async def test_the_overview_lists_promotion_stages_escaped_with_their_pull_request(
+    client: Client,
+) -> None:
+    body = await (await client.get("/status")).text()
+    section = body.split('id="promotions"', 1)[1]
+    assert "No promotion recorded" not in section
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section and "<script>alert" not in section
+    links = Links()
+    links.feed(section)
+    assert "https://forge.test/o/r/pull/9" in links.hrefs
